@@ -1,0 +1,1 @@
+//! Derive macros of natskv. Use them through the `natskv` facade.
