@@ -1,7 +1,50 @@
 //! Runtime core of natskv: codecs, key patterns, typed Key/Value families over async-nats.
 //!
-//! Use it through the `natskv` facade crate.
+//! Use it through the `natskv` facade crate, whose documentation opens with the full example.
+//! Without the default `runtime` feature only the key grammar ([`pattern`], [`key`], [`units`])
+//! is built: that is what the derive macro checks declarations with at compile time.
 
 pub mod key;
 pub mod pattern;
 pub mod units;
+
+#[cfg(feature = "runtime")]
+mod bucket;
+#[cfg(feature = "runtime")]
+mod classify;
+#[cfg(feature = "runtime")]
+pub mod codec;
+#[cfg(feature = "runtime")]
+mod entry;
+#[cfg(feature = "runtime")]
+mod error;
+#[cfg(feature = "runtime")]
+mod family;
+#[cfg(feature = "runtime")]
+pub mod mode;
+#[cfg(feature = "runtime")]
+mod raw;
+#[cfg(feature = "runtime")]
+mod scan;
+#[cfg(feature = "runtime")]
+mod single;
+#[cfg(feature = "runtime")]
+mod spec;
+
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use key::{Encoded, KeyError, KeyFilter, KeyPart, KvKey};
+pub use pattern::KeyPattern;
+
+#[cfg(feature = "runtime")]
+pub use crate::{
+    bucket::{Bucket, BucketStatus, Connection},
+    codec::{Codec, CodecError, Json, MsgPack, Raw},
+    entry::{Entry, Operation},
+    error::{BoxError, Drift, Error, ErrorKind, Result},
+    family::{Family, History, Keys},
+    mode::{PerKeyTtl, ReadOnly, ReadWrite},
+    single::Single,
+    spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, SCHEMA_METADATA_KEY, Storage},
+};

@@ -1,0 +1,381 @@
+//! Bucket handles: create, open, ensure, delete, list and status.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::context::{GetStreamError, GetStreamErrorKind};
+use async_nats::jetstream::stream::{Compression, Info, Stream};
+use async_nats::jetstream::{self, Context};
+use futures::TryStreamExt;
+
+use crate::classify::{Op, classify, with_api};
+use crate::error::{Error, Result};
+use crate::pattern::validate_bucket_name;
+use crate::spec::{BucketSpec, Storage, user_metadata};
+
+/// Anything natskv can reach JetStream through: an `async_nats::Client`, or a JetStream
+/// `Context` (for a domain or an API prefix).
+pub trait Connection {
+    /// The JetStream context to use.
+    fn jetstream(&self) -> Context;
+}
+
+impl Connection for async_nats::Client {
+    fn jetstream(&self) -> Context {
+        jetstream::new(self.clone())
+    }
+}
+
+impl Connection for Context {
+    fn jetstream(&self) -> Context {
+        self.clone()
+    }
+}
+
+impl<T: Connection + ?Sized> Connection for &T {
+    fn jetstream(&self) -> Context {
+        (**self).jetstream()
+    }
+}
+
+/// A handle to one bucket. Cheap to clone; every clone shares the same connection.
+#[derive(Clone)]
+pub struct Bucket {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    js: Context,
+    stream: Stream,
+    /// `$KV.<bucket>.`: the subject prefix of keys read from the stream.
+    prefix: String,
+}
+
+impl fmt::Debug for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bucket").field("name", &self.inner.name).finish_non_exhaustive()
+    }
+}
+
+impl Bucket {
+    /// Creates the bucket declared by `spec`. Creating a bucket that exists with exactly this
+    /// configuration succeeds; one with another configuration is [`Error::BucketExists`].
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// let bucket = kv_core::Bucket::create(&nats, &kv_core::BucketSpec::new("orders").history(5)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidBucketName`] / [`Error::InvalidConfig`] before any wire call,
+    /// [`Error::BucketExists`], [`Error::JetStreamNotEnabled`], [`Error::Unsupported`] when
+    /// limit markers are declared and the server is older than 2.11.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the bucket may be created even if the future is dropped.
+    pub async fn create(conn: impl Connection, spec: &BucketSpec) -> Result<Bucket> {
+        spec.validate()?;
+        let js = conn.jetstream();
+        let op = Op::write(spec.name(), "create bucket");
+        let stream = js.create_stream(spec.to_stream_config()).await.map_err(|e| {
+            match e.kind() {
+                async_nats::jetstream::context::CreateStreamErrorKind::JetStream(api) => {
+                    with_api(op, &api, e)
+                }
+                _ => classify(op, e),
+            }
+        })?;
+        Self::check_support(spec, &stream.cached_info().config)?;
+        Ok(Self::from_stream(spec.name(), js, stream))
+    }
+
+    /// Opens an existing bucket and checks that the server's configuration matches `spec`.
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// let bucket = kv_core::Bucket::open(&nats, &kv_core::BucketSpec::new("orders").history(5)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::BucketNotFound`], and [`Error::ConfigDrift`] listing each option that differs.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn open(conn: impl Connection, spec: &BucketSpec) -> Result<Bucket> {
+        spec.validate()?;
+        let js = conn.jetstream();
+        let stream = get_stream(&js, spec.name()).await?;
+        spec.check_schema(&stream.cached_info().config)?;
+        let differences = spec.drift(&stream.cached_info().config);
+        if !differences.is_empty() {
+            return Err(Error::ConfigDrift { bucket: spec.name().to_owned(), differences });
+        }
+        Ok(Self::from_stream(spec.name(), js, stream))
+    }
+
+    /// Opens an existing bucket by name, whatever its configuration.
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// let bucket = kv_core::Bucket::open_name(&nats, "orders").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidBucketName`], [`Error::BucketNotFound`], [`Error::JetStreamNotEnabled`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn open_name(conn: impl Connection, name: &str) -> Result<Bucket> {
+        check_name(name)?;
+        let js = conn.jetstream();
+        let stream = get_stream(&js, name).await?;
+        Ok(Self::from_stream(name, js, stream))
+    }
+
+    /// Creates the bucket, or brings an existing one to the declared configuration.
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// let bucket = kv_core::Bucket::ensure(&nats, &kv_core::BucketSpec::new("orders").history(10)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`create`](Self::create); the server refuses some changes (storage, for one) with
+    /// [`Error::Server`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the bucket may be created or updated even if the future is dropped.
+    pub async fn ensure(conn: impl Connection, spec: &BucketSpec) -> Result<Bucket> {
+        spec.validate()?;
+        let js = conn.jetstream();
+        let mut stream = match get_stream(&js, spec.name()).await {
+            Err(Error::BucketNotFound { .. }) => return Self::create(js, spec).await,
+            other => other?,
+        };
+        spec.check_schema(&stream.cached_info().config)?;
+        let schema_missing = spec.schema_value().is_some()
+            && !stream.cached_info().config.metadata.contains_key(crate::spec::SCHEMA_METADATA_KEY);
+        if schema_missing || !spec.drift(&stream.cached_info().config).is_empty() {
+            let op = Op::write(spec.name(), "update bucket");
+            js.update_stream(spec.to_stream_config()).await.map_err(|e| classify(op, e))?;
+            stream = get_stream(&js, spec.name()).await?;
+            Self::check_support(spec, &stream.cached_info().config)?;
+        }
+        Ok(Self::from_stream(spec.name(), js, stream))
+    }
+
+    /// Deletes a bucket and everything in it.
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// kv_core::Bucket::delete(&nats, "orders").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidBucketName`], [`Error::BucketNotFound`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the bucket may be deleted even if the future is dropped.
+    pub async fn delete(conn: impl Connection, name: &str) -> Result<()> {
+        check_name(name)?;
+        let js = conn.jetstream();
+        let op = Op::write(name, "delete bucket");
+        js.delete_stream(format!("KV_{name}")).await.map_err(|e| classify(op, e))?;
+        Ok(())
+    }
+
+    /// The names of every bucket the account can see, sorted.
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// for name in kv_core::Bucket::list_names(&nats).await? { println!("{name}"); }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::JetStreamNotEnabled`], [`Error::Timeout`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn list_names(conn: impl Connection) -> Result<Vec<String>> {
+        let js = conn.jetstream();
+        let op = Op::read("*", "list buckets");
+        let names: Vec<String> =
+            js.stream_names().try_collect().await.map_err(|e| classify(op, e))?;
+        let mut out: Vec<String> =
+            names.iter().filter_map(|n| n.strip_prefix("KV_")).map(str::to_owned).collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The status of every bucket the account can see, sorted by name.
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// for s in kv_core::Bucket::list_statuses(&nats).await? { println!("{} {}", s.name, s.values); }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::JetStreamNotEnabled`], [`Error::Timeout`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn list_statuses(conn: impl Connection) -> Result<Vec<BucketStatus>> {
+        let js = conn.jetstream();
+        let op = Op::read("*", "list buckets");
+        let infos: Vec<Info> = js.streams().try_collect().await.map_err(|e| classify(op, e))?;
+        let mut out: Vec<BucketStatus> = infos.iter().filter_map(BucketStatus::from_info).collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The bucket's status, read fresh from the server.
+    ///
+    /// ```no_run
+    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
+    /// let status = bucket.status().await?;
+    /// println!("{} values, {} bytes", status.values, status.bytes);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::BucketNotFound`] when the bucket was deleted meanwhile.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn status(&self) -> Result<BucketStatus> {
+        let op = Op::read(&self.inner.name, "read bucket status");
+        let info = self.inner.stream.get_info().await.map_err(|e| classify(op, e))?;
+        BucketStatus::from_info(&info).ok_or_else(|| Error::BucketNotFound {
+            bucket: self.inner.name.clone(),
+        })
+    }
+
+    /// The bucket's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub(crate) fn js(&self) -> &Context {
+        &self.inner.js
+    }
+
+    pub(crate) fn stream(&self) -> &Stream {
+        &self.inner.stream
+    }
+
+    /// `$KV.<bucket>.`
+    pub(crate) fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    fn from_stream(name: &str, js: Context, stream: Stream) -> Bucket {
+        Bucket {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                prefix: format!("$KV.{name}."),
+                js,
+                stream,
+            }),
+        }
+    }
+
+    /// A server that does not know limit markers ignores them: report it rather than run
+    /// without them.
+    fn check_support(
+        spec: &BucketSpec,
+        actual: &async_nats::jetstream::stream::Config,
+    ) -> Result<()> {
+        if spec.limit_markers_value().is_some() && !actual.allow_message_ttl {
+            return Err(Error::Unsupported { feature: "limit markers (per-key TTL)", needs: "2.11" });
+        }
+        Ok(())
+    }
+}
+
+fn check_name(name: &str) -> Result<()> {
+    validate_bucket_name(name)
+        .map_err(|source| Error::InvalidBucketName { name: name.to_owned(), source })
+}
+
+async fn get_stream(js: &Context, name: &str) -> Result<Stream> {
+    let op = Op::read(name, "open bucket");
+    js.get_stream(format!("KV_{name}")).await.map_err(|e: GetStreamError| match e.kind() {
+        GetStreamErrorKind::JetStream(api) => with_api(op, &api, e),
+        _ => classify(op, e),
+    })
+}
+
+/// A bucket's configuration and contents, as the server reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BucketStatus {
+    /// The bucket's name.
+    pub name: String,
+    /// The description, if any.
+    pub description: Option<String>,
+    /// How many entries (values and markers, all revisions) the bucket holds.
+    pub values: u64,
+    /// How many bytes the bucket holds.
+    pub bytes: u64,
+    /// How many revisions of each key are kept.
+    pub history: i64,
+    /// How long values live; `None` for forever.
+    pub ttl: Option<Duration>,
+    /// The largest value allowed, if limited.
+    pub max_value_size: Option<u64>,
+    /// The largest size of the bucket, if limited.
+    pub max_bytes: Option<u64>,
+    /// The storage.
+    pub storage: Storage,
+    /// The number of replicas.
+    pub replicas: usize,
+    /// Whether the data is compressed.
+    pub compression: bool,
+    /// The bucket's metadata (the server's own `_nats` entries left out).
+    pub metadata: BTreeMap<String, String>,
+    /// The limit-marker TTL, when limit markers (per-key TTL) are on.
+    pub limit_markers: Option<Duration>,
+    /// The bucket mirrors this one, if it is a mirror.
+    pub mirror_of: Option<String>,
+    /// The buckets this one sources from, if it is an aggregate.
+    pub sources: Vec<String>,
+}
+
+impl BucketStatus {
+    fn from_info(info: &Info) -> Option<BucketStatus> {
+        let config = &info.config;
+        let name = config.name.strip_prefix("KV_")?.to_owned();
+        let limit = |v: i64| u64::try_from(v).ok().filter(|v| *v > 0);
+        let bucket_of = |s: &str| s.strip_prefix("KV_").unwrap_or(s).to_owned();
+        Some(BucketStatus {
+            name,
+            description: config.description.clone().filter(|d| !d.is_empty()),
+            values: info.state.messages,
+            bytes: info.state.bytes,
+            history: config.max_messages_per_subject,
+            ttl: Some(config.max_age).filter(|d| !d.is_zero()),
+            max_value_size: limit(i64::from(config.max_message_size)),
+            max_bytes: limit(config.max_bytes),
+            storage: match config.storage {
+                async_nats::jetstream::stream::StorageType::File => Storage::File,
+                async_nats::jetstream::stream::StorageType::Memory => Storage::Memory,
+            },
+            replicas: config.num_replicas.max(1),
+            compression: matches!(config.compression, Some(Compression::S2)),
+            metadata: user_metadata(&config.metadata),
+            limit_markers: config.allow_message_ttl.then_some(config.subject_delete_marker_ttl).flatten(),
+            mirror_of: config.mirror.as_ref().map(|m| bucket_of(&m.name)),
+            sources: config.sources.iter().flatten().map(|s| bucket_of(&s.name)).collect(),
+        })
+    }
+}

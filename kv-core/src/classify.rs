@@ -1,0 +1,165 @@
+//! Turns async-nats errors into [`Error`]s in Key/Value words.
+
+use std::error::Error as StdError;
+
+use async_nats::jetstream::ErrorCode;
+use async_nats::jetstream::Error as ApiError;
+
+use crate::error::{BoxError, Error};
+
+/// JetStream error code of a lost `Nats-Expected-Last-Subject-Sequence` check.
+pub(crate) const WRONG_LAST_SEQUENCE: u64 = 10071;
+/// JetStream error code of a lost expected-sequence check with a constant (server 2.11+).
+pub(crate) const WRONG_LAST_SEQUENCE_CONSTANT: u64 = 10164;
+/// JetStream error code of a message larger than the stream's `max_msg_size`.
+const MESSAGE_TOO_LARGE: u64 = 10054;
+
+/// What was being done when an error happened: names the bucket and the operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Op<'a> {
+    pub(crate) bucket: &'a str,
+    pub(crate) operation: &'static str,
+    /// Whether the operation writes, so a timeout may have applied it.
+    pub(crate) write: bool,
+}
+
+impl<'a> Op<'a> {
+    pub(crate) fn read(bucket: &'a str, operation: &'static str) -> Self {
+        Op { bucket, operation, write: false }
+    }
+
+    pub(crate) fn write(bucket: &'a str, operation: &'static str) -> Self {
+        Op { bucket, operation, write: true }
+    }
+}
+
+/// The JetStream API error somewhere in `err`'s source chain, or held in its kind.
+pub(crate) fn api_error<'e>(err: &'e (dyn StdError + 'static)) -> Option<&'e ApiError> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(api) = e.downcast_ref::<ApiError>() {
+            return Some(api);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The JetStream error code somewhere in `err`, if the server gave one.
+pub(crate) fn api_code(err: &(dyn StdError + 'static)) -> Option<u64> {
+    api_error(err).map(|e| e.error_code().0)
+}
+
+/// Whether `err` is a lost compare-and-set.
+pub(crate) fn is_wrong_revision(err: &(dyn StdError + 'static)) -> bool {
+    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+    if let Some(e) = err.downcast_ref::<PublishError>() {
+        if e.kind() == PublishErrorKind::WrongLastSequence {
+            return true;
+        }
+    }
+    matches!(api_code(err), Some(WRONG_LAST_SEQUENCE | WRONG_LAST_SEQUENCE_CONSTANT))
+}
+
+/// Maps an error whose server error (`api`) async-nats keeps in the error's kind.
+pub(crate) fn with_api<E>(op: Op<'_>, api: &ApiError, err: E) -> Error
+where
+    E: StdError + Send + Sync + 'static,
+{
+    ApiShape::of(api).into_error(op, Box::new(err))
+}
+
+/// The server's description, without the codes async-nats appends to it.
+fn description(api: &ApiError) -> String {
+    let text = api.to_string();
+    match text.rfind(" (code ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// Maps any async-nats error: looks for a server error code first, then for timeouts, missing
+/// responders (no JetStream) and broken connections.
+pub(crate) fn classify<E>(op: Op<'_>, err: E) -> Error
+where
+    E: StdError + Send + Sync + 'static,
+{
+    if let Some(api) = api_error(&err).map(ApiShape::of) {
+        return api.into_error(op, Box::new(err));
+    }
+    let text = chain_text(&err);
+    let boxed: BoxError = Box::new(err);
+    if text.contains("timed out") || text.contains("timeout") {
+        Error::Timeout {
+            bucket: op.bucket.to_owned(),
+            operation: op.operation,
+            may_have_applied: op.write,
+            source: Some(boxed),
+        }
+    } else if text.contains("no responders") {
+        Error::JetStreamNotEnabled { source: Some(boxed) }
+    } else if text.contains("permission") {
+        Error::PermissionDenied { bucket: op.bucket.to_owned(), source: Some(boxed) }
+    } else if text.contains("broken pipe") || text.contains("disconnected") {
+        Error::Connection { bucket: op.bucket.to_owned(), operation: op.operation, source: boxed }
+    } else {
+        Error::Server {
+            bucket: op.bucket.to_owned(),
+            operation: op.operation,
+            code: 0,
+            description: text,
+            source: Some(boxed),
+        }
+    }
+}
+
+/// The parts of a server error, taken out so the error itself can be moved into `source`.
+struct ApiShape {
+    code: ErrorCode,
+    status: usize,
+    text: String,
+}
+
+impl ApiShape {
+    fn of(api: &ApiError) -> Self {
+        ApiShape { code: api.error_code(), status: api.code(), text: description(api) }
+    }
+
+    fn into_error(self, op: Op<'_>, source: BoxError) -> Error {
+        let bucket = op.bucket.to_owned();
+        let source = Some(source);
+        match self.code {
+            ErrorCode::STREAM_NOT_FOUND => Error::BucketNotFound { bucket },
+            ErrorCode::JETSTREAM_NOT_ENABLED | ErrorCode::JETSTREAM_NOT_ENABLED_FOR_ACCOUNT => {
+                Error::JetStreamNotEnabled { source }
+            }
+            ErrorCode::STREAM_NAME_EXIST => Error::BucketExists { bucket, source },
+            ErrorCode(MESSAGE_TOO_LARGE) => {
+                Error::ValueTooLarge { bucket, key: String::new(), size: 0, limit: None, source }
+            }
+            _ if self.status == 403 => Error::PermissionDenied { bucket, source },
+            code => Error::Server {
+                bucket,
+                operation: op.operation,
+                code: code.0,
+                description: self.text,
+                source,
+            },
+        }
+    }
+}
+
+/// Every message of the error chain, lower-cased, for the errors async-nats reports only as
+/// kinds without a server code.
+fn chain_text(err: &(dyn StdError + 'static)) -> String {
+    let mut out = String::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&e.to_string().to_lowercase());
+        current = e.source();
+    }
+    out
+}

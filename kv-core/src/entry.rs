@@ -1,0 +1,83 @@
+//! Entries: a key's value at one revision, or a delete/purge marker.
+
+use std::time::SystemTime;
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+
+/// Header naming the Key/Value operation of a message (ADR-8).
+pub(crate) const KV_OPERATION: &str = "KV-Operation";
+/// Header naming why the server left a limit marker (ADR-48).
+pub(crate) const MARKER_REASON: &str = "Nats-Marker-Reason";
+
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// A value was written.
+    Put,
+    /// The key was deleted (a delete marker; earlier revisions are kept).
+    Delete,
+    /// The key was purged (a purge marker; earlier revisions are gone).
+    Purge,
+}
+
+impl Operation {
+    /// Reads the operation from a message's headers: `KV-Operation`, or a server limit marker's
+    /// `Nats-Marker-Reason` (`MaxAge` and `Purge` are purges, `Remove` is a delete).
+    pub(crate) fn from_headers(headers: Option<&HeaderMap>) -> Operation {
+        let Some(headers) = headers else { return Operation::Put };
+        if let Some(op) = headers.get(KV_OPERATION) {
+            return match op.as_str() {
+                "DEL" => Operation::Delete,
+                "PURGE" => Operation::Purge,
+                _ => Operation::Put,
+            };
+        }
+        match headers.get(MARKER_REASON).map(async_nats::HeaderValue::as_str) {
+            Some("MaxAge" | "Purge") => Operation::Purge,
+            Some("Remove") => Operation::Delete,
+            _ => Operation::Put,
+        }
+    }
+
+    /// Whether this is a delete or purge marker rather than a value.
+    pub fn is_marker(self) -> bool {
+        self != Operation::Put
+    }
+}
+
+/// One revision of a key: its typed key, its value (absent for markers and meta-only watches),
+/// and where it stands in the bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry<K, V> {
+    /// The key, parsed into its key type.
+    pub key: K,
+    /// The value; `None` for a delete or purge marker, and in meta-only watches.
+    pub value: Option<V>,
+    /// The entry's revision (its stream sequence): unique and increasing within the bucket.
+    pub revision: u64,
+    /// When the server stored it.
+    pub created: SystemTime,
+    /// How many newer entries remain to be delivered in this history or watch (0 on `get`).
+    pub delta: u64,
+    /// What the entry records.
+    pub operation: Operation,
+}
+
+impl<K, V> Entry<K, V> {
+    /// Whether this is a delete or purge marker.
+    pub fn is_marker(&self) -> bool {
+        self.operation.is_marker()
+    }
+}
+
+/// An entry before its key is parsed and its value decoded.
+#[derive(Debug, Clone)]
+pub(crate) struct RawEntry {
+    pub(crate) key: String,
+    pub(crate) payload: Bytes,
+    pub(crate) revision: u64,
+    pub(crate) created: SystemTime,
+    pub(crate) delta: u64,
+    pub(crate) operation: Operation,
+}

@@ -1,0 +1,360 @@
+//! One error type for every Key/Value operation, with a [`kind()`](Error::kind) to match on.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use crate::codec::CodecError;
+use crate::key::KeyError;
+use crate::pattern::NameError;
+
+/// A boxed cause, kept in [`Error`]'s `source()`.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The result type of natskv operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, in Key/Value words. Stable to `match` on; new kinds may be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The bucket does not exist.
+    BucketNotFound,
+    /// The bucket already exists with another configuration.
+    BucketExists,
+    /// The bucket name breaks the naming rules.
+    InvalidBucketName,
+    /// A bucket option is out of range or inconsistent.
+    InvalidConfig,
+    /// A key, or a parameter of a key, is not valid, or a key does not fit its pattern.
+    InvalidKey,
+    /// A compare-and-set lost: the key was not at the expected revision.
+    WrongRevision,
+    /// The revision does not exist, belongs to another key, or is not a value.
+    RevisionNotFound,
+    /// A value could not be encoded or decoded.
+    Codec,
+    /// A value is larger than the bucket or the server allows.
+    ValueTooLarge,
+    /// The server (or the account) has no JetStream.
+    JetStreamNotEnabled,
+    /// The server's bucket configuration differs from the declared one.
+    ConfigDrift,
+    /// The bucket was written by another schema declaration.
+    SchemaMismatch,
+    /// The server refused the operation for lack of permission.
+    PermissionDenied,
+    /// No answer in time; a write may have been applied.
+    Timeout,
+    /// The connection to the server failed.
+    Connection,
+    /// The server is too old for a requested feature.
+    Unsupported,
+    /// Any other error the server reported.
+    Server,
+}
+
+/// One option whose value on the server differs from the declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The option's name, as in `#[kv(...)]`.
+    pub option: &'static str,
+    /// The declared value.
+    pub declared: String,
+    /// The value the server has.
+    pub actual: String,
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: declared {}, server has {}", self.option, self.declared, self.actual)
+    }
+}
+
+/// An error of a natskv operation. Match on [`Error::kind`] or on the variants.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bucket does not exist.
+    #[error("bucket `{bucket}` does not exist; create it with `ensure` or `create`")]
+    BucketNotFound {
+        /// The bucket's name.
+        bucket: String,
+    },
+    /// The bucket exists with another configuration.
+    #[error("bucket `{bucket}` already exists with another configuration; use `open` or `ensure`")]
+    BucketExists {
+        /// The bucket's name.
+        bucket: String,
+        /// The server's answer.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The bucket name breaks the naming rules.
+    #[error("invalid bucket name `{name}`")]
+    InvalidBucketName {
+        /// The refused name.
+        name: String,
+        /// What is wrong with it.
+        #[source]
+        source: NameError,
+    },
+    /// A bucket option is out of range or inconsistent.
+    #[error("invalid configuration of bucket `{bucket}`: {reason}")]
+    InvalidConfig {
+        /// The bucket's name.
+        bucket: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// A key, or a parameter of a key, is not valid.
+    #[error("invalid key in bucket `{bucket}`")]
+    InvalidKey {
+        /// The bucket's name.
+        bucket: String,
+        /// What is wrong with the key.
+        #[source]
+        source: KeyError,
+    },
+    /// A key pattern is not valid, or does not fit its key type.
+    #[error("key pattern `{pattern}` of bucket `{bucket}` is not valid")]
+    InvalidPattern {
+        /// The bucket's name.
+        bucket: String,
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        #[source]
+        source: BoxError,
+    },
+    /// The revision does not exist, belongs to another key, or is not a value.
+    #[error("key `{key}` in bucket `{bucket}` has no value at revision {revision}")]
+    RevisionNotFound {
+        /// The bucket's name.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The revision asked for.
+        revision: u64,
+    },
+    /// A compare-and-set lost: the key was not at the expected revision.
+    #[error(
+        "key `{key}` in bucket `{bucket}` is not at the expected revision ({}){}; read it again and retry",
+        expected_text(*.expected),
+        current_text(*.current)
+    )]
+    WrongRevision {
+        /// The bucket's name.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The revision the write expected (`0` for "no live value").
+        expected: u64,
+        /// The key's current revision, where it could be read.
+        current: Option<u64>,
+    },
+    /// A value could not be encoded or decoded.
+    #[error("value of key `{key}`{} in bucket `{bucket}` could not be {}", revision_text(*.revision), if *.decoding { "decoded" } else { "encoded" })]
+    Codec {
+        /// The bucket's name.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The revision of the value, when decoding.
+        revision: Option<u64>,
+        /// Whether the failure was on decoding (else encoding).
+        decoding: bool,
+        /// The codec's error.
+        #[source]
+        source: CodecError,
+    },
+    /// A value is larger than the bucket or the server allows.
+    #[error("value of key `{key}` in bucket `{bucket}` is too large ({size} bytes{})", limit.map(|l| format!(", limit {l}")).unwrap_or_default())]
+    ValueTooLarge {
+        /// The bucket's name.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// The encoded size.
+        size: usize,
+        /// The limit, where known.
+        limit: Option<u64>,
+        /// The server's answer, if it was the server that refused.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The server (or the account) has no JetStream.
+    #[error("JetStream is not enabled on this server or account; start nats-server with `-js`")]
+    JetStreamNotEnabled {
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The server's bucket configuration differs from the declared one.
+    #[error("bucket `{bucket}` differs from its declaration ({}); call `ensure` to update it", drift_text(differences))]
+    ConfigDrift {
+        /// The bucket's name.
+        bucket: String,
+        /// Each differing option.
+        differences: Vec<Drift>,
+    },
+    /// The bucket's values were written by another schema declaration.
+    #[error("bucket `{bucket}` was written with schema `{found}`, this program declares `{expected}`")]
+    SchemaMismatch {
+        /// The bucket's name.
+        bucket: String,
+        /// This program's schema fingerprint.
+        expected: String,
+        /// The fingerprint found in the bucket's metadata.
+        found: String,
+    },
+    /// The server refused the operation for lack of permission.
+    #[error("permission denied on bucket `{bucket}`")]
+    PermissionDenied {
+        /// The bucket's name.
+        bucket: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// No answer in time.
+    #[error("{operation} on bucket `{bucket}` timed out{}", if *.may_have_applied { "; the write may have been applied" } else { "" })]
+    Timeout {
+        /// The bucket's name.
+        bucket: String,
+        /// What was being done.
+        operation: &'static str,
+        /// Whether a write was sent and may have been applied.
+        may_have_applied: bool,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The connection to the server failed.
+    #[error("connection to the server failed during {operation} on bucket `{bucket}`")]
+    Connection {
+        /// The bucket's name.
+        bucket: String,
+        /// What was being done.
+        operation: &'static str,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The server is too old for a requested feature.
+    #[error("{feature} needs nats-server {needs} or newer")]
+    Unsupported {
+        /// The feature.
+        feature: &'static str,
+        /// The minimum server version.
+        needs: &'static str,
+    },
+    /// Any other error the server reported.
+    #[error("{operation} on bucket `{bucket}` failed: server error {code}: {description}")]
+    Server {
+        /// The bucket's name.
+        bucket: String,
+        /// What was being done.
+        operation: &'static str,
+        /// The JetStream error code (`err_code`), 0 when the server gave none.
+        code: u64,
+        /// The server's description.
+        description: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+fn expected_text(expected: u64) -> String {
+    if expected == 0 { "no live value".to_owned() } else { format!("expected revision {expected}") }
+}
+
+fn current_text(current: Option<u64>) -> String {
+    current.map(|c| format!(", it is at revision {c}")).unwrap_or_default()
+}
+
+fn revision_text(revision: Option<u64>) -> String {
+    revision.map(|r| format!(" at revision {r}")).unwrap_or_default()
+}
+
+fn drift_text(differences: &[Drift]) -> String {
+    differences.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl Error {
+    /// What went wrong, in Key/Value words.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::BucketNotFound { .. } => ErrorKind::BucketNotFound,
+            Error::BucketExists { .. } => ErrorKind::BucketExists,
+            Error::InvalidBucketName { .. } => ErrorKind::InvalidBucketName,
+            Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
+            Error::InvalidKey { .. } | Error::InvalidPattern { .. } => ErrorKind::InvalidKey,
+            Error::RevisionNotFound { .. } => ErrorKind::RevisionNotFound,
+            Error::WrongRevision { .. } => ErrorKind::WrongRevision,
+            Error::Codec { .. } => ErrorKind::Codec,
+            Error::ValueTooLarge { .. } => ErrorKind::ValueTooLarge,
+            Error::JetStreamNotEnabled { .. } => ErrorKind::JetStreamNotEnabled,
+            Error::ConfigDrift { .. } => ErrorKind::ConfigDrift,
+            Error::SchemaMismatch { .. } => ErrorKind::SchemaMismatch,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Connection { .. } => ErrorKind::Connection,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Server { .. } => ErrorKind::Server,
+        }
+    }
+
+    /// The bucket the error is about, where there is one.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            Error::BucketNotFound { bucket }
+            | Error::BucketExists { bucket, .. }
+            | Error::InvalidConfig { bucket, .. }
+            | Error::InvalidKey { bucket, .. }
+            | Error::InvalidPattern { bucket, .. }
+            | Error::RevisionNotFound { bucket, .. }
+            | Error::WrongRevision { bucket, .. }
+            | Error::Codec { bucket, .. }
+            | Error::ValueTooLarge { bucket, .. }
+            | Error::ConfigDrift { bucket, .. }
+            | Error::SchemaMismatch { bucket, .. }
+            | Error::PermissionDenied { bucket, .. }
+            | Error::Timeout { bucket, .. }
+            | Error::Connection { bucket, .. }
+            | Error::Server { bucket, .. } => Some(bucket),
+            Error::InvalidBucketName { name, .. } => Some(name),
+            Error::JetStreamNotEnabled { .. } | Error::Unsupported { .. } => None,
+        }
+    }
+
+    /// The key the error is about, where there is one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Error::WrongRevision { key, .. }
+            | Error::RevisionNotFound { key, .. }
+            | Error::Codec { key, .. }
+            | Error::ValueTooLarge { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The revision the error is about: the value's revision for a codec error, the key's
+    /// current revision for a lost compare-and-set.
+    pub fn revision(&self) -> Option<u64> {
+        match self {
+            Error::WrongRevision { current, .. } => *current,
+            Error::Codec { revision, .. } => *revision,
+            Error::RevisionNotFound { revision, .. } => Some(*revision),
+            _ => None,
+        }
+    }
+
+    /// The JetStream error code the server gave, if any.
+    pub fn server_code(&self) -> Option<u64> {
+        match self {
+            Error::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}

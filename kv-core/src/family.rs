@@ -1,0 +1,557 @@
+//! Typed key families: every key of one pattern, with one key type and one value type.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::DeliverPolicy;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+
+use crate::bucket::Bucket;
+use crate::codec::{Codec, MsgPack};
+use crate::entry::{Entry, Operation, RawEntry};
+use crate::error::{Error, Result};
+use crate::key::{KeyFilter, KvKey, bind_params, parse_key, render_key};
+use crate::mode::{Mode, PerKeyTtl, ReadWrite, Writable};
+use crate::pattern::KeyPattern;
+use crate::raw::{Expect, Write};
+use crate::scan::{Scan, ScanSpec};
+
+/// Every key of one pattern (`site.{site}.device.{id}`) in a bucket, typed: keys are `K`,
+/// values are `V` encoded with the codec `C`, and the mode `M` says whether it can be written.
+///
+/// Cheap to clone. Usually a field of a `#[derive(KvBucket)]` struct; [`Family::bind`] makes
+/// one by hand.
+pub struct Family<K, V, C = MsgPack, M = ReadWrite> {
+    bucket: Bucket,
+    binding: Arc<Binding>,
+    types: PhantomData<fn() -> (K, V, C, M)>,
+}
+
+/// A pattern bound to a key type.
+#[derive(Debug)]
+struct Binding {
+    pattern: KeyPattern,
+    /// For each pattern parameter, the index of the key type's parameter.
+    map: Vec<usize>,
+}
+
+impl<K, V, C, M> Clone for Family<K, V, C, M> {
+    fn clone(&self) -> Self {
+        Family { bucket: self.bucket.clone(), binding: self.binding.clone(), types: PhantomData }
+    }
+}
+
+impl<K, V, C, M> fmt::Debug for Family<K, V, C, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Family")
+            .field("bucket", &self.bucket.name())
+            .field("pattern", &self.binding.pattern.as_str())
+            .finish()
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
+    /// Binds the key pattern `pattern` of `bucket` to the key type `K`.
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// use kv_core::{Bucket, BucketSpec, Family};
+    /// let bucket = Bucket::ensure(&nats, &BucketSpec::new("sessions")).await?;
+    /// let sessions: Family<String, Vec<u8>> = Family::bind(&bucket, "session.{id}")?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidPattern`] when the pattern is not valid or does not fit `K`.
+    pub fn bind(bucket: &Bucket, pattern: &str) -> Result<Self> {
+        let invalid = |source: Box<dyn std::error::Error + Send + Sync>| Error::InvalidPattern {
+            bucket: bucket.name().to_owned(),
+            pattern: pattern.to_owned(),
+            source,
+        };
+        let pattern = KeyPattern::parse(pattern).map_err(|e| invalid(Box::new(e)))?;
+        let map = bind_params(&pattern, K::PARAMS).map_err(|e| invalid(Box::new(e)))?;
+        Ok(Family {
+            bucket: bucket.clone(),
+            binding: Arc::new(Binding { pattern, map }),
+            types: PhantomData,
+        })
+    }
+
+    /// The bucket this family lives in.
+    pub fn bucket(&self) -> &Bucket {
+        &self.bucket
+    }
+
+    /// The family's key pattern.
+    pub fn pattern(&self) -> &KeyPattern {
+        &self.binding.pattern
+    }
+
+    /// The key `key` renders to.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] when a parameter is not a valid single token.
+    pub fn key(&self, key: &K) -> Result<String> {
+        render_key(&self.binding.pattern, &self.binding.map, key).map_err(|e| self.invalid_key(e))
+    }
+
+    /// Parses a key of this family back into `K`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] when the key does not have the pattern's shape, or a token is not
+    /// the exact text of its parameter's type.
+    pub fn parse_key(&self, key: &str) -> Result<K> {
+        parse_key(&self.binding.pattern, &self.binding.map, key).map_err(|e| self.invalid_key(e))
+    }
+
+    /// The subject filter (`$KV.<bucket>.<filter>`) of a partial key.
+    pub(crate) fn subject_filter(&self, filter: &KeyFilter<K>) -> Result<String> {
+        let filter = filter
+            .to_subject_filter(&self.binding.pattern, &self.binding.map)
+            .map_err(|e| self.invalid_key(e))?;
+        Ok(format!("{}{filter}", self.bucket.prefix()))
+    }
+
+    fn invalid_key(&self, source: crate::key::KeyError) -> Error {
+        Error::InvalidKey { bucket: self.bucket.name().to_owned(), source }
+    }
+
+    /// Turns a raw entry into a typed one; `with_value` is false for meta-only reads.
+    pub(crate) fn decode(&self, raw: RawEntry, with_value: bool) -> Result<Entry<K, V>> {
+        let key = self.parse_key(&raw.key)?;
+        let value = if with_value && raw.operation == Operation::Put {
+            let value = C::decode(&raw.payload).map_err(|source| Error::Codec {
+                bucket: self.bucket.name().to_owned(),
+                key: raw.key.clone(),
+                revision: Some(raw.revision),
+                decoding: true,
+                source,
+            })?;
+            Some(value)
+        } else {
+            None
+        };
+        Ok(Entry {
+            key,
+            value,
+            revision: raw.revision,
+            created: raw.created,
+            delta: raw.delta,
+            operation: raw.operation,
+        })
+    }
+
+    fn encode(&self, key: &str, value: &V) -> Result<Bytes> {
+        C::encode(value).map_err(|source| Error::Codec {
+            bucket: self.bucket.name().to_owned(),
+            key: key.to_owned(),
+            revision: None,
+            decoding: false,
+            source,
+        })
+    }
+
+    /// The key's latest value, or `None` when the key has none (never written, deleted or
+    /// purged).
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// if let Some(entry) = sessions.get(&"abc".to_owned()).await? {
+    ///     println!("revision {}: {:?}", entry.revision, entry.value);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] before any wire call; [`Error::Codec`] with key and revision when
+    /// the stored value does not decode as `V`.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn get(&self, key: &K) -> Result<Option<Entry<K, V>>> {
+        let rendered = self.key(key)?;
+        match self.bucket.last(&rendered).await? {
+            Some(raw) if raw.operation == Operation::Put => self.decode(raw, true).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The key's latest value alone.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// let value: Option<Vec<u8>> = sessions.value(&"abc".to_owned()).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn value(&self, key: &K) -> Result<Option<V>> {
+        Ok(self.get(key).await?.and_then(|e| e.value))
+    }
+
+    /// The key's entry at `revision`, markers included (their value is `None`); `None` when the
+    /// revision does not exist or belongs to another key.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// let old = sessions.get_revision(&"abc".to_owned(), 3).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn get_revision(&self, key: &K, revision: u64) -> Result<Option<Entry<K, V>>> {
+        let rendered = self.key(key)?;
+        match self.bucket.at(&rendered, revision).await? {
+            Some(raw) => self.decode(raw, true).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every kept revision of the key, oldest first, markers included, as a stream that ends
+    /// after the latest. Each entry's `delta` counts the newer entries still to come.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// use futures::TryStreamExt;
+    /// let all: Vec<_> = sessions.history(&"abc".to_owned()).await?.try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] before any wire call; each undecodable value is one
+    /// [`Error::Codec`] item and the stream goes on.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn history(&self, key: &K) -> Result<History<K, V, C, M>> {
+        let subject = format!("{}{}", self.bucket.prefix(), self.key(key)?);
+        let spec = ScanSpec {
+            filters: vec![subject],
+            deliver: DeliverPolicy::All,
+            headers_only: false,
+            follow: false,
+        };
+        Ok(History { scan: Scan::start(&self.bucket, spec).await?, family: self.clone() })
+    }
+
+    /// The keys of this family that have a live value, filtered on the server by a partial key
+    /// (`KeyFilter::any()` for all), streamed. A key in the bucket that has the pattern's shape
+    /// but does not parse into `K` (written by someone else) is one [`Error::InvalidKey`] item.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// use futures::TryStreamExt;
+    /// let ids: Vec<String> = sessions.keys(kv_core::KeyFilter::any()).await?.try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] when a fixed parameter is not a valid token.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn keys(&self, filter: impl Into<KeyFilter<K>>) -> Result<Keys<K, V, C, M>> {
+        let spec = ScanSpec {
+            filters: vec![self.subject_filter(&filter.into())?],
+            deliver: DeliverPolicy::LastPerSubject,
+            headers_only: true,
+            follow: false,
+        };
+        Ok(Keys { scan: Scan::start(&self.bucket, spec).await?, family: self.clone() })
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
+    async fn write_value(&self, key: &K, value: &V, expect: Option<Expect>) -> Result<u64> {
+        let rendered = self.key(key)?;
+        let payload = self.encode(&rendered, value)?;
+        let name = if expect.is_some() { "update" } else { "put" };
+        let write = Write::new(name, &rendered, Operation::Put).expect(expect.unwrap_or(Expect::Any));
+        self.bucket.write(write, payload).await
+    }
+
+    async fn marker(&self, key: &K, operation: Operation, expect: Expect, ttl: Option<Duration>) -> Result<u64> {
+        let rendered = self.key(key)?;
+        let name = if operation == Operation::Delete { "delete" } else { "purge" };
+        let write = Write::new(name, &rendered, operation).expect(expect).ttl(ttl);
+        self.bucket.write(write, Bytes::new()).await
+    }
+
+    async fn create_inner(&self, key: &K, value: &V, ttl: Option<Duration>) -> Result<u64> {
+        let rendered = self.key(key)?;
+        let payload = self.encode(&rendered, value)?;
+        self.bucket.write_create(Write::new("create", &rendered, Operation::Put).ttl(ttl), payload).await
+    }
+
+    /// Writes the key's value and returns its revision.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// let revision = sessions.put(&"abc".to_owned(), &vec![1, 2, 3]).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] or [`Error::Codec`] before any wire call (nothing is written);
+    /// [`Error::ValueTooLarge`]; [`Error::Timeout`] (the write may have been applied).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
+    pub async fn put(&self, key: &K, value: &V) -> Result<u64> {
+        self.write_value(key, value, None).await
+    }
+
+    /// Writes the value only if the key has no live value (never written, deleted or purged):
+    /// the first writer wins.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// let revision = sessions.create(&"abc".to_owned(), &vec![1]).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::WrongRevision`] (expected `0`, with the current revision) when the key has a
+    /// value; otherwise as [`put`](Self::put).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
+    pub async fn create(&self, key: &K, value: &V) -> Result<u64> {
+        self.create_inner(key, value, None).await
+    }
+
+    /// Compare-and-set: writes the value only if the key's latest revision is `revision`.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// let key = "abc".to_owned();
+    /// let rev = sessions.put(&key, &vec![1]).await?;
+    /// let rev = sessions.update(&key, &vec![2], rev).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::WrongRevision`] with the key and its current revision when another write came
+    /// first; otherwise as [`put`](Self::put).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
+    pub async fn update(&self, key: &K, value: &V, revision: u64) -> Result<u64> {
+        self.write_value(key, value, Some(Expect::Revision(revision))).await
+    }
+
+    /// Deletes the key: leaves a delete marker, keeps earlier revisions. Returns the marker's
+    /// revision.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// sessions.delete(&"abc".to_owned()).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] before any wire call.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be deleted even if the future is dropped.
+    pub async fn delete(&self, key: &K) -> Result<u64> {
+        self.marker(key, Operation::Delete, Expect::Any, None).await
+    }
+
+    /// Deletes the key only if its latest revision is `revision`.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// sessions.delete_if(&"abc".to_owned(), 7).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::WrongRevision`] when the key moved on.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be deleted even if the future is dropped.
+    pub async fn delete_if(&self, key: &K, revision: u64) -> Result<u64> {
+        self.marker(key, Operation::Delete, Expect::Revision(revision), None).await
+    }
+
+    /// Purges the key: removes every revision and leaves one purge marker.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// sessions.purge(&"abc".to_owned()).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] before any wire call.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be purged even if the future is dropped.
+    pub async fn purge(&self, key: &K) -> Result<u64> {
+        self.marker(key, Operation::Purge, Expect::Any, None).await
+    }
+
+    /// Purges the key only if its latest revision is `revision`.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// sessions.purge_if(&"abc".to_owned(), 7).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::WrongRevision`] when the key moved on.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be purged even if the future is dropped.
+    pub async fn purge_if(&self, key: &K, revision: u64) -> Result<u64> {
+        self.marker(key, Operation::Purge, Expect::Revision(revision), None).await
+    }
+
+    /// Makes the value the key had at `revision` its latest value again; returns the new
+    /// revision.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// sessions.revert(&"abc".to_owned(), 3).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::RevisionNotFound`] when `revision` is not a value of this key (any more).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
+    pub async fn revert(&self, key: &K, revision: u64) -> Result<u64> {
+        let rendered = self.key(key)?;
+        match self.bucket.at(&rendered, revision).await? {
+            Some(raw) if raw.operation == Operation::Put => {
+                self.bucket.write(Write::new("revert", &rendered, Operation::Put), raw.payload).await
+            }
+            _ => Err(Error::RevisionNotFound {
+                bucket: self.bucket.name().to_owned(),
+                key: rendered,
+                revision,
+            }),
+        }
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
+    /// As [`create`](Self::create), and the value expires after `ttl` (whole seconds, at
+    /// least one; ADR-48).
+    ///
+    /// ```no_run
+    /// # async fn demo(locks: kv_core::Family<String, String, kv_core::MsgPack, kv_core::PerKeyTtl>) -> kv_core::Result<()> {
+    /// locks.create_with_ttl(&"leader".to_owned(), &"me".to_owned(), std::time::Duration::from_secs(10)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a TTL under one second (refused, not truncated), before any
+    /// wire call; otherwise as [`create`](Self::create).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
+    pub async fn create_with_ttl(&self, key: &K, value: &V, ttl: Duration) -> Result<u64> {
+        let ttl = self.check_ttl(ttl)?;
+        self.create_inner(key, value, Some(ttl)).await
+    }
+
+    /// As [`purge`](Self::purge), and the purge marker itself expires after `ttl`.
+    ///
+    /// ```no_run
+    /// # async fn demo(locks: kv_core::Family<String, String, kv_core::MsgPack, kv_core::PerKeyTtl>) -> kv_core::Result<()> {
+    /// locks.purge_with_ttl(&"leader".to_owned(), std::time::Duration::from_secs(60)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`create_with_ttl`](Self::create_with_ttl).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be purged even if the future is dropped.
+    pub async fn purge_with_ttl(&self, key: &K, ttl: Duration) -> Result<u64> {
+        let ttl = self.check_ttl(ttl)?;
+        self.marker(key, Operation::Purge, Expect::Any, Some(ttl)).await
+    }
+
+    fn check_ttl(&self, ttl: Duration) -> Result<Duration> {
+        if ttl < Duration::from_secs(1) || ttl.subsec_nanos() != 0 {
+            return Err(Error::InvalidConfig {
+                bucket: self.bucket.name().to_owned(),
+                reason: format!(
+                    "per-key TTL {ttl:?} is not a whole number of seconds of at least 1s"
+                ),
+            });
+        }
+        Ok(ttl)
+    }
+}
+
+/// The revisions of one key, oldest first: see [`Family::history`].
+pub struct History<K, V, C = MsgPack, M = ReadWrite> {
+    scan: Scan,
+    family: Family<K, V, C, M>,
+}
+
+impl<K, V, C, M> fmt::Debug for History<K, V, C, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("History").field("scan", &self.scan).finish_non_exhaustive()
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for History<K, V, C, M> {
+    type Item = Result<Entry<K, V>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        this.scan
+            .poll_next_unpin(cx)
+            .map(|item| item.map(|raw| raw.and_then(|raw| this.family.decode(raw, true))))
+    }
+}
+
+/// The live keys of a family: see [`Family::keys`].
+pub struct Keys<K, V, C = MsgPack, M = ReadWrite> {
+    scan: Scan,
+    family: Family<K, V, C, M>,
+}
+
+impl<K, V, C, M> fmt::Debug for Keys<K, V, C, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys").field("scan", &self.scan).finish_non_exhaustive()
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for Keys<K, V, C, M> {
+    type Item = Result<K>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            return match this.scan.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(raw))) if raw.operation.is_marker() => continue,
+                Poll::Ready(Some(Ok(raw))) => Poll::Ready(Some(this.family.parse_key(&raw.key))),
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}

@@ -1,0 +1,864 @@
+//! The naming rules of NATS Key/Value (ADR-8) and the key-pattern grammar.
+//!
+//! This module is the one definition of both: `kv-derive` calls it at compile time to check a
+//! declaration, the runtime calls it before any wire call. It has no dependencies.
+//!
+//! - A bucket name is 1 to 255 characters of `A-Z a-z 0-9 - _`.
+//! - A key is `.`-separated tokens, each one or more of `A-Z a-z 0-9 - _ / =`; no token is empty and
+//!   the first one does not start with `_kv` (reserved by NATS).
+//! - A filter is a key whose tokens may also be exactly `*` (any one token) or, as the last token
+//!   only, exactly `>` (one or more tokens).
+//! - A key pattern is a key whose tokens may also be exactly one parameter `{name}`, for example
+//!   `site.{site}.device.{id}`; see [`KeyPattern`].
+
+use std::fmt;
+use std::ops::Range;
+
+/// The longest bucket name accepted.
+pub const MAX_BUCKET_NAME_LEN: usize = 255;
+
+/// Whether `c` may appear in a key token.
+pub(crate) const fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '=')
+}
+
+/// Whether `c` may appear in a bucket name.
+const fn is_bucket_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_')
+}
+
+/// Splits on `.`, yielding each token with its byte offset in `s`.
+fn tokens_with_offsets(s: &str) -> impl Iterator<Item = (usize, &str)> {
+    s.split('.').scan(0, |pos, token| {
+        let start = *pos;
+        *pos += token.len() + 1;
+        Some((start, token))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Naming rules
+// ---------------------------------------------------------------------------------------------
+
+/// What a [`NameError`] was checking.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameKind {
+    /// A bucket name.
+    Bucket,
+    /// A full key.
+    Key,
+    /// A single key token (the value of one key parameter).
+    Token,
+    /// A key filter (a key that may hold `*` and `>` wildcards).
+    Filter,
+}
+
+impl NameKind {
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Bucket => "bucket name",
+            Self::Key => "key",
+            Self::Token => "key token",
+            Self::Filter => "key filter",
+        }
+    }
+
+    fn rule(self) -> &'static str {
+        match self {
+            Self::Bucket => "a bucket name is 1 to 255 characters of A-Z a-z 0-9 `-` `_`",
+            Self::Key => {
+                "a key is `.`-separated tokens of A-Z a-z 0-9 `-` `_` `/` `=`, none empty, \
+                 the first not starting with `_kv`"
+            }
+            Self::Token => {
+                "a token is one or more of A-Z a-z 0-9 `-` `_` `/` `=`; \
+                 use natskv::Encoded for arbitrary text"
+            }
+            Self::Filter => {
+                "a filter is a key whose tokens may also be `*` (any one token) \
+                 or, last, `>` (one or more tokens)"
+            }
+        }
+    }
+}
+
+/// Why a name, key, token or filter was refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameErrorReason {
+    /// It is empty.
+    Empty,
+    /// It is longer than the limit.
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A character that is not allowed here.
+    InvalidChar {
+        /// The character.
+        ch: char,
+        /// Its byte offset.
+        at: usize,
+    },
+    /// A wildcard (`*` or `>`) where only filters may hold one.
+    Wildcard {
+        /// The wildcard.
+        ch: char,
+        /// Its byte offset.
+        at: usize,
+    },
+    /// In a filter, a wildcard that is not a whole token, or a `>` that is not the last token.
+    MisplacedWildcard {
+        /// Its byte offset.
+        at: usize,
+    },
+    /// An empty token: a leading, trailing or doubled `.`.
+    EmptyToken {
+        /// The byte offset where the empty token is.
+        at: usize,
+    },
+    /// The first token starts with `_kv`, which NATS reserves.
+    Reserved,
+}
+
+impl fmt::Display for NameErrorReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Empty => f.write_str("it is empty"),
+            Self::TooLong { len, max } => write!(f, "it is {len} bytes long, the limit is {max}"),
+            Self::InvalidChar { ch, at } => {
+                write!(f, "character {ch:?} at byte {at} is not allowed")
+            }
+            Self::Wildcard { ch, at } => {
+                write!(f, "wildcard {ch:?} at byte {at} is only allowed in filters")
+            }
+            Self::MisplacedWildcard { at } => write!(
+                f,
+                "the wildcard at byte {at} must be a whole token, and `>` only the last one"
+            ),
+            Self::EmptyToken { at } => write!(
+                f,
+                "empty token at byte {at} (a leading, trailing or doubled `.`)"
+            ),
+            Self::Reserved => f.write_str("it starts with `_kv`, which NATS reserves"),
+        }
+    }
+}
+
+/// A bucket name, key, token or filter that breaks the NATS Key/Value naming rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameError {
+    kind: NameKind,
+    input: String,
+    reason: NameErrorReason,
+}
+
+impl NameError {
+    fn new(kind: NameKind, input: &str, reason: NameErrorReason) -> Self {
+        Self {
+            kind,
+            input: input.to_owned(),
+            reason,
+        }
+    }
+
+    /// What was being checked.
+    pub fn kind(&self) -> NameKind {
+        self.kind
+    }
+
+    /// The refused input.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+
+    /// Why it was refused.
+    pub fn reason(&self) -> NameErrorReason {
+        self.reason
+    }
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid {} {:?}: {}; {}",
+            self.kind.noun(),
+            self.input,
+            self.reason,
+            self.kind.rule()
+        )
+    }
+}
+
+impl std::error::Error for NameError {}
+
+/// Checks a bucket name: 1 to 255 characters of `A-Z a-z 0-9 - _`.
+pub fn validate_bucket_name(name: &str) -> Result<(), NameError> {
+    let fail = |reason| Err(NameError::new(NameKind::Bucket, name, reason));
+    if name.is_empty() {
+        return fail(NameErrorReason::Empty);
+    }
+    if let Some((at, ch)) = name.char_indices().find(|&(_, c)| !is_bucket_char(c)) {
+        return fail(NameErrorReason::InvalidChar { ch, at });
+    }
+    if name.len() > MAX_BUCKET_NAME_LEN {
+        return fail(NameErrorReason::TooLong {
+            len: name.len(),
+            max: MAX_BUCKET_NAME_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a single key token (a parameter's value): one or more of `A-Z a-z 0-9 - _ / =`.
+pub fn validate_token(token: &str) -> Result<(), NameError> {
+    let fail = |reason| Err(NameError::new(NameKind::Token, token, reason));
+    if token.is_empty() {
+        return fail(NameErrorReason::Empty);
+    }
+    match token.char_indices().find(|&(_, c)| !is_token_char(c)) {
+        Some((at, ch @ ('*' | '>'))) => fail(NameErrorReason::Wildcard { ch, at }),
+        Some((at, ch)) => fail(NameErrorReason::InvalidChar { ch, at }),
+        None => Ok(()),
+    }
+}
+
+/// Checks a key: `.`-separated non-empty tokens, no wildcard, not starting with `_kv`.
+pub fn validate_key(key: &str) -> Result<(), NameError> {
+    check_subject(key, NameKind::Key)
+}
+
+/// Checks a key filter: like a key, but a token may be exactly `*`, and the last one exactly `>`.
+pub fn validate_filter(filter: &str) -> Result<(), NameError> {
+    check_subject(filter, NameKind::Filter)
+}
+
+fn check_subject(input: &str, kind: NameKind) -> Result<(), NameError> {
+    let fail = |reason| Err(NameError::new(kind, input, reason));
+    if input.is_empty() {
+        return fail(NameErrorReason::Empty);
+    }
+    let is_filter = kind == NameKind::Filter;
+    let count = input.split('.').count();
+    for (index, (start, token)) in tokens_with_offsets(input).enumerate() {
+        if token.is_empty() {
+            return fail(NameErrorReason::EmptyToken { at: start });
+        }
+        if is_filter && (token == "*" || (token == ">" && index + 1 == count)) {
+            continue;
+        }
+        for (offset, ch) in token.char_indices() {
+            let at = start + offset;
+            match ch {
+                '*' | '>' if is_filter => return fail(NameErrorReason::MisplacedWildcard { at }),
+                '*' | '>' => return fail(NameErrorReason::Wildcard { ch, at }),
+                _ if !is_token_char(ch) => return fail(NameErrorReason::InvalidChar { ch, at }),
+                _ => {}
+            }
+        }
+        if index == 0 && token.starts_with("_kv") {
+            return fail(NameErrorReason::Reserved);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key patterns
+// ---------------------------------------------------------------------------------------------
+
+/// What is wrong with a key pattern.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PatternErrorKind {
+    /// The pattern is empty.
+    Empty,
+    /// An empty token: a leading, trailing or doubled `.`.
+    EmptyToken,
+    /// A character keys do not allow.
+    InvalidChar,
+    /// A `*` or `>` in a literal token.
+    Wildcard,
+    /// The first token starts with `_kv`, which NATS reserves.
+    ReservedPrefix,
+    /// A `{` without its `}` in the same token.
+    UnclosedBrace,
+    /// A `}` without a `{` before it.
+    UnopenedBrace,
+    /// An empty parameter `{}`.
+    EmptyParam,
+    /// A parameter name that is not a Rust identifier.
+    InvalidParamName,
+    /// A parameter named twice.
+    DuplicateParam,
+    /// A token mixing literal text and a parameter, such as `dev-{id}`.
+    MixedToken,
+}
+
+/// A key pattern that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternError {
+    kind: PatternErrorKind,
+    span: Range<usize>,
+    pattern: String,
+    message: String,
+}
+
+impl PatternError {
+    fn new(kind: PatternErrorKind, pattern: &str, span: Range<usize>, message: String) -> Self {
+        Self {
+            kind,
+            span,
+            pattern: pattern.to_owned(),
+            message,
+        }
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> PatternErrorKind {
+        self.kind
+    }
+
+    /// The byte range of the offending text within the pattern (empty only for an empty pattern).
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
+    /// The pattern that was refused.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// What is wrong and what to do, without repeating the pattern (for a compiler diagnostic).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid key pattern {:?}: {}",
+            self.pattern, self.message
+        )
+    }
+}
+
+impl std::error::Error for PatternError {}
+
+/// One `.`-separated token of a [`KeyPattern`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Segment {
+    /// A literal token, matched as is.
+    Literal(String),
+    /// A parameter `{name}`; holds the name.
+    Param(String),
+}
+
+/// A parsed key pattern such as `site.{site}.device.{id}`.
+///
+/// Each `.`-separated token is either a literal key token or exactly one parameter `{name}`
+/// filling the whole token, where `name` is a Rust identifier used once. A parameter's value is
+/// always exactly one token, so it can never change the shape of a key.
+///
+/// ```
+/// use kv_core::pattern::{KeyPattern, PatternErrorKind};
+///
+/// let pattern = KeyPattern::parse("site.{site}.device.{id}")?;
+/// assert_eq!(pattern.params().collect::<Vec<_>>(), ["site", "id"]);
+/// assert_eq!(pattern.match_key("site.paris.device.7"), Some(vec!["paris", "7"]));
+/// assert_eq!(pattern.filter(&[Some("paris")]), "site.paris.device.*");
+///
+/// let err = KeyPattern::parse("site.dev-{id}").unwrap_err();
+/// assert_eq!(err.kind(), PatternErrorKind::MixedToken);
+/// assert_eq!(err.span(), 5..13);
+/// # Ok::<(), kv_core::pattern::PatternError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyPattern {
+    source: String,
+    segments: Vec<Segment>,
+}
+
+fn is_param_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() => {}
+        Some('_') if name.len() > 1 => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl KeyPattern {
+    /// Parses a pattern, refusing anything that could produce a key NATS refuses.
+    pub fn parse(source: &str) -> Result<Self, PatternError> {
+        use PatternErrorKind as K;
+        let fail = |kind, span: Range<usize>, message: String| {
+            Err(PatternError::new(kind, source, span, message))
+        };
+        if source.is_empty() {
+            return fail(
+                K::Empty,
+                0..0,
+                "the pattern is empty; write at least one token, such as `config` or `device.{id}`"
+                    .to_owned(),
+            );
+        }
+        let mut segments: Vec<Segment> = Vec::new();
+        for (start, token) in tokens_with_offsets(source) {
+            if token.is_empty() {
+                let span = start.saturating_sub(1)..(start + 1).min(source.len());
+                return fail(
+                    K::EmptyToken,
+                    span,
+                    "empty token (a leading, trailing or doubled `.`); \
+                     every `.`-separated token needs at least one character"
+                        .to_owned(),
+                );
+            }
+            let segment = parse_segment(source, start, token, &segments)?;
+            if segments.is_empty()
+                && matches!(&segment, Segment::Literal(l) if l.starts_with("_kv"))
+            {
+                return fail(
+                    K::ReservedPrefix,
+                    start..start + token.len(),
+                    "keys starting with `_kv` are reserved by NATS; rename the first token"
+                        .to_owned(),
+                );
+            }
+            segments.push(segment);
+        }
+        Ok(Self {
+            source: source.to_owned(),
+            segments,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The tokens, in order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The parameter names, in pattern order.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Param(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
+    /// The number of parameters.
+    pub fn param_count(&self) -> usize {
+        self.params().count()
+    }
+
+    /// Whether the pattern has no parameter, i.e. names exactly one key.
+    pub fn is_literal(&self) -> bool {
+        self.param_count() == 0
+    }
+
+    /// Appends a key: literal tokens and dots are written here, and `write_param(i, out)` appends
+    /// the token of parameter `i` (in pattern order).
+    ///
+    /// The callback is trusted to append exactly one valid token; callers that cannot promise it
+    /// check the result with [`validate_key`] (as `key::render_key` does).
+    pub fn render_into<E>(
+        &self,
+        out: &mut String,
+        mut write_param: impl FnMut(usize, &mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut param = 0;
+        for (index, segment) in self.segments.iter().enumerate() {
+            if index > 0 {
+                out.push('.');
+            }
+            match segment {
+                Segment::Literal(literal) => out.push_str(literal),
+                Segment::Param(_) => {
+                    write_param(param, out)?;
+                    param += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// If `key` has exactly this pattern's shape (same number of tokens, equal literals, and a
+    /// valid token in each parameter position), returns the parameter tokens in pattern order.
+    pub fn match_key<'k>(&self, key: &'k str) -> Option<Vec<&'k str>> {
+        let mut tokens = key.split('.');
+        let mut params = Vec::with_capacity(self.param_count());
+        for segment in &self.segments {
+            let token = tokens.next()?;
+            match segment {
+                Segment::Literal(literal) if literal == token => {}
+                Segment::Literal(_) => return None,
+                Segment::Param(_) => {
+                    validate_token(token).ok()?;
+                    params.push(token);
+                }
+            }
+        }
+        if tokens.next().is_some() {
+            return None;
+        }
+        Some(params)
+    }
+
+    /// A subject filter for this pattern: parameter `i` (pattern order) becomes `fixed[i]` when
+    /// it is `Some`, and `*` when it is `None` or missing. A literal pattern gives itself.
+    ///
+    /// The fixed tokens are written as given; pass only tokens checked with [`validate_token`].
+    pub fn filter(&self, fixed: &[Option<&str>]) -> String {
+        let mut out = String::with_capacity(self.source.len());
+        let Ok(()) = self.render_into(&mut out, |i, out| {
+            out.push_str(fixed.get(i).copied().flatten().unwrap_or("*"));
+            Ok::<(), std::convert::Infallible>(())
+        });
+        out
+    }
+
+    /// Whether some key can match both patterns: the same number of tokens, and at each
+    /// position equal literals or a parameter on at least one side.
+    pub fn overlaps(&self, other: &KeyPattern) -> bool {
+        self.segments.len() == other.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|pair| match pair {
+                    (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                    _ => true,
+                })
+    }
+}
+
+/// Parses one non-empty token of `source`, starting at byte `start`.
+fn parse_segment(
+    source: &str,
+    start: usize,
+    token: &str,
+    earlier: &[Segment],
+) -> Result<Segment, PatternError> {
+    use PatternErrorKind as K;
+    let fail = |kind, span: Range<usize>, message: String| {
+        Err(PatternError::new(kind, source, span, message))
+    };
+    let end = start + token.len();
+    let stray = |c: usize| {
+        fail(
+            K::UnopenedBrace,
+            start + c..start + c + 1,
+            "`}` without a matching `{`; a parameter is written `{name}`".to_owned(),
+        )
+    };
+    match (token.find('{'), token.find('}')) {
+        (None, None) => check_literal(source, start, token).map(Segment::Literal),
+        (Some(o), None) => fail(
+            K::UnclosedBrace,
+            start + o..end,
+            "unclosed `{`; a parameter is written `{name}` and fills a whole `.`-separated token"
+                .to_owned(),
+        ),
+        (None, Some(c)) => stray(c),
+        (Some(o), Some(c)) if c < o => stray(c),
+        (Some(0), Some(c)) if c + 1 == token.len() => {
+            let name = token.get(1..c).unwrap_or_default();
+            parse_param(source, start..end, name, earlier)
+        }
+        (Some(_), Some(_)) => fail(
+            K::MixedToken,
+            start..end,
+            format!(
+                "token `{token}` mixes literal text and a parameter; a parameter must fill a \
+                 whole token, as in `dev.{{id}}` rather than `dev-{{id}}`"
+            ),
+        ),
+    }
+}
+
+/// Checks the parameter `name`, written `{name}` at `span` of `source`.
+fn parse_param(
+    source: &str,
+    span: Range<usize>,
+    name: &str,
+    earlier: &[Segment],
+) -> Result<Segment, PatternError> {
+    use PatternErrorKind as K;
+    if name.is_empty() {
+        return Err(PatternError::new(
+            K::EmptyParam,
+            source,
+            span,
+            "empty parameter `{}`; name it after a field of the key type, such as `{id}`"
+                .to_owned(),
+        ));
+    }
+    if !is_param_name(name) {
+        return Err(PatternError::new(
+            K::InvalidParamName,
+            source,
+            span.start + 1..span.end - 1,
+            format!(
+                "`{name}` is not a valid parameter name; use a Rust identifier such as `site` \
+                 or `device_id`"
+            ),
+        ));
+    }
+    if earlier
+        .iter()
+        .any(|s| matches!(s, Segment::Param(p) if p == name))
+    {
+        return Err(PatternError::new(
+            K::DuplicateParam,
+            source,
+            span,
+            format!("parameter `{name}` appears twice; each parameter may appear only once"),
+        ));
+    }
+    Ok(Segment::Param(name.to_owned()))
+}
+
+fn check_literal(source: &str, start: usize, token: &str) -> Result<String, PatternError> {
+    for (offset, ch) in token.char_indices() {
+        if is_token_char(ch) {
+            continue;
+        }
+        let span = start + offset..start + offset + ch.len_utf8();
+        let (kind, message) = if matches!(ch, '*' | '>') {
+            (
+                PatternErrorKind::Wildcard,
+                format!(
+                    "wildcard {ch:?} cannot appear in a key pattern; \
+                     put a parameter `{{name}}` where the key varies"
+                ),
+            )
+        } else {
+            (
+                PatternErrorKind::InvalidChar,
+                format!(
+                    "character {ch:?} is not allowed in a key; \
+                     literal tokens use A-Z a-z 0-9 `-` `_` `/` `=`"
+                ),
+            )
+        };
+        return Err(PatternError::new(kind, source, span, message));
+    }
+    Ok(token.to_owned())
+}
+
+impl fmt::Display for KeyPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl std::str::FromStr for KeyPattern {
+    type Err = PatternError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(pattern: &str) -> Option<PatternErrorKind> {
+        KeyPattern::parse(pattern).err().map(|e| e.kind())
+    }
+
+    fn span(pattern: &str) -> Range<usize> {
+        KeyPattern::parse(pattern)
+            .err()
+            .map_or(usize::MAX..usize::MAX, |e| e.span())
+    }
+
+    #[test]
+    fn bucket_names() {
+        assert_eq!(validate_bucket_name("fleet_2-a"), Ok(()));
+        let err = validate_bucket_name("a.b").unwrap_err();
+        assert_eq!(
+            err.reason(),
+            NameErrorReason::InvalidChar { ch: '.', at: 1 }
+        );
+        assert_eq!(err.kind(), NameKind::Bucket);
+        assert_eq!(
+            validate_bucket_name("").unwrap_err().reason(),
+            NameErrorReason::Empty
+        );
+        assert_eq!(validate_bucket_name(&"a".repeat(255)), Ok(()));
+        assert_eq!(
+            validate_bucket_name(&"a".repeat(256)).unwrap_err().reason(),
+            NameErrorReason::TooLong { len: 256, max: 255 }
+        );
+        assert!(validate_bucket_name("é").is_err());
+    }
+
+    #[test]
+    fn keys() {
+        for ok in ["a", "a.b", "A-z_0/9=.x", "kv_a", "a._kv", "-", "="] {
+            assert_eq!(validate_key(ok), Ok(()), "{ok}");
+        }
+        let reason = |k: &str| validate_key(k).unwrap_err().reason();
+        assert_eq!(reason(""), NameErrorReason::Empty);
+        assert_eq!(reason(".a"), NameErrorReason::EmptyToken { at: 0 });
+        assert_eq!(reason("a."), NameErrorReason::EmptyToken { at: 2 });
+        assert_eq!(reason("a..b"), NameErrorReason::EmptyToken { at: 2 });
+        assert_eq!(reason("a.*"), NameErrorReason::Wildcard { ch: '*', at: 2 });
+        assert_eq!(reason("a.>"), NameErrorReason::Wildcard { ch: '>', at: 2 });
+        assert_eq!(
+            reason("a b"),
+            NameErrorReason::InvalidChar { ch: ' ', at: 1 }
+        );
+        assert_eq!(reason("_kv"), NameErrorReason::Reserved);
+        assert_eq!(reason("_kvx.a"), NameErrorReason::Reserved);
+    }
+
+    #[test]
+    fn tokens() {
+        assert_eq!(validate_token("a-b_c/d=e9"), Ok(()));
+        let reason = |k: &str| validate_token(k).unwrap_err().reason();
+        assert_eq!(reason(""), NameErrorReason::Empty);
+        assert_eq!(
+            reason("a.b"),
+            NameErrorReason::InvalidChar { ch: '.', at: 1 }
+        );
+        assert_eq!(reason("*"), NameErrorReason::Wildcard { ch: '*', at: 0 });
+        assert_eq!(
+            reason("a\tb"),
+            NameErrorReason::InvalidChar { ch: '\t', at: 1 }
+        );
+    }
+
+    #[test]
+    fn filters() {
+        for ok in ["a", "*", ">", "a.*", "a.>", "*.b.>", "a.*.c"] {
+            assert_eq!(validate_filter(ok), Ok(()), "{ok}");
+        }
+        let reason = |k: &str| validate_filter(k).unwrap_err().reason();
+        assert_eq!(reason(">.a"), NameErrorReason::MisplacedWildcard { at: 0 });
+        assert_eq!(reason("a*"), NameErrorReason::MisplacedWildcard { at: 1 });
+        assert_eq!(reason("a.b>"), NameErrorReason::MisplacedWildcard { at: 3 });
+        assert_eq!(reason("a..*"), NameErrorReason::EmptyToken { at: 2 });
+        assert_eq!(reason("_kv.>"), NameErrorReason::Reserved);
+    }
+
+    #[test]
+    fn name_error_display_says_what_to_do() {
+        let text = validate_token("a.b").unwrap_err().to_string();
+        assert!(text.contains("natskv::Encoded"), "{text}");
+        assert!(text.contains("'.'"), "{text}");
+    }
+
+    #[test]
+    fn parses_segments_and_params() {
+        let p = KeyPattern::parse("site.{site}.device.{id}").unwrap();
+        assert_eq!(p.as_str(), "site.{site}.device.{id}");
+        assert_eq!(
+            p.segments(),
+            &[
+                Segment::Literal("site".into()),
+                Segment::Param("site".into()),
+                Segment::Literal("device".into()),
+                Segment::Param("id".into()),
+            ]
+        );
+        assert_eq!(p.params().collect::<Vec<_>>(), ["site", "id"]);
+        assert_eq!(p.param_count(), 2);
+        assert!(!p.is_literal());
+        assert!(KeyPattern::parse("maintenance").unwrap().is_literal());
+        assert_eq!(p.to_string(), p.as_str());
+    }
+
+    #[test]
+    fn spans_point_at_the_problem() {
+        assert_eq!(span(""), 0..0);
+        assert_eq!(span("a..b"), 1..3);
+        assert_eq!(span(".a"), 0..1);
+        assert_eq!(span("a."), 1..2);
+        assert_eq!(span("a.b c"), 3..4);
+        assert_eq!(span("a.é"), 2..4);
+        assert_eq!(span("a.{id"), 2..5);
+        assert_eq!(span("a.id}"), 4..5);
+        assert_eq!(span("a.{}"), 2..4);
+        assert_eq!(span("a.{9x}"), 3..5);
+        assert_eq!(span("{a}.{a}"), 4..7);
+        assert_eq!(span("x.dev-{id}"), 2..10);
+        assert_eq!(span("_kvx.a"), 0..4);
+        assert_eq!(span("a.*"), 2..3);
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(kind("a.{b}"), None);
+        assert_eq!(kind("{_x}"), None);
+        assert_eq!(kind("{_}"), Some(PatternErrorKind::InvalidParamName));
+        assert_eq!(kind("{a.b}"), Some(PatternErrorKind::UnclosedBrace));
+        assert_eq!(kind("}{"), Some(PatternErrorKind::UnopenedBrace));
+        assert_eq!(kind("{a}{b}"), Some(PatternErrorKind::MixedToken));
+        assert_eq!(kind("{_kv}.a"), None);
+    }
+
+    #[test]
+    fn render_match_and_filter() {
+        let p = KeyPattern::parse("site.{site}.device.{id}").unwrap();
+        let mut out = String::new();
+        let tokens = ["paris", "7"];
+        p.render_into(&mut out, |i, out| {
+            out.push_str(tokens[i]);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(out, "site.paris.device.7");
+        assert_eq!(p.match_key(&out), Some(vec!["paris", "7"]));
+        assert_eq!(p.match_key("site.paris.device"), None);
+        assert_eq!(p.match_key("site.paris.device.7.config"), None);
+        assert_eq!(p.match_key("site.paris.dev.7"), None);
+        assert_eq!(p.match_key("site..device.7"), None);
+        assert_eq!(p.match_key("site.*.device.7"), None);
+        assert_eq!(p.filter(&[Some("paris"), None]), "site.paris.device.*");
+        assert_eq!(p.filter(&[]), "site.*.device.*");
+        assert_eq!(p.filter(&[None, Some("7")]), "site.*.device.7");
+        let lit = KeyPattern::parse("maintenance").unwrap();
+        assert_eq!(lit.filter(&[]), "maintenance");
+        assert_eq!(lit.match_key("maintenance"), Some(vec![]));
+    }
+
+    #[test]
+    fn render_stops_at_the_first_error() {
+        let p = KeyPattern::parse("{a}.{b}").unwrap();
+        let mut calls = 0;
+        let result = p.render_into(&mut String::new(), |i, _| {
+            calls += 1;
+            if i == 0 { Err("no") } else { Ok(()) }
+        });
+        assert_eq!(result, Err("no"));
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn overlaps() {
+        let p = |s: &str| KeyPattern::parse(s).unwrap();
+        assert!(p("site.{s}.device.{id}").overlaps(&p("site.{x}.device.{y}")));
+        assert!(p("site.{s}.device.{id}").overlaps(&p("site.paris.device.{y}")));
+        assert!(p("a.{x}").overlaps(&p("{y}.b")));
+        assert!(!p("site.{s}.device.{id}").overlaps(&p("site.{s}.device.{id}.config")));
+        assert!(!p("a.{x}").overlaps(&p("b.{x}")));
+        assert!(p("maintenance").overlaps(&p("maintenance")));
+        assert!(!p("maintenance").overlaps(&p("config")));
+    }
+}

@@ -1,0 +1,135 @@
+//! Reading a bucket through an ordered consumer: keys, history and watches.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
+use futures::{Stream, StreamExt};
+
+use crate::bucket::Bucket;
+use crate::classify::{Op, classify};
+use crate::entry::RawEntry;
+use crate::error::Result;
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub(crate) struct ScanSpec {
+    /// Subject filters (full subjects, `$KV.<bucket>.` included); empty means the whole bucket.
+    pub(crate) filters: Vec<String>,
+    /// Where to start.
+    pub(crate) deliver: DeliverPolicy,
+    /// Headers only: no value bytes are sent.
+    pub(crate) headers_only: bool,
+    /// Keep going after the replay (a watch) rather than end there.
+    pub(crate) follow: bool,
+}
+
+/// Raw entries from an ordered consumer, in revision order. Recreates its consumer after a
+/// disconnect and resumes after the last delivered revision (async-nats's ordered consumer);
+/// drops any revision at or below the last one delivered, so a resume never duplicates.
+pub(crate) struct Scan {
+    bucket: Bucket,
+    messages: Option<Ordered>,
+    follow: bool,
+    /// Whether the replay of what existed at the start is over.
+    caught_up: bool,
+    last_revision: u64,
+}
+
+impl std::fmt::Debug for Scan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scan")
+            .field("bucket", &self.bucket.name())
+            .field("caught_up", &self.caught_up)
+            .field("last_revision", &self.last_revision)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scan {
+    pub(crate) async fn start(bucket: &Bucket, spec: ScanSpec) -> Result<Scan> {
+        let op = Op::read(bucket.name(), if spec.follow { "watch" } else { "scan" });
+        let mut filters = spec.filters;
+        if filters.is_empty() {
+            filters.push(format!("{}>", bucket.prefix()));
+        }
+        let (filter_subject, filter_subjects) = if filters.len() == 1 {
+            (filters.remove(0), Vec::new())
+        } else {
+            (String::new(), filters)
+        };
+        let updates_only = matches!(spec.deliver, DeliverPolicy::New);
+        let consumer = bucket
+            .stream()
+            .create_consumer(OrderedConfig {
+                filter_subject,
+                filter_subjects,
+                deliver_policy: spec.deliver,
+                headers_only: spec.headers_only,
+                ..OrderedConfig::default()
+            })
+            .await
+            .map_err(|e| classify(op, e))?;
+        let caught_up = updates_only || consumer.cached_info().num_pending == 0;
+        let messages = if caught_up && !spec.follow {
+            None
+        } else {
+            Some(consumer.messages().await.map_err(|e| classify(op, e))?)
+        };
+        Ok(Scan {
+            bucket: bucket.clone(),
+            messages,
+            follow: spec.follow,
+            caught_up,
+            last_revision: 0,
+        })
+    }
+
+    /// Whether every entry that existed when the scan started has been delivered.
+    pub(crate) fn caught_up(&self) -> bool {
+        self.caught_up
+    }
+
+    /// The revision of the last entry delivered (0 before the first).
+    pub(crate) fn last_revision(&self) -> u64 {
+        self.last_revision
+    }
+}
+
+impl Stream for Scan {
+    type Item = Result<RawEntry>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let Some(messages) = self.messages.as_mut() else { return Poll::Ready(None) };
+            let message = match messages.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    self.messages = None;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let op = Op::read(self.bucket.name(), "watch");
+                    return Poll::Ready(Some(Err(classify(op, e))));
+                }
+                Poll::Ready(Some(Ok(message))) => message,
+            };
+            let entry = match self.bucket.message_entry(&message) {
+                Ok(entry) => entry,
+                Err(e) => return Poll::Ready(Some(Err(e))),
+            };
+            if entry.revision <= self.last_revision {
+                continue;
+            }
+            self.last_revision = entry.revision;
+            if entry.delta == 0 && !self.caught_up {
+                self.caught_up = true;
+                if !self.follow {
+                    self.messages = None;
+                }
+            }
+            return Poll::Ready(Some(Ok(entry)));
+        }
+    }
+}

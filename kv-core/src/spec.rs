@@ -1,0 +1,457 @@
+//! A bucket's declared configuration: [`BucketSpec`], validated before any wire call.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_nats::jetstream::stream::{self, Compression, DiscardPolicy, StorageType};
+
+use crate::error::{Drift, Error, Result};
+use crate::pattern::validate_bucket_name;
+
+/// The most revisions of one key a bucket can keep.
+pub const MAX_HISTORY: u8 = 64;
+/// The most replicas a bucket can have.
+pub const MAX_REPLICAS: u8 = 5;
+/// Metadata keys with this prefix belong to the server and are not compared or written.
+const SERVER_METADATA_PREFIX: &str = "_nats";
+/// The metadata key holding the declaration's schema fingerprint.
+pub const SCHEMA_METADATA_KEY: &str = "natskv.schema";
+/// The default duplicate window of a bucket (ADR-8), shortened to the TTL when that is shorter.
+const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Where a bucket keeps its data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Storage {
+    /// On disk (the default): survives a server restart.
+    #[default]
+    File,
+    /// In memory: fast, lost when the server stops.
+    Memory,
+}
+
+impl Storage {
+    /// The name used in `#[kv(storage = "...")]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Storage::File => "file",
+            Storage::Memory => "memory",
+        }
+    }
+
+    /// Parses `"file"` or `"memory"`.
+    pub fn parse(s: &str) -> Option<Storage> {
+        match s {
+            "file" => Some(Storage::File),
+            "memory" => Some(Storage::Memory),
+            _ => None,
+        }
+    }
+
+    fn to_nats(self) -> StorageType {
+        match self {
+            Storage::File => StorageType::File,
+            Storage::Memory => StorageType::Memory,
+        }
+    }
+
+    fn from_nats(storage: StorageType) -> Storage {
+        match storage {
+            StorageType::File => Storage::File,
+            StorageType::Memory => Storage::Memory,
+        }
+    }
+}
+
+/// The declared configuration of a bucket. Built with chained setters; checked by
+/// [`validate`](BucketSpec::validate), which every bucket operation calls before sending anything.
+///
+/// ```
+/// use std::time::Duration;
+/// use kv_core::{BucketSpec, Storage};
+/// let spec = BucketSpec::new("fleet").history(5).ttl(Duration::from_secs(7 * 86_400)).storage(Storage::File);
+/// assert!(spec.validate().is_ok());
+/// assert!(BucketSpec::new("fleet").history(0).validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSpec {
+    name: String,
+    description: Option<String>,
+    history: u8,
+    ttl: Option<Duration>,
+    max_value_size: Option<u32>,
+    max_bytes: Option<u64>,
+    storage: Storage,
+    replicas: u8,
+    compression: bool,
+    metadata: BTreeMap<String, String>,
+    limit_markers: Option<Duration>,
+    schema: Option<String>,
+}
+
+impl BucketSpec {
+    /// A spec with the defaults: history 1, no TTL, no size limits, file storage, one replica.
+    pub fn new(name: impl Into<String>) -> Self {
+        BucketSpec {
+            name: name.into(),
+            description: None,
+            history: 1,
+            ttl: None,
+            max_value_size: None,
+            max_bytes: None,
+            storage: Storage::File,
+            replicas: 1,
+            compression: false,
+            metadata: BTreeMap::new(),
+            limit_markers: None,
+            schema: None,
+        }
+    }
+
+    /// Records the fingerprint of the schema (key patterns, key and value types, codec) that
+    /// writes this bucket. `create` and `ensure` store it in the bucket's metadata under
+    /// [`SCHEMA_METADATA_KEY`]; `open` and `ensure` refuse a bucket that holds another one
+    /// ([`Error::SchemaMismatch`]). The derive sets it from the declaration.
+    #[must_use]
+    pub fn schema(mut self, fingerprint: impl Into<String>) -> Self {
+        self.schema = Some(fingerprint.into());
+        self
+    }
+
+    /// The declared schema fingerprint.
+    pub fn schema_value(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// [`Error::SchemaMismatch`] when the server's bucket carries another schema fingerprint.
+    /// A bucket without one (made by another tool) passes.
+    pub(crate) fn check_schema(&self, actual: &stream::Config) -> Result<()> {
+        let (Some(expected), Some(found)) =
+            (self.schema.as_deref(), actual.metadata.get(SCHEMA_METADATA_KEY))
+        else {
+            return Ok(());
+        };
+        if expected == found {
+            return Ok(());
+        }
+        Err(Error::SchemaMismatch {
+            bucket: self.name.clone(),
+            expected: expected.to_owned(),
+            found: found.clone(),
+        })
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets how many revisions of each key are kept (1..=64).
+    #[must_use]
+    pub fn history(mut self, history: u8) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// Sets how long a value lives.
+    #[must_use]
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Sets the largest value, in bytes.
+    #[must_use]
+    pub fn max_value_size(mut self, bytes: u32) -> Self {
+        self.max_value_size = Some(bytes);
+        self
+    }
+
+    /// Sets the largest size of the whole bucket, in bytes.
+    #[must_use]
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets the storage.
+    #[must_use]
+    pub fn storage(mut self, storage: Storage) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// Sets the number of replicas (1..=5; more than one needs a cluster).
+    #[must_use]
+    pub fn replicas(mut self, replicas: u8) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// Turns S2 compression of the stored data on or off.
+    #[must_use]
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = on;
+        self
+    }
+
+    /// Adds a metadata entry (keys starting with `_nats` are the server's and are refused).
+    #[must_use]
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Enables limit markers (ADR-48): per-key TTLs, and markers left behind, for this long,
+    /// when a key expires or is removed by a limit. Needs nats-server 2.11 or newer.
+    #[must_use]
+    pub fn limit_markers(mut self, marker_ttl: Duration) -> Self {
+        self.limit_markers = Some(marker_ttl);
+        self
+    }
+
+    /// The bucket's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The declared history depth.
+    pub fn history_depth(&self) -> u8 {
+        self.history
+    }
+
+    /// The declared TTL.
+    pub fn ttl_value(&self) -> Option<Duration> {
+        self.ttl
+    }
+
+    /// The declared largest value size.
+    pub fn max_value_size_value(&self) -> Option<u32> {
+        self.max_value_size
+    }
+
+    /// The declared storage.
+    pub fn storage_value(&self) -> Storage {
+        self.storage
+    }
+
+    /// The declared metadata.
+    pub fn metadata_map(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// The declared limit-marker TTL, when limit markers are on.
+    pub fn limit_markers_value(&self) -> Option<Duration> {
+        self.limit_markers
+    }
+
+    /// Checks every option. Called before any wire call.
+    ///
+    /// # Errors
+    /// [`Error::InvalidBucketName`] or [`Error::InvalidConfig`] saying which option is wrong.
+    pub fn validate(&self) -> Result<()> {
+        validate_bucket_name(&self.name).map_err(|source| Error::InvalidBucketName {
+            name: self.name.clone(),
+            source,
+        })?;
+        let invalid = |reason: String| Error::InvalidConfig { bucket: self.name.clone(), reason };
+        if !(1..=MAX_HISTORY).contains(&self.history) {
+            return Err(invalid(format!(
+                "history is {}, it must be between 1 and {MAX_HISTORY}",
+                self.history
+            )));
+        }
+        if !(1..=MAX_REPLICAS).contains(&self.replicas) {
+            return Err(invalid(format!(
+                "replicas is {}, it must be between 1 and {MAX_REPLICAS}",
+                self.replicas
+            )));
+        }
+        if self.ttl.is_some_and(|t| t < Duration::from_millis(1)) {
+            return Err(invalid("ttl must be at least 1ms; leave it unset for no TTL".into()));
+        }
+        if self.max_value_size.is_some_and(|s| s == 0 || i32::try_from(s).is_err()) {
+            return Err(invalid(format!("max_value_size must be between 1 and {} bytes", i32::MAX)));
+        }
+        if self.max_bytes.is_some_and(|s| s == 0 || i64::try_from(s).is_err()) {
+            return Err(invalid(format!("max_bytes must be between 1 and {} bytes", i64::MAX)));
+        }
+        if self.limit_markers.is_some_and(|t| t < Duration::from_secs(1)) {
+            return Err(invalid("limit_markers must be at least 1s".into()));
+        }
+        if let Some(key) = self.metadata.keys().find(|k| k.starts_with(SERVER_METADATA_PREFIX)) {
+            return Err(invalid(format!(
+                "metadata key `{key}` is reserved for the server (prefix `{SERVER_METADATA_PREFIX}`)"
+            )));
+        }
+        if self.metadata.contains_key(SCHEMA_METADATA_KEY) {
+            return Err(invalid(format!(
+                "metadata key `{SCHEMA_METADATA_KEY}` is reserved for the schema fingerprint; use `schema`"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The name of the stream behind the bucket.
+    pub(crate) fn stream_name(&self) -> String {
+        format!("KV_{}", self.name)
+    }
+
+    /// The stream configuration of this bucket, per ADR-8.
+    pub(crate) fn to_stream_config(&self) -> stream::Config {
+        let duplicate_window = match self.ttl {
+            Some(ttl) if ttl < DEFAULT_DUPLICATE_WINDOW => ttl,
+            _ => DEFAULT_DUPLICATE_WINDOW,
+        };
+        stream::Config {
+            name: self.stream_name(),
+            description: self.description.clone(),
+            subjects: vec![format!("$KV.{}.>", self.name)],
+            max_messages_per_subject: i64::from(self.history),
+            max_bytes: self.max_bytes.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)),
+            max_age: self.ttl.unwrap_or_default(),
+            max_message_size: self
+                .max_value_size
+                .map_or(-1, |s| i32::try_from(s).unwrap_or(i32::MAX)),
+            storage: self.storage.to_nats(),
+            num_replicas: usize::from(self.replicas),
+            allow_rollup: true,
+            deny_delete: true,
+            deny_purge: false,
+            allow_direct: true,
+            discard: DiscardPolicy::New,
+            duplicate_window,
+            compression: self.compression.then_some(Compression::S2),
+            metadata: self
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain(self.schema.iter().map(|s| (SCHEMA_METADATA_KEY.to_owned(), s.clone())))
+                .collect(),
+            allow_message_ttl: self.limit_markers.is_some(),
+            subject_delete_marker_ttl: self.limit_markers,
+            ..Default::default()
+        }
+    }
+
+    /// Every option whose value in `actual` (the server's stream configuration) differs from
+    /// this declaration.
+    pub(crate) fn drift(&self, actual: &stream::Config) -> Vec<Drift> {
+        let mut out = Vec::new();
+        let mut check = |option: &'static str, declared: String, actual: String| {
+            if declared != actual {
+                out.push(Drift { option, declared, actual });
+            }
+        };
+        let declared = self.to_stream_config();
+        check(
+            "description",
+            format!("{:?}", declared.description.unwrap_or_default()),
+            format!("{:?}", actual.description.clone().unwrap_or_default()),
+        );
+        check(
+            "history",
+            declared.max_messages_per_subject.to_string(),
+            actual.max_messages_per_subject.to_string(),
+        );
+        check("ttl", format!("{:?}", declared.max_age), format!("{:?}", actual.max_age));
+        check(
+            "max_value_size",
+            limit_text(i64::from(declared.max_message_size)),
+            limit_text(i64::from(actual.max_message_size)),
+        );
+        check("max_bytes", limit_text(declared.max_bytes), limit_text(actual.max_bytes));
+        check(
+            "storage",
+            self.storage.as_str().to_owned(),
+            Storage::from_nats(actual.storage).as_str().to_owned(),
+        );
+        check("replicas", declared.num_replicas.to_string(), actual.num_replicas.max(1).to_string());
+        check(
+            "compression",
+            self.compression.to_string(),
+            matches!(actual.compression, Some(Compression::S2)).to_string(),
+        );
+        check(
+            "metadata",
+            format!("{:?}", self.metadata),
+            format!("{:?}", user_metadata(&actual.metadata)),
+        );
+        check(
+            "limit_markers",
+            format!("{:?}", self.limit_markers),
+            format!("{:?}", actual.allow_message_ttl.then_some(actual.subject_delete_marker_ttl).flatten()),
+        );
+        out
+    }
+}
+
+/// The metadata entries that are neither the server's own nor the schema fingerprint.
+pub(crate) fn user_metadata(metadata: &HashMap<String, String>) -> BTreeMap<String, String> {
+    metadata
+        .iter()
+        .filter(|(k, _)| !k.starts_with(SERVER_METADATA_PREFIX) && *k != SCHEMA_METADATA_KEY)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn limit_text(limit: i64) -> String {
+    if limit < 0 { "unlimited".to_owned() } else { limit.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_follow_adr8() {
+        let spec = BucketSpec::new("orders");
+        spec.validate().unwrap();
+        let config = spec.to_stream_config();
+        assert_eq!(config.name, "KV_orders");
+        assert_eq!(config.subjects, vec!["$KV.orders.>".to_owned()]);
+        assert_eq!(config.max_messages_per_subject, 1);
+        assert!(config.allow_rollup && config.deny_delete && config.allow_direct);
+        assert_eq!(config.discard, DiscardPolicy::New);
+        assert_eq!(config.duplicate_window, DEFAULT_DUPLICATE_WINDOW);
+        assert!(spec.drift(&config).is_empty());
+    }
+
+    #[test]
+    fn out_of_range_options_are_refused() {
+        let kind = |s: BucketSpec| s.validate().unwrap_err().kind();
+        use crate::ErrorKind::{InvalidBucketName, InvalidConfig};
+        assert_eq!(kind(BucketSpec::new("a.b")), InvalidBucketName);
+        assert_eq!(kind(BucketSpec::new("")), InvalidBucketName);
+        assert_eq!(kind(BucketSpec::new("a").history(0)), InvalidConfig);
+        assert_eq!(kind(BucketSpec::new("a").history(65)), InvalidConfig);
+        assert_eq!(kind(BucketSpec::new("a").replicas(0)), InvalidConfig);
+        assert_eq!(kind(BucketSpec::new("a").replicas(6)), InvalidConfig);
+        assert_eq!(kind(BucketSpec::new("a").max_value_size(0)), InvalidConfig);
+        assert_eq!(kind(BucketSpec::new("a").max_value_size(u32::MAX)), InvalidConfig);
+        assert_eq!(kind(BucketSpec::new("a").ttl(Duration::ZERO)), InvalidConfig);
+        assert_eq!(kind(BucketSpec::new("a").limit_markers(Duration::from_millis(10))), InvalidConfig);
+        assert_eq!(kind(BucketSpec::new("a").metadata("_nats.x", "1")), InvalidConfig);
+        BucketSpec::new("a").history(64).replicas(5).validate().unwrap();
+    }
+
+    #[test]
+    fn ttl_shortens_the_duplicate_window() {
+        let config = BucketSpec::new("a").ttl(Duration::from_secs(30)).to_stream_config();
+        assert_eq!(config.duplicate_window, Duration::from_secs(30));
+        assert_eq!(config.max_age, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn drift_lists_each_differing_option() {
+        let declared = BucketSpec::new("a").history(5).compression(true).metadata("team", "x");
+        let mut actual = BucketSpec::new("a").history(2).to_stream_config();
+        actual.metadata.insert("_nats.level".into(), "1".into());
+        let drift = declared.drift(&actual);
+        let options: Vec<_> = drift.iter().map(|d| d.option).collect();
+        assert_eq!(options, ["history", "compression", "metadata"]);
+        assert_eq!(drift[0].declared, "5");
+        assert_eq!(drift[0].actual, "2");
+    }
+}

@@ -1,0 +1,79 @@
+//! Helpers shared by the integration tests: a development server per test, unique bucket names,
+//! and clients connected to the server.
+//!
+//! Not every test binary uses every helper.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use natskv::server::NatsServer;
+
+/// Starts a nats-server (JetStream on, free port, temporary store) for one test.
+///
+/// Panics with the reason, which names `scripts/install-nats-server` when the binary is missing.
+pub(crate) async fn server() -> NatsServer {
+    match NatsServer::start().await {
+        Ok(server) => server,
+        Err(error) => panic!("could not start nats-server: {error}"),
+    }
+}
+
+/// A bucket name no other test in this run uses: `prefix`, this process's id and a counter.
+pub(crate) fn unique_bucket(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}_{}_{n}", std::process::id())
+}
+
+/// A client connected to `server`.
+pub(crate) async fn connect(server: &NatsServer) -> async_nats::Client {
+    connect_url(&server.url()).await
+}
+
+/// A client connected to `url`.
+pub(crate) async fn connect_url(url: &str) -> async_nats::Client {
+    match async_nats::connect(url).await {
+        Ok(client) => client,
+        Err(error) => panic!("could not connect to {url}: {error}"),
+    }
+}
+
+/// A JetStream context on a client connected to `server`.
+pub(crate) async fn jetstream(server: &NatsServer) -> async_nats::jetstream::Context {
+    async_nats::jetstream::new(connect(server).await)
+}
+
+/// Polls `probe` every 50 ms until it returns `Some`, for at most 20 s; panics naming `what`
+/// when time runs out. For waiting on an event instead of sleeping.
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether `server` is at least `major.minor.patch`; when not, prints that the test named `what`
+/// is skipped and why, so a run on an older server (Debian's 2.9 fallback) says what it left out.
+///
+/// ```ignore
+/// if !common::needs_server(&server, (2, 11, 0), "per-key TTL") { return; }
+/// ```
+pub(crate) fn needs_server(server: &NatsServer, (major, minor, patch): (u32, u32, u32), what: &str) -> bool {
+    let version = server.version();
+    let ok = version.at_least(major, minor, patch);
+    if !ok {
+        eprintln!("skipped: {what} needs nats-server {major}.{minor}.{patch} or newer, this one is {version}");
+    }
+    ok
+}

@@ -1,0 +1,216 @@
+//! The development server launcher: a single server and a three-node cluster.
+
+mod common;
+
+use async_nats::jetstream::{self, stream};
+use natskv::server::{Cluster, NatsServer, ServerError};
+
+use common::{connect, connect_url, jetstream, server, wait_for};
+
+fn file_stream(name: &str, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: name.to_owned(),
+        subjects: vec![format!("{name}.>")],
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn jetstream_is_on_and_the_server_is_recent() {
+    let server = server().await;
+    assert_eq!(server.url(), format!("nats://127.0.0.1:{}", server.port()));
+    let binary = natskv::server::find_binary().unwrap();
+    let reported = std::process::Command::new(binary).arg("--version").output().unwrap();
+    let reported = String::from_utf8_lossy(&reported.stdout);
+    assert!(reported.contains(&server.version().to_string()), "{reported} vs {}", server.version());
+    if common::needs_server(&server, (2, 10, 0), "the check that the server is 2.10+") {
+        assert!(server.version().at_least(2, 10, 0));
+    }
+
+    let js = jetstream(&server).await;
+    js.query_account().await.expect("JetStream answers");
+    let name = common::unique_bucket("launcher");
+    js.create_stream(file_stream(&name, 1))
+        .await
+        .expect("stream created");
+    js.publish(format!("{name}.a"), "1".into())
+        .await
+        .unwrap()
+        .await
+        .expect("publish acked");
+}
+
+#[tokio::test]
+async fn a_server_without_jetstream_refuses_jetstream_calls() {
+    let server = NatsServer::builder()
+        .jetstream(false)
+        .start()
+        .await
+        .unwrap();
+    let js = jetstream::new(connect(&server).await);
+    assert!(js.query_account().await.is_err());
+}
+
+#[tokio::test]
+async fn max_payload_is_applied() {
+    let server = NatsServer::builder()
+        .max_payload(64 * 1024)
+        .start()
+        .await
+        .unwrap();
+    let client = connect(&server).await;
+    assert_eq!(client.server_info().max_payload, 64 * 1024);
+}
+
+#[tokio::test]
+async fn restart_keeps_the_port_and_file_storage() {
+    let mut server = server().await;
+    let port = server.port();
+    let js = jetstream(&server).await;
+    js.create_stream(file_stream("kept", 1)).await.unwrap();
+    for i in 0..3 {
+        js.publish(format!("kept.{i}"), i.to_string().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    server.stop().await.unwrap();
+    assert!(!server.is_running());
+    server.stop().await.expect("stopping twice is harmless");
+    server.restart().await.unwrap();
+    assert!(server.is_running());
+    assert_eq!(server.port(), port);
+
+    let js = jetstream(&server).await;
+    let mut stream = js.get_stream("kept").await.expect("the stream survived");
+    assert_eq!(stream.info().await.unwrap().state.messages, 3);
+    let last = stream
+        .get_last_raw_message_by_subject("kept.2")
+        .await
+        .unwrap();
+    assert_eq!(&last.payload[..], b"2");
+
+    // A restart of a running server works too, and the old client reconnects by itself.
+    server.restart().await.unwrap();
+    let mut stream = wait_for("the stream after a restart", || {
+        let js = js.clone();
+        async move { js.get_stream("kept").await.ok() }
+    })
+    .await;
+    assert_eq!(stream.info().await.unwrap().state.messages, 3);
+}
+
+#[tokio::test]
+async fn parallel_servers_get_their_own_ports() {
+    let (a, b) = tokio::join!(server(), server());
+    assert_ne!(a.port(), b.port());
+    assert_ne!(a.store_dir(), b.store_dir());
+    connect(&a).await;
+    connect(&b).await;
+}
+
+#[tokio::test]
+async fn drop_stops_the_server_and_removes_its_files() {
+    let server = server().await;
+    let js = jetstream(&server).await;
+    js.create_stream(file_stream("gone", 1)).await.unwrap();
+    let store = server.store_dir().to_owned();
+    let log = server.log_file().to_owned();
+    let url = server.url();
+    assert!(store.is_dir());
+    assert!(log.is_file());
+
+    drop(server);
+    assert!(!store.exists(), "{} is still there", store.display());
+    assert!(!log.exists(), "{} is still there", log.display());
+    assert!(std::net::TcpStream::connect(url.trim_start_matches("nats://")).is_err());
+}
+
+#[tokio::test]
+async fn a_given_store_dir_is_used_and_kept() {
+    let dir = tempfile_dir();
+    let server = NatsServer::builder().store_dir(&dir).start().await.unwrap();
+    assert_eq!(server.store_dir(), dir.as_path());
+    jetstream(&server)
+        .await
+        .create_stream(file_stream("mine", 1))
+        .await
+        .unwrap();
+    drop(server);
+    assert!(dir.join("jetstream").is_dir(), "the store is kept");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_start_reports_its_log() {
+    let error = NatsServer::builder()
+        .store_dir("/dev/null/store")
+        .start()
+        .await
+        .expect_err("a store under /dev/null cannot work");
+    let ServerError::Exited { log_tail, .. } = &error else {
+        panic!("expected Exited, got {error:?}");
+    };
+    assert!(log_tail.contains("JetStream"), "{log_tail}");
+    assert!(error.to_string().contains(log_tail.as_str()));
+}
+
+#[tokio::test]
+async fn a_cluster_survives_a_node_restart() {
+    let mut cluster = Cluster::start(3).await.unwrap();
+    assert_eq!(cluster.size(), 3);
+    let urls = cluster.urls();
+    assert_eq!(urls.len(), 3);
+    assert!(urls[0] != urls[1] && urls[1] != urls[2] && urls[0] != urls[2]);
+
+    let js = jetstream::new(connect_url(&cluster.url(0)).await);
+    let name = common::unique_bucket("replicated");
+    js.create_stream(file_stream(&name, 3))
+        .await
+        .expect("R3 stream created");
+    js.publish(format!("{name}.a"), "1".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    cluster.stop_node(1).await.unwrap();
+    let js = jetstream::new(connect_url(&cluster.url(2)).await);
+    // If node 1 led the stream, a new leader is elected first.
+    wait_for("a publish with node 1 down", || {
+        let js = js.clone();
+        let subject = format!("{name}.b");
+        async move { js.publish(subject, "2".into()).await.ok()?.await.ok() }
+    })
+    .await;
+
+    let port = cluster.url(1);
+    cluster.restart_node(1).await.unwrap();
+    assert_eq!(cluster.url(1), port);
+    let js = jetstream::new(connect_url(&cluster.url(1)).await);
+    wait_for("node 1 to be a current replica again", || {
+        let js = js.clone();
+        let name = name.clone();
+        async move {
+            let mut stream = js.get_stream(&name).await.ok()?;
+            let info = stream.info().await.ok()?;
+            let cluster = info.cluster.as_ref()?;
+            let node1_current = cluster.leader.as_deref() == Some("natskv-1")
+                || cluster
+                    .replicas
+                    .iter()
+                    .any(|p| p.name == "natskv-1" && p.current && !p.offline);
+            (node1_current && info.state.messages == 2).then_some(())
+        }
+    })
+    .await;
+}
+
+/// A directory path that does not exist yet, unique to this test run.
+fn tempfile_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(common::unique_bucket("natskv-store"))
+}
