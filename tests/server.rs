@@ -22,15 +22,21 @@ async fn jetstream_is_on_and_the_server_is_recent() {
     let server = server().await;
     assert_eq!(server.url(), format!("nats://127.0.0.1:{}", server.port()));
     let binary = natskv::server::find_binary().unwrap();
-    let reported = std::process::Command::new(binary).arg("--version").output().unwrap();
+    let reported = std::process::Command::new(binary)
+        .arg("--version")
+        .output()
+        .unwrap();
     let reported = String::from_utf8_lossy(&reported.stdout);
-    assert!(reported.contains(&server.version().to_string()), "{reported} vs {}", server.version());
+    assert!(
+        reported.contains(&server.version().to_string()),
+        "{reported} vs {}",
+        server.version()
+    );
     if common::needs_server(&server, (2, 10, 0), "the check that the server is 2.10+") {
         assert!(server.version().at_least(2, 10, 0));
     }
 
     let js = jetstream(&server).await;
-    js.query_account().await.expect("JetStream answers");
     let name = common::unique_bucket("launcher");
     js.create_stream(file_stream(&name, 1))
         .await

@@ -9,7 +9,12 @@ pub mod pattern;
 pub mod units;
 
 #[cfg(feature = "runtime")]
+#[doc(hidden)]
+pub mod __private;
+#[cfg(feature = "runtime")]
 mod bucket;
+#[cfg(feature = "runtime")]
+mod cache;
 #[cfg(feature = "runtime")]
 mod classify;
 #[cfg(feature = "runtime")]
@@ -30,6 +35,10 @@ mod scan;
 mod single;
 #[cfg(feature = "runtime")]
 mod spec;
+#[cfg(feature = "runtime")]
+mod update;
+#[cfg(feature = "runtime")]
+mod watch;
 
 #[cfg(feature = "server")]
 pub mod server;

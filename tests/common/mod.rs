@@ -69,11 +69,17 @@ where
 /// ```ignore
 /// if !common::needs_server(&server, (2, 11, 0), "per-key TTL") { return; }
 /// ```
-pub(crate) fn needs_server(server: &NatsServer, (major, minor, patch): (u32, u32, u32), what: &str) -> bool {
+pub(crate) fn needs_server(
+    server: &NatsServer,
+    (major, minor, patch): (u32, u32, u32),
+    what: &str,
+) -> bool {
     let version = server.version();
     let ok = version.at_least(major, minor, patch);
     if !ok {
-        eprintln!("skipped: {what} needs nats-server {major}.{minor}.{patch} or newer, this one is {version}");
+        eprintln!(
+            "skipped: {what} needs nats-server {major}.{minor}.{patch} or newer, this one is {version}"
+        );
     }
     ok
 }

@@ -1,0 +1,1 @@
+//! Support for the code `#[derive(KvBucket)]` and `#[derive(KvKey)]` generate. Not a public API.

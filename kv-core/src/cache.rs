@@ -1,0 +1,1 @@
+//! A live typed cache kept current by a watch.

@@ -1,0 +1,1 @@
+//! Read-modify-write with compare-and-set retries.
