@@ -96,7 +96,12 @@ where
             may_have_applied: op.write,
             source: Some(boxed),
         }
-    } else if text.contains("no responders") {
+    } else if text.contains("no stream found") || text.contains("stream not found") {
+        Error::BucketNotFound { bucket: op.bucket.to_owned() }
+    } else if text.contains("no responders")
+        || text.contains("jetstream unavailable")
+        || text.contains("jetstream not enabled")
+    {
         Error::JetStreamNotEnabled { source: Some(boxed) }
     } else if text.contains("permission") {
         Error::PermissionDenied { bucket: op.bucket.to_owned(), source: Some(boxed) }
