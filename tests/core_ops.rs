@@ -485,8 +485,10 @@ async fn a_server_without_jetstream_is_reported_as_such() {
     let nats = common::connect(&server).await;
     let err = Bucket::create(&nats, &BucketSpec::new("nojs")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err}");
-    assert_eq!(Bucket::open_name(&nats, "nojs").await.unwrap_err().kind(), ErrorKind::JetStreamNotEnabled);
-    assert_eq!(Bucket::list_names(&nats).await.unwrap_err().kind(), ErrorKind::JetStreamNotEnabled);
+    let err = Bucket::open_name(&nats, "nojs").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err:?}");
+    let err = Bucket::list_names(&nats).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err:?}");
 }
 
 #[tokio::test]

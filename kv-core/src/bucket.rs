@@ -5,12 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::context::{GetStreamError, GetStreamErrorKind};
 use async_nats::jetstream::stream::{Compression, Info, Stream};
 use async_nats::jetstream::{self, Context};
 use futures::TryStreamExt;
 
-use crate::classify::{Op, classify, with_api};
+use crate::classify::{Op, classify, classify_api};
 use crate::error::{Error, Result};
 use crate::pattern::validate_bucket_name;
 use crate::spec::{BucketSpec, Storage, user_metadata};
@@ -81,14 +80,8 @@ impl Bucket {
         spec.validate()?;
         let js = conn.jetstream();
         let op = Op::write(spec.name(), "create bucket");
-        let stream = js.create_stream(spec.to_stream_config()).await.map_err(|e| {
-            match e.kind() {
-                async_nats::jetstream::context::CreateStreamErrorKind::JetStream(api) => {
-                    with_api(op, &api, e)
-                }
-                _ => classify(op, e),
-            }
-        })?;
+        let stream =
+            js.create_stream(spec.to_stream_config()).await.map_err(|e| classify_api(op, e))?;
         Self::check_support(spec, &stream.cached_info().config)?;
         Ok(Self::from_stream(spec.name(), js, stream))
     }
@@ -164,7 +157,7 @@ impl Bucket {
             && !stream.cached_info().config.metadata.contains_key(crate::spec::SCHEMA_METADATA_KEY);
         if schema_missing || !spec.drift(&stream.cached_info().config).is_empty() {
             let op = Op::write(spec.name(), "update bucket");
-            js.update_stream(spec.to_stream_config()).await.map_err(|e| classify(op, e))?;
+            js.update_stream(spec.to_stream_config()).await.map_err(|e| classify_api(op, e))?;
             stream = get_stream(&js, spec.name()).await?;
             Self::check_support(spec, &stream.cached_info().config)?;
         }
@@ -188,7 +181,7 @@ impl Bucket {
         check_name(name)?;
         let js = conn.jetstream();
         let op = Op::write(name, "delete bucket");
-        js.delete_stream(format!("KV_{name}")).await.map_err(|e| classify(op, e))?;
+        js.delete_stream(format!("KV_{name}")).await.map_err(|e| classify_api(op, e))?;
         Ok(())
     }
 
@@ -309,10 +302,7 @@ fn check_name(name: &str) -> Result<()> {
 
 async fn get_stream(js: &Context, name: &str) -> Result<Stream> {
     let op = Op::read(name, "open bucket");
-    js.get_stream(format!("KV_{name}")).await.map_err(|e: GetStreamError| match e.kind() {
-        GetStreamErrorKind::JetStream(api) => with_api(op, &api, e),
-        _ => classify(op, e),
-    })
+    js.get_stream(format!("KV_{name}")).await.map_err(|e| classify_api(op, e))
 }
 
 /// A bucket's configuration and contents, as the server reports them.

@@ -3,6 +3,11 @@
 use std::error::Error as StdError;
 
 use async_nats::jetstream::ErrorCode;
+use async_nats::jetstream::context::{
+    CreateStreamError, CreateStreamErrorKind, GetStreamError, GetStreamErrorKind, RequestError,
+    RequestErrorKind,
+};
+use async_nats::jetstream::stream::{ConsumerError, ConsumerErrorKind};
 use async_nats::jetstream::Error as ApiError;
 
 use crate::error::{BoxError, Error};
@@ -61,12 +66,45 @@ pub(crate) fn is_wrong_revision(err: &(dyn StdError + 'static)) -> bool {
     matches!(api_code(err), Some(WRONG_LAST_SEQUENCE | WRONG_LAST_SEQUENCE_CONSTANT))
 }
 
-/// Maps an error whose server error (`api`) async-nats keeps in the error's kind.
-pub(crate) fn with_api<E>(op: Op<'_>, api: &ApiError, err: E) -> Error
-where
-    E: StdError + Send + Sync + 'static,
-{
-    ApiShape::of(api).into_error(op, Box::new(err))
+/// async-nats errors that keep the server's error in their kind rather than in `source()`.
+pub(crate) trait ApiKind: StdError + Send + Sync + Sized + 'static {
+    /// The server's error, if the kind holds one.
+    fn api(&self) -> Option<ApiError>;
+}
+
+impl ApiKind for GetStreamError {
+    fn api(&self) -> Option<ApiError> {
+        match self.kind() {
+            GetStreamErrorKind::JetStream(api) => Some(api),
+            _ => None,
+        }
+    }
+}
+
+impl ApiKind for CreateStreamError {
+    fn api(&self) -> Option<ApiError> {
+        match self.kind() {
+            CreateStreamErrorKind::JetStream(api) => Some(api),
+            _ => None,
+        }
+    }
+}
+
+impl ApiKind for ConsumerError {
+    fn api(&self) -> Option<ApiError> {
+        match self.kind() {
+            ConsumerErrorKind::JetStream(api) => Some(api),
+            _ => None,
+        }
+    }
+}
+
+/// Maps an error of the stream and consumer APIs, reading the server's error from its kind.
+pub(crate) fn classify_api<E: ApiKind>(op: Op<'_>, err: E) -> Error {
+    match err.api() {
+        Some(api) => ApiShape::of(&api).into_error(op, Box::new(err)),
+        None => classify(op, err),
+    }
 }
 
 /// The server's description, without the codes async-nats appends to it.
@@ -88,8 +126,12 @@ where
         return api.into_error(op, Box::new(err));
     }
     let text = chain_text(&err);
+    let no_responders = no_responders(&err);
     let boxed: BoxError = Box::new(err);
-    if text.contains("timed out") || text.contains("timeout") {
+    if no_responders {
+        // Nobody answers the JetStream API: the server has no JetStream.
+        Error::JetStreamNotEnabled { source: Some(boxed) }
+    } else if text.contains("timed out") || text.contains("timeout") {
         Error::Timeout {
             bucket: op.bucket.to_owned(),
             operation: op.operation,
@@ -152,6 +194,22 @@ impl ApiShape {
             },
         }
     }
+}
+
+/// Whether a request in `err`'s source chain found nobody listening.
+fn no_responders(err: &(dyn StdError + 'static)) -> bool {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        let api = e.downcast_ref::<RequestError>().map(RequestError::kind);
+        let core = e.downcast_ref::<async_nats::RequestError>().map(async_nats::RequestError::kind);
+        if api == Some(RequestErrorKind::NoResponders)
+            || core == Some(async_nats::RequestErrorKind::NoResponders)
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// Every message of the error chain, lower-cased, for the errors async-nats reports only as

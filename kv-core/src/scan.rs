@@ -8,7 +8,7 @@ use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use futures::{Stream, StreamExt};
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, classify};
+use crate::classify::{Op, classify, classify_api};
 use crate::entry::RawEntry;
 use crate::error::Result;
 
@@ -70,7 +70,7 @@ impl Scan {
                 ..OrderedConfig::default()
             })
             .await
-            .map_err(|e| classify(op, e))?;
+            .map_err(|e| classify_api(op, e))?;
         let caught_up = updates_only || consumer.cached_info().num_pending == 0;
         let messages = if caught_up && !spec.follow {
             None
