@@ -49,8 +49,10 @@ struct Inner {
     name: String,
     js: Context,
     stream: Stream,
-    /// `$KV.<bucket>.`: the subject prefix of keys read from the stream.
+    /// `$KV.<bucket>.`: the subject prefix of keys in the stream (`$KV.<origin>.` in a mirror).
     prefix: String,
+    /// Whether the bucket takes writes (not a mirror or a read-only aggregate).
+    writable: bool,
 }
 
 impl fmt::Debug for Bucket {
@@ -271,11 +273,25 @@ impl Bucket {
         &self.inner.prefix
     }
 
+    /// Whether the bucket takes writes: false for a mirror and a read-only aggregate.
+    pub fn is_writable(&self) -> bool {
+        self.inner.writable
+    }
+
     fn from_stream(name: &str, js: Context, stream: Stream) -> Bucket {
+        let config = &stream.cached_info().config;
+        // A mirror keeps its origin's subjects.
+        let keys_of = config
+            .mirror
+            .as_ref()
+            .map_or(name, |m| m.name.strip_prefix("KV_").unwrap_or(&m.name))
+            .to_owned();
+        let writable = !config.subjects.is_empty();
         Bucket {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
-                prefix: format!("$KV.{name}."),
+                prefix: format!("$KV.{keys_of}."),
+                writable,
                 js,
                 stream,
             }),

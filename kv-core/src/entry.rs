@@ -81,3 +81,28 @@ pub(crate) struct RawEntry {
     pub(crate) delta: u64,
     pub(crate) operation: Operation,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, *v);
+        }
+        h
+    }
+
+    #[test]
+    fn operations_and_limit_markers_map_to_put_delete_purge() {
+        assert_eq!(Operation::from_headers(None), Operation::Put);
+        assert_eq!(Operation::from_headers(Some(&headers(&[(KV_OPERATION, "DEL")]))), Operation::Delete);
+        assert_eq!(Operation::from_headers(Some(&headers(&[(KV_OPERATION, "PURGE")]))), Operation::Purge);
+        assert_eq!(Operation::from_headers(Some(&headers(&[(MARKER_REASON, "MaxAge")]))), Operation::Purge);
+        assert_eq!(Operation::from_headers(Some(&headers(&[(MARKER_REASON, "Purge")]))), Operation::Purge);
+        assert_eq!(Operation::from_headers(Some(&headers(&[(MARKER_REASON, "Remove")]))), Operation::Delete);
+        assert_eq!(Operation::from_headers(Some(&headers(&[("Other", "x")]))), Operation::Put);
+        assert!(Operation::Delete.is_marker() && !Operation::Put.is_marker());
+    }
+}

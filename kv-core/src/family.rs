@@ -67,8 +67,18 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidPattern`] when the pattern is not valid or does not fit `K`.
+    /// [`Error::InvalidPattern`] when the pattern is not valid or does not fit `K`;
+    /// [`Error::InvalidConfig`] for a writable mode on a read-only bucket (a mirror): bind it
+    /// with [`ReadOnly`](crate::ReadOnly).
     pub fn bind(bucket: &Bucket, pattern: &str) -> Result<Self> {
+        if M::WRITABLE && !bucket.is_writable() {
+            return Err(Error::InvalidConfig {
+                bucket: bucket.name().to_owned(),
+                reason: "the bucket is read-only (a mirror or a read-only aggregate); \
+                         bind its families with natskv::ReadOnly"
+                    .to_owned(),
+            });
+        }
         let invalid = |source: Box<dyn std::error::Error + Send + Sync>| Error::InvalidPattern {
             bucket: bucket.name().to_owned(),
             pattern: pattern.to_owned(),
@@ -454,7 +464,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
 
 impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
     /// As [`create`](Self::create), and the value expires after `ttl` (whole seconds, at
-    /// least one; ADR-48).
+    /// least one; ADR-48). When the value expires the server leaves a limit marker, read as a
+    /// [`Operation::Purge`]. The server raises a TTL below the bucket's limit-marker TTL to it.
     ///
     /// ```no_run
     /// # async fn demo(locks: kv_core::Family<String, String, kv_core::MsgPack, kv_core::PerKeyTtl>) -> kv_core::Result<()> {

@@ -13,6 +13,8 @@ mod sealed {
 pub trait Mode: sealed::Sealed + Send + Sync + 'static {
     /// Whether per-key TTLs are available.
     const PER_KEY_TTL: bool;
+    /// Whether the mode allows writes.
+    const WRITABLE: bool;
 }
 
 /// Modes that allow writes.
@@ -40,12 +42,15 @@ impl sealed::Sealed for ReadOnly {}
 
 impl Mode for ReadWrite {
     const PER_KEY_TTL: bool = false;
+    const WRITABLE: bool = true;
 }
 impl Mode for PerKeyTtl {
     const PER_KEY_TTL: bool = true;
+    const WRITABLE: bool = true;
 }
 impl Mode for ReadOnly {
     const PER_KEY_TTL: bool = false;
+    const WRITABLE: bool = false;
 }
 
 impl Writable for ReadWrite {}

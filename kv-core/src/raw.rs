@@ -69,7 +69,7 @@ impl Bucket {
             headers.insert(EXPECTED_LAST_SUBJECT_SEQUENCE, revision.to_string().as_str());
         }
         if let Some(ttl) = write.ttl {
-            headers.insert(MESSAGE_TTL, format!("{}s", ttl.as_secs()).as_str());
+            headers.insert(MESSAGE_TTL, ttl.as_secs().to_string().as_str());
         }
         let subject = format!("{}{}", self.prefix(), write.key);
         let size = payload.len();

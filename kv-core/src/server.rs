@@ -216,6 +216,7 @@ pub struct NatsServerBuilder {
     jetstream: bool,
     store_dir: Option<PathBuf>,
     max_payload: Option<u32>,
+    domain: Option<String>,
     startup_timeout: Duration,
 }
 
@@ -239,6 +240,14 @@ impl NatsServerBuilder {
     #[must_use]
     pub fn max_payload(mut self, bytes: u32) -> Self {
         self.max_payload = Some(bytes);
+        self
+    }
+
+    /// Puts JetStream in this domain: its API then also answers on `$JS.<domain>.API`, as it
+    /// would for a client in another domain reaching it through a leaf node.
+    #[must_use]
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
         self
     }
 
@@ -280,6 +289,7 @@ impl NatsServerBuilder {
             http_port: None,
             store_dir: self.jetstream.then_some(store.clone()),
             max_payload: self.max_payload,
+            domain: self.domain,
             cluster: None,
         };
         let mut node = Node::new(binary, dir.path(), config);
@@ -311,6 +321,7 @@ impl NatsServer {
             jetstream: true,
             store_dir: None,
             max_payload: None,
+            domain: None,
             startup_timeout: STARTUP_TIMEOUT,
         }
     }
@@ -480,6 +491,7 @@ impl Cluster {
                 http_port: None,
                 store_dir: Some(node_dir.join("jetstream")),
                 max_payload: None,
+                domain: None,
                 cluster: Some(ClusterConfig {
                     port,
                     routes: cluster_ports
@@ -623,6 +635,8 @@ struct NodeConfig {
     /// JetStream's store directory; `None` turns JetStream off.
     store_dir: Option<PathBuf>,
     max_payload: Option<u32>,
+    /// The JetStream domain, if any.
+    domain: Option<String>,
     cluster: Option<ClusterConfig>,
 }
 
@@ -653,7 +667,9 @@ impl NodeConfig {
         }
         if let Some(store) = &self.store_dir {
             let store = quote(&store.to_string_lossy());
-            lines.push(format!("jetstream {{\n  store_dir: {store}\n}}"));
+            let domain =
+                self.domain.as_deref().map(|d| format!("\n  domain: {}", quote(d))).unwrap_or_default();
+            lines.push(format!("jetstream {{\n  store_dir: {store}{domain}\n}}"));
         }
         if let Some(cluster) = &self.cluster {
             let routes: Vec<String> = cluster
@@ -951,6 +967,7 @@ mod tests {
             http_port: None,
             store_dir: Some(PathBuf::from("/tmp/a \"b\"")),
             max_payload: Some(2048),
+            domain: Some("hub".into()),
             cluster: Some(ClusterConfig {
                 port: 6222,
                 routes: vec![6223, 6224],
@@ -961,6 +978,7 @@ mod tests {
         assert!(text.contains("http: \"127.0.0.1:-1\"\n"), "{text}");
         assert!(text.contains("store_dir: \"/tmp/a \\\"b\\\"\""), "{text}");
         assert!(text.contains("max_payload: 2048\n"), "{text}");
+        assert!(text.contains("domain: \"hub\""), "{text}");
         assert!(
             text.contains(
                 "routes: [\"nats-route://127.0.0.1:6223\", \"nats-route://127.0.0.1:6224\"]"

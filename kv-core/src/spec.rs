@@ -7,6 +7,7 @@ use async_nats::jetstream::stream::{self, Compression, DiscardPolicy, StorageTyp
 
 use crate::error::{Drift, Error, Result};
 use crate::pattern::validate_bucket_name;
+use crate::topology::Origin;
 
 /// The most revisions of one key a bucket can keep.
 pub const MAX_HISTORY: u8 = 64;
@@ -86,6 +87,9 @@ pub struct BucketSpec {
     metadata: BTreeMap<String, String>,
     limit_markers: Option<Duration>,
     schema: Option<String>,
+    mirror: Option<Origin>,
+    sources: Vec<Origin>,
+    writable: bool,
 }
 
 impl BucketSpec {
@@ -104,7 +108,38 @@ impl BucketSpec {
             metadata: BTreeMap::new(),
             limit_markers: None,
             schema: None,
+            mirror: None,
+            sources: Vec::new(),
+            writable: false,
         }
+    }
+
+    /// Makes this bucket a read-only mirror of `origin` (ADR-8): it copies the origin's keys
+    /// (all, or the origin's key filters) and serves reads; writes go to the origin.
+    #[must_use]
+    pub fn mirror(mut self, origin: Origin) -> Self {
+        self.mirror = Some(origin);
+        self
+    }
+
+    /// Makes this bucket an aggregate that also takes the keys of `origin` (call once per
+    /// origin). An aggregate is read-only unless [`writable`](Self::writable).
+    #[must_use]
+    pub fn source(mut self, origin: Origin) -> Self {
+        self.sources.push(origin);
+        self
+    }
+
+    /// Lets an aggregate also take writes of its own.
+    #[must_use]
+    pub fn writable(mut self, writable: bool) -> Self {
+        self.writable = writable;
+        self
+    }
+
+    /// Whether the bucket takes writes: not a mirror, and not a read-only aggregate.
+    pub fn is_writable(&self) -> bool {
+        self.mirror.is_none() && (self.sources.is_empty() || self.writable)
     }
 
     /// Records the fingerprint of the schema (key patterns, key and value types, codec) that
@@ -285,6 +320,17 @@ impl BucketSpec {
                 "metadata key `{key}` is reserved for the server (prefix `{SERVER_METADATA_PREFIX}`)"
             )));
         }
+        if self.mirror.is_some() && !self.sources.is_empty() {
+            return Err(invalid("a bucket is either a mirror or an aggregate, not both".into()));
+        }
+        if let Some(problem) = self.mirror.iter().chain(&self.sources).find_map(Origin::problem) {
+            return Err(invalid(problem));
+        }
+        if self.mirror.as_ref().is_some_and(|m| m.bucket_name() == self.name)
+            || self.sources.iter().any(|s| s.bucket_name() == self.name)
+        {
+            return Err(invalid("a bucket cannot mirror or aggregate itself".into()));
+        }
         if self.metadata.contains_key(SCHEMA_METADATA_KEY) {
             return Err(invalid(format!(
                 "metadata key `{SCHEMA_METADATA_KEY}` is reserved for the schema fingerprint; use `schema`"
@@ -304,10 +350,17 @@ impl BucketSpec {
             Some(ttl) if ttl < DEFAULT_DUPLICATE_WINDOW => ttl,
             _ => DEFAULT_DUPLICATE_WINDOW,
         };
+        let subjects =
+            if self.is_writable() { vec![format!("$KV.{}.>", self.name)] } else { Vec::new() };
+        let sources = (!self.sources.is_empty())
+            .then(|| self.sources.iter().map(|o| o.aggregate_source(&self.name)).collect());
         stream::Config {
             name: self.stream_name(),
             description: self.description.clone(),
-            subjects: vec![format!("$KV.{}.>", self.name)],
+            subjects,
+            mirror: self.mirror.as_ref().map(Origin::mirror_source),
+            mirror_direct: self.mirror.is_some(),
+            sources,
             max_messages_per_subject: i64::from(self.history),
             max_bytes: self.max_bytes.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)),
             max_age: self.ttl.unwrap_or_default(),
@@ -383,6 +436,25 @@ impl BucketSpec {
             format!("{:?}", self.limit_markers),
             format!("{:?}", actual.allow_message_ttl.then_some(actual.subject_delete_marker_ttl).flatten()),
         );
+        check(
+            "mirror",
+            format!("{:?}", self.mirror.as_ref().map(Origin::describe)),
+            format!("{:?}", actual.mirror.as_ref().map(|m| Origin::describe_source(m, None))),
+        );
+        check(
+            "sources",
+            format!("{:?}", self.sources.iter().map(Origin::describe).collect::<Vec<_>>()),
+            format!(
+                "{:?}",
+                actual
+                    .sources
+                    .iter()
+                    .flatten()
+                    .map(|s| Origin::describe_source(s, Some(&self.name)))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        check("writable", self.is_writable().to_string(), (!actual.subjects.is_empty()).to_string());
         out
     }
 }
