@@ -29,8 +29,11 @@ use crate::scan::{Scan, ScanSpec};
 pub struct Family<K, V, C = MsgPack, M = ReadWrite> {
     bucket: Bucket,
     binding: Arc<Binding>,
-    types: PhantomData<fn() -> (K, V, C, M)>,
+    types: Types<K, V, C, M>,
 }
+
+/// The family's type parameters, held without owning values of them.
+type Types<K, V, C, M> = PhantomData<fn() -> (K, V, C, M)>;
 
 /// A pattern bound to a key type.
 #[derive(Debug)]
@@ -51,7 +54,7 @@ impl<K, V, C, M> fmt::Debug for Family<K, V, C, M> {
         f.debug_struct("Family")
             .field("bucket", &self.bucket.name())
             .field("pattern", &self.binding.pattern.as_str())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

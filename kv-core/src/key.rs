@@ -78,7 +78,7 @@ pub enum KeyErrorReason {
 /// A key that could not be rendered from, or parsed into, its key type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyError {
-    reason: KeyErrorReason,
+    reason: Box<KeyErrorReason>,
     param: Option<&'static str>,
 }
 
@@ -86,7 +86,7 @@ impl KeyError {
     /// An error with this reason.
     pub fn new(reason: KeyErrorReason) -> Self {
         Self {
-            reason,
+            reason: Box::new(reason),
             param: None,
         }
     }
@@ -152,7 +152,7 @@ impl fmt::Display for KeyError {
         if let Some(param) = self.param {
             write!(f, "key parameter `{param}`: ")?;
         }
-        match &self.reason {
+        match &*self.reason {
             KeyErrorReason::InvalidToken { token, .. } => write!(
                 f,
                 "{token:?} cannot be a key token; use natskv::Encoded for arbitrary text"
@@ -190,7 +190,7 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.reason {
+        match &*self.reason {
             KeyErrorReason::InvalidToken { cause, .. }
             | KeyErrorReason::InvalidKey { cause, .. } => Some(cause),
             _ => None,

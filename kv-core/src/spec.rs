@@ -492,8 +492,8 @@ mod tests {
 
     #[test]
     fn out_of_range_options_are_refused() {
-        let kind = |s: BucketSpec| s.validate().unwrap_err().kind();
         use crate::ErrorKind::{InvalidBucketName, InvalidConfig};
+        let kind = |s: BucketSpec| s.validate().unwrap_err().kind();
         assert_eq!(kind(BucketSpec::new("a.b")), InvalidBucketName);
         assert_eq!(kind(BucketSpec::new("")), InvalidBucketName);
         assert_eq!(kind(BucketSpec::new("a").history(0)), InvalidConfig);

@@ -6,6 +6,8 @@
 //! declared writable. Either can reach an origin in another JetStream domain or account through
 //! an API prefix.
 
+use std::fmt::Write as _;
+
 use async_nats::jetstream::stream::{External, Source, SubjectTransform};
 
 use crate::pattern::{validate_bucket_name, validate_filter};
@@ -142,10 +144,10 @@ impl Origin {
     pub(crate) fn describe(&self) -> String {
         let mut out = self.stream_name();
         if !self.keys.is_empty() {
-            out.push_str(&format!(" keys {:?}", self.keys));
+            let _ = write!(out, " keys {:?}", self.keys);
         }
         if let Some(api) = &self.api_prefix {
-            out.push_str(&format!(" via {api}"));
+            let _ = write!(out, " via {api}");
         }
         out
     }
@@ -163,10 +165,10 @@ impl Origin {
             .filter(|k| into.is_none() || k != ">")
             .collect();
         if !keys.is_empty() {
-            out.push_str(&format!(" keys {keys:?}"));
+            let _ = write!(out, " keys {keys:?}");
         }
         if let Some(external) = &source.external {
-            out.push_str(&format!(" via {}", external.api_prefix));
+            let _ = write!(out, " via {}", external.api_prefix);
         }
         out
     }
