@@ -162,6 +162,33 @@ async fn an_origin_in_another_domain_is_declared_through_its_api_prefix() {
 }
 
 #[tokio::test]
+async fn a_leaf_aggregate_sources_a_hub_bucket_across_domains() {
+    let hub = natskv::server::NatsServer::builder().domain("hub").accept_leafnodes().start().await.unwrap();
+    let leaf = natskv::server::NatsServer::builder().domain("leaf").leaf_of(&hub).start().await.unwrap();
+    let hub_nats = common::connect(&hub).await;
+    let leaf_nats = common::connect(&leaf).await;
+    let orders = origin(&hub_nats, "hub_orders", &[("new1", 1), ("old1", 2)]).await;
+    common::wait_for("the leaf to reach the hub's JetStream", || {
+        let nats = leaf_nats.clone();
+        async move { nats.request("$JS.hub.API.INFO", "".into()).await.ok() }
+    })
+    .await;
+
+    // The Tcl client's example: a writable aggregate of some keys of a bucket in the hub domain.
+    let spec = BucketSpec::new("leaf_orders")
+        .history(5)
+        .writable(true)
+        .source(Origin::bucket("hub_orders").keys(["order.new1", "order.new2"]).api_prefix("$JS.hub.API"));
+    let local = Bucket::create(&leaf_nats, &spec).await.unwrap();
+    let ro: OrdersRo = Family::bind(&local, ORDERS).unwrap();
+    arrives(&ro, "new1", 1).await;
+    orders.put(&k("new2"), &3).await.unwrap();
+    arrives(&ro, "new2", 3).await;
+    assert!(ro.get(&k("old1")).await.unwrap().is_none(), "filtered out");
+    assert!(Bucket::list_names(&hub_nats).await.unwrap() == ["hub_orders"], "each domain keeps its own buckets");
+}
+
+#[tokio::test]
 async fn topology_specs_are_validated_before_any_wire_call() {
     let server = common::server().await;
     let nats = common::connect(&server).await;

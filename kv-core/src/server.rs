@@ -217,6 +217,8 @@ pub struct NatsServerBuilder {
     store_dir: Option<PathBuf>,
     max_payload: Option<u32>,
     domain: Option<String>,
+    accept_leafnodes: bool,
+    leaf_of: Option<u16>,
     startup_timeout: Duration,
 }
 
@@ -248,6 +250,22 @@ impl NatsServerBuilder {
     #[must_use]
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
+        self
+    }
+
+    /// Accepts leaf node connections on a free loopback port ([`NatsServer::leafnode_port`]).
+    #[must_use]
+    pub fn accept_leafnodes(mut self) -> Self {
+        self.accept_leafnodes = true;
+        self
+    }
+
+    /// Connects this server as a leaf node of `hub` (which must
+    /// [`accept_leafnodes`](Self::accept_leafnodes)); give the two different
+    /// [`domain`](Self::domain)s so each keeps its own JetStream.
+    #[must_use]
+    pub fn leaf_of(mut self, hub: &NatsServer) -> Self {
+        self.leaf_of = hub.leafnode_port;
         self
     }
 
@@ -283,6 +301,7 @@ impl NatsServerBuilder {
             Some(dir) => dir,
             None => dir.path().join("jetstream"),
         };
+        let leafnode_port = if self.accept_leafnodes { Some(free_ports(1)?[0]) } else { None };
         let config = NodeConfig {
             server_name: None,
             client_port: None,
@@ -290,6 +309,8 @@ impl NatsServerBuilder {
             store_dir: self.jetstream.then_some(store.clone()),
             max_payload: self.max_payload,
             domain: self.domain,
+            leafnode_port,
+            leaf_remote: self.leaf_of,
             cluster: None,
         };
         let mut node = Node::new(binary, dir.path(), config);
@@ -298,6 +319,7 @@ impl NatsServerBuilder {
         Ok(NatsServer {
             node,
             store,
+            leafnode_port,
             startup_timeout: self.startup_timeout,
             _dir: dir,
         })
@@ -310,11 +332,18 @@ pub struct NatsServer {
     // Declared before `_dir` so the process is gone before its directory is removed.
     node: Node,
     store: PathBuf,
+    leafnode_port: Option<u16>,
     startup_timeout: Duration,
     _dir: TempDir,
 }
 
 impl NatsServer {
+    /// The port leaf nodes connect to, when started with
+    /// [`accept_leafnodes`](NatsServerBuilder::accept_leafnodes).
+    pub fn leafnode_port(&self) -> Option<u16> {
+        self.leafnode_port
+    }
+
     /// A builder for a server with other than the default settings.
     pub fn builder() -> NatsServerBuilder {
         NatsServerBuilder {
@@ -322,6 +351,8 @@ impl NatsServer {
             store_dir: None,
             max_payload: None,
             domain: None,
+            accept_leafnodes: false,
+            leaf_of: None,
             startup_timeout: STARTUP_TIMEOUT,
         }
     }
@@ -492,6 +523,8 @@ impl Cluster {
                 store_dir: Some(node_dir.join("jetstream")),
                 max_payload: None,
                 domain: None,
+                leafnode_port: None,
+                leaf_remote: None,
                 cluster: Some(ClusterConfig {
                     port,
                     routes: cluster_ports
@@ -637,6 +670,10 @@ struct NodeConfig {
     max_payload: Option<u32>,
     /// The JetStream domain, if any.
     domain: Option<String>,
+    /// The port to accept leaf nodes on.
+    leafnode_port: Option<u16>,
+    /// The leaf node port of the hub this server connects to as a leaf.
+    leaf_remote: Option<u16>,
     cluster: Option<ClusterConfig>,
 }
 
@@ -670,6 +707,17 @@ impl NodeConfig {
             let domain =
                 self.domain.as_deref().map(|d| format!("\n  domain: {}", quote(d))).unwrap_or_default();
             lines.push(format!("jetstream {{\n  store_dir: {store}{domain}\n}}"));
+        }
+        let listen = self.leafnode_port.map(|p| format!("\n  listen: \"127.0.0.1:{p}\""));
+        let remote = self
+            .leaf_remote
+            .map(|p| format!("\n  remotes: [ {{ url: \"nats-leaf://127.0.0.1:{p}\" }} ]"));
+        if listen.is_some() || remote.is_some() {
+            lines.push(format!(
+                "leafnodes {{{}{}\n}}",
+                listen.unwrap_or_default(),
+                remote.unwrap_or_default()
+            ));
         }
         if let Some(cluster) = &self.cluster {
             let routes: Vec<String> = cluster
@@ -968,6 +1016,8 @@ mod tests {
             store_dir: Some(PathBuf::from("/tmp/a \"b\"")),
             max_payload: Some(2048),
             domain: Some("hub".into()),
+            leafnode_port: Some(7422),
+            leaf_remote: Some(7423),
             cluster: Some(ClusterConfig {
                 port: 6222,
                 routes: vec![6223, 6224],
@@ -979,6 +1029,8 @@ mod tests {
         assert!(text.contains("store_dir: \"/tmp/a \\\"b\\\"\""), "{text}");
         assert!(text.contains("max_payload: 2048\n"), "{text}");
         assert!(text.contains("domain: \"hub\""), "{text}");
+        assert!(text.contains("listen: \"127.0.0.1:7422\""), "{text}");
+        assert!(text.contains("url: \"nats-leaf://127.0.0.1:7423\""), "{text}");
         assert!(
             text.contains(
                 "routes: [\"nats-route://127.0.0.1:6223\", \"nats-route://127.0.0.1:6224\"]"
