@@ -519,3 +519,35 @@ async fn replicated_bucket_survives_a_node_loss() {
     .await;
     assert_eq!(seen.value, Some(2));
 }
+
+#[tokio::test]
+async fn an_unresponsive_server_is_a_timeout_and_writes_say_they_may_have_applied() {
+    let mut server = common::server().await;
+    let nats = async_nats::ConnectOptions::new()
+        .request_timeout(Some(Duration::from_millis(500)))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let mut js = async_nats::jetstream::new(nats.clone());
+    js.set_timeout(Duration::from_millis(500));
+    let bucket = Bucket::create(&js, &BucketSpec::new("slow")).await.unwrap();
+    let fam: Family<String, u32> = Family::bind(&bucket, "n.{id}").unwrap();
+    fam.put(&"a".to_owned(), &1).await.unwrap();
+
+    server.freeze().unwrap();
+    let read = fam.get(&"a".to_owned()).await.unwrap_err();
+    let write = fam.put(&"a".to_owned(), &2).await.unwrap_err();
+    server.thaw().unwrap();
+    assert_eq!(read.kind(), ErrorKind::Timeout, "{read:?}");
+    assert_eq!(write.kind(), ErrorKind::Timeout, "{write:?}");
+    assert!(matches!(read, Error::Timeout { may_have_applied: false, .. }));
+    assert!(matches!(write, Error::Timeout { may_have_applied: true, .. }));
+    assert!(write.to_string().contains("may have been applied"), "{write}");
+    // Once the server answers again, so does the handle.
+    let value = common::wait_for("the thawed server to answer", || {
+        let fam = fam.clone();
+        async move { fam.value(&"a".to_owned()).await.ok().flatten() }
+    })
+    .await;
+    assert!(value == 1 || value == 2, "the timed-out write may or may not have landed: {value}");
+}

@@ -432,6 +432,26 @@ impl NatsServer {
         self.node.stop().await
     }
 
+    /// Freezes the server process (SIGSTOP): it keeps its connections but answers nothing, as
+    /// an overloaded or partitioned server would. [`thaw`](Self::thaw) lets it go on; drop
+    /// thaws it before killing it.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Io`] when the process cannot be signalled.
+    pub fn freeze(&mut self) -> Result<(), ServerError> {
+        self.node.signal("-STOP")
+    }
+
+    /// Lets a [frozen](Self::freeze) server go on (SIGCONT).
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Io`] when the process cannot be signalled.
+    pub fn thaw(&mut self) -> Result<(), ServerError> {
+        self.node.signal("-CONT")
+    }
+
     /// Stops the server if it runs and starts it again on the same port with the same store.
     ///
     /// ```no_run
@@ -882,6 +902,21 @@ impl Node {
         matches!(self.exit_status(), Ok(None)) && self.child.is_some()
     }
 
+    /// Sends a signal (`-STOP`, `-CONT`) to the process with `kill`.
+    fn signal(&mut self, signal: &str) -> Result<(), ServerError> {
+        let Some(child) = &self.child else { return Ok(()) };
+        let status = std::process::Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .map_err(io_error("signal nats-server"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io_error("signal nats-server")(std::io::Error::other(format!("kill {signal} failed"))))
+        }
+    }
+
     /// Asks the server to shut down (it flushes JetStream), waits, and kills it if it lingers.
     async fn stop(&mut self) -> Result<(), ServerError> {
         let Some(child) = &mut self.child else {
@@ -919,6 +954,7 @@ impl Node {
 
     /// Kills the process, if any, and reaps it; synchronous, for `Drop`.
     fn kill(&mut self) {
+        let _ = self.signal("-CONT");
         if let Some(mut child) = self.child.take() {
             // Errors mean the process is gone already.
             let _ = child.kill();
