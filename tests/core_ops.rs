@@ -239,12 +239,14 @@ async fn keys_are_live_filtered_on_the_server_and_parsed() {
 
     // A key of the pattern's shape written by someone else, whose id is not a u32, is reported.
     let foreign: Family<String, Vec<u8>, Raw> = Family::bind(fam.bucket(), "site.paris.device.{id}").unwrap();
-    foreign.put(&"seven".to_owned(), &b"x".to_vec()).await.unwrap();
+    let foreign_rev = foreign.put(&"seven".to_owned(), &b"x".to_vec()).await.unwrap();
     let items: Vec<_> = fam.keys(KeyFilter::any()).await.unwrap().collect::<Vec<_>>().await;
     assert_eq!(items.len(), 3);
     let errors: Vec<_> = items.iter().filter_map(|i| i.as_ref().err()).collect();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].kind(), ErrorKind::InvalidKey);
+    assert_eq!(errors[0].key(), Some("site.paris.device.seven"), "the foreign key is named");
+    assert_eq!(errors[0].revision(), Some(foreign_rev), "with its revision");
 
     let bad = KeyFilter::<DeviceKey>::any().with(0, &"a.b".to_owned());
     assert_eq!(fam.keys(bad).await.unwrap_err().kind(), ErrorKind::InvalidKey);

@@ -115,6 +115,20 @@ pub enum Error {
         #[source]
         source: KeyError,
     },
+    /// A key stored in the bucket (written by someone else) has the family's shape but does not
+    /// parse into its key type. Reads and watches report it and go on.
+    #[error("key `{key}` at revision {revision} in bucket `{bucket}` does not parse into the key type")]
+    ForeignKey {
+        /// The bucket's name.
+        bucket: String,
+        /// The stored key.
+        key: String,
+        /// The entry's revision.
+        revision: u64,
+        /// Why it does not parse.
+        #[source]
+        source: KeyError,
+    },
     /// A key pattern is not valid, or does not fit its key type.
     #[error("key pattern `{pattern}` of bucket `{bucket}` is not valid")]
     InvalidPattern {
@@ -289,7 +303,9 @@ impl Error {
             Error::BucketExists { .. } => ErrorKind::BucketExists,
             Error::InvalidBucketName { .. } => ErrorKind::InvalidBucketName,
             Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
-            Error::InvalidKey { .. } | Error::InvalidPattern { .. } => ErrorKind::InvalidKey,
+            Error::InvalidKey { .. } | Error::ForeignKey { .. } | Error::InvalidPattern { .. } => {
+                ErrorKind::InvalidKey
+            }
             Error::RevisionNotFound { .. } => ErrorKind::RevisionNotFound,
             Error::WrongRevision { .. } => ErrorKind::WrongRevision,
             Error::Codec { .. } => ErrorKind::Codec,
@@ -312,6 +328,7 @@ impl Error {
             | Error::BucketExists { bucket, .. }
             | Error::InvalidConfig { bucket, .. }
             | Error::InvalidKey { bucket, .. }
+            | Error::ForeignKey { bucket, .. }
             | Error::InvalidPattern { bucket, .. }
             | Error::RevisionNotFound { bucket, .. }
             | Error::WrongRevision { bucket, .. }
@@ -332,6 +349,7 @@ impl Error {
     pub fn key(&self) -> Option<&str> {
         match self {
             Error::WrongRevision { key, .. }
+            | Error::ForeignKey { key, .. }
             | Error::RevisionNotFound { key, .. }
             | Error::Codec { key, .. }
             | Error::ValueTooLarge { key, .. } => Some(key),
@@ -345,7 +363,9 @@ impl Error {
         match self {
             Error::WrongRevision { current, .. } => *current,
             Error::Codec { revision, .. } => *revision,
-            Error::RevisionNotFound { revision, .. } => Some(*revision),
+            Error::RevisionNotFound { revision, .. } | Error::ForeignKey { revision, .. } => {
+                Some(*revision)
+            }
             _ => None,
         }
     }

@@ -135,9 +135,21 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         Error::InvalidKey { bucket: self.bucket.name().to_owned(), source }
     }
 
+    /// Parses a stored key; one that does not parse is [`Error::ForeignKey`] with its revision.
+    fn parse_stored(&self, raw: &RawEntry) -> Result<K> {
+        parse_key(&self.binding.pattern, &self.binding.map, &raw.key).map_err(|source| {
+            Error::ForeignKey {
+                bucket: self.bucket.name().to_owned(),
+                key: raw.key.clone(),
+                revision: raw.revision,
+                source,
+            }
+        })
+    }
+
     /// Turns a raw entry into a typed one; `with_value` is false for meta-only reads.
-    pub(crate) fn decode(&self, raw: RawEntry, with_value: bool) -> Result<Entry<K, V>> {
-        let key = self.parse_key(&raw.key)?;
+    pub(crate) fn decode(&self, raw: &RawEntry, with_value: bool) -> Result<Entry<K, V>> {
+        let key = self.parse_stored(raw)?;
         let value = if with_value && raw.operation == Operation::Put {
             let value = C::decode(&raw.payload).map_err(|source| Error::Codec {
                 bucket: self.bucket.name().to_owned(),
@@ -190,7 +202,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     pub async fn get(&self, key: &K) -> Result<Option<Entry<K, V>>> {
         let rendered = self.key(key)?;
         match self.bucket.last(&rendered).await? {
-            Some(raw) if raw.operation == Operation::Put => self.decode(raw, true).map(Some),
+            Some(raw) if raw.operation == Operation::Put => self.decode(&raw, true).map(Some),
             _ => Ok(None),
         }
     }
@@ -229,7 +241,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     pub async fn get_revision(&self, key: &K, revision: u64) -> Result<Option<Entry<K, V>>> {
         let rendered = self.key(key)?;
         match self.bucket.at(&rendered, revision).await? {
-            Some(raw) => self.decode(raw, true).map(Some),
+            Some(raw) => self.decode(&raw, true).map(Some),
             None => Ok(None),
         }
     }
@@ -537,7 +549,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for History<K, V, C, M> {
         let this = &mut *self;
         this.scan
             .poll_next_unpin(cx)
-            .map(|item| item.map(|raw| raw.and_then(|raw| this.family.decode(raw, true))))
+            .map(|item| item.map(|raw| raw.and_then(|raw| this.family.decode(&raw, true))))
     }
 }
 
@@ -561,7 +573,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for Keys<K, V, C, M> {
         loop {
             return match this.scan.poll_next_unpin(cx) {
                 Poll::Ready(Some(Ok(raw))) if raw.operation.is_marker() => continue,
-                Poll::Ready(Some(Ok(raw))) => Poll::Ready(Some(this.family.parse_key(&raw.key))),
+                Poll::Ready(Some(Ok(raw))) => Poll::Ready(Some(this.family.parse_stored(&raw))),
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,

@@ -26,6 +26,8 @@ mod error;
 #[cfg(feature = "runtime")]
 mod family;
 #[cfg(feature = "runtime")]
+mod maintenance;
+#[cfg(feature = "runtime")]
 pub mod mode;
 #[cfg(feature = "runtime")]
 mod raw;
@@ -35,6 +37,8 @@ mod scan;
 mod single;
 #[cfg(feature = "runtime")]
 mod spec;
+#[cfg(feature = "runtime")]
+mod topology;
 #[cfg(feature = "runtime")]
 mod update;
 #[cfg(feature = "runtime")]
@@ -49,11 +53,15 @@ pub use pattern::KeyPattern;
 #[cfg(feature = "runtime")]
 pub use crate::{
     bucket::{Bucket, BucketStatus, Connection},
+    cache::{Cache, Changes},
     codec::{Codec, CodecError, Json, MsgPack, Raw},
     entry::{Entry, Operation},
     error::{BoxError, Drift, Error, ErrorKind, Result},
     family::{Family, History, Keys},
     mode::{PerKeyTtl, ReadOnly, ReadWrite},
     single::Single,
+    topology::Origin,
     spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, SCHEMA_METADATA_KEY, Storage},
+    update::{RetryPolicy, UpdateWith, Updated, UpsertWith},
+    watch::{BucketWatch, BucketWatchEvents, Watch, WatchBuilder, WatchEvent, WatchEvents},
 };

@@ -28,6 +28,11 @@ pub(crate) struct ScanSpec {
 /// Raw entries from an ordered consumer, in revision order. Recreates its consumer after a
 /// disconnect and resumes after the last delivered revision (async-nats's ordered consumer);
 /// drops any revision at or below the last one delivered, so a resume never duplicates.
+///
+/// Before the first delivery the floor is where the consumer started (the stream's last
+/// sequence for updates only, `n - 1` from revision `n`): async-nats recreates a consumer that
+/// has delivered nothing yet from the stream's start, and those older entries must not leak
+/// into an updates-only or from-revision scan.
 pub(crate) struct Scan {
     bucket: Bucket,
     messages: Option<Ordered>,
@@ -35,6 +40,8 @@ pub(crate) struct Scan {
     /// Whether the replay of what existed at the start is over.
     caught_up: bool,
     last_revision: u64,
+    /// The server-side consumer delivering now (the ordered consumer renames it on recreate).
+    consumer: String,
 }
 
 impl std::fmt::Debug for Scan {
@@ -71,7 +78,10 @@ impl Scan {
             })
             .await
             .map_err(|e| classify_api(op, e))?;
-        let caught_up = updates_only || consumer.cached_info().num_pending == 0;
+        let info = consumer.cached_info();
+        let caught_up = updates_only || info.num_pending == 0;
+        let floor = info.delivered.stream_sequence;
+        let name = info.name.clone();
         let messages = if caught_up && !spec.follow {
             None
         } else {
@@ -82,8 +92,20 @@ impl Scan {
             messages,
             follow: spec.follow,
             caught_up,
-            last_revision: 0,
+            last_revision: floor,
+            consumer: name,
         })
+    }
+
+    /// Ends the scan and deletes its server-side consumer now, rather than leaving it to the
+    /// server's inactivity threshold. Best effort: a failure leaves that threshold to do it.
+    pub(crate) async fn stop(mut self) {
+        // Dropping the ordered consumer first stops its pulls and any recreate in flight.
+        self.messages = None;
+        let deleted = self.bucket.stream().delete_consumer(&self.consumer).await;
+        if let Err(error) = deleted {
+            tracing::debug!(consumer = %self.consumer, %error, "could not delete a watch consumer");
+        }
     }
 
     /// Whether every entry that existed when the scan started has been delivered.
@@ -119,6 +141,11 @@ impl Stream for Scan {
                 Ok(entry) => entry,
                 Err(e) => return Poll::Ready(Some(Err(e))),
             };
+            if let Ok(info) = message.info() {
+                if info.consumer != self.consumer {
+                    info.consumer.clone_into(&mut self.consumer);
+                }
+            }
             if entry.revision <= self.last_revision {
                 continue;
             }

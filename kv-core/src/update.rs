@@ -1,1 +1,412 @@
-//! Read-modify-write with compare-and-set retries.
+//! Read-modify-write with compare-and-set retries: [`Family::update_with`] and
+//! [`Family::upsert_with`].
+
+use std::collections::hash_map::RandomState;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::hash::{BuildHasher, Hasher};
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use crate::codec::Codec;
+use crate::error::{Error, Result};
+use crate::family::Family;
+use crate::key::KvKey;
+use crate::mode::Writable;
+use crate::single::Single;
+
+/// How a read-modify-write retries after losing a compare-and-set race: at most
+/// [`attempts`](Self::attempts) tries, sleeping a random time up to an exponentially growing
+/// bound between two (full jitter: `0..=min(max_delay, base_delay * 2^n)`).
+///
+/// The default is 32 attempts, from 2 ms up to 250 ms.
+///
+/// ```
+/// use std::time::Duration;
+/// let patient = kv_core::RetryPolicy::default().attempts(100).max_delay(Duration::from_secs(1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    attempts: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 32,
+            base_delay: Duration::from_millis(2),
+            max_delay: Duration::from_millis(250),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// At most `attempts` compare-and-sets (at least one).
+    #[must_use]
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// The bound of the first sleep; it doubles after each lost race.
+    #[must_use]
+    pub fn base_delay(mut self, delay: Duration) -> Self {
+        self.base_delay = delay;
+        self
+    }
+
+    /// The largest bound a sleep can reach.
+    #[must_use]
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// The sleep after the `lost`-th lost race (1 for the first).
+    fn delay(&self, lost: u32) -> Duration {
+        let bound = self
+            .base_delay
+            .saturating_mul(1 << lost.saturating_sub(1).min(16))
+            .min(self.max_delay);
+        let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(jitter() % nanos.saturating_add(1))
+    }
+}
+
+/// A cheap random number: std's randomly keyed hasher over the clock. Good enough to spread
+/// retries; not for anything else.
+fn jitter() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    hasher.write_u128(now.as_nanos());
+    hasher.finish()
+}
+
+/// What a successful read-modify-write wrote.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Updated<V> {
+    /// The revision of the write.
+    pub revision: u64,
+    /// The value written.
+    pub value: V,
+    /// How many compare-and-sets it took (1 when no race was lost).
+    pub attempts: u32,
+}
+
+/// The boxed future of a read-modify-write.
+type UpdateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// A read-modify-write of an existing value: made by [`Family::update_with`]; `.await` it, or
+/// set its [`retry`](Self::retry) policy first.
+#[must_use = "an update does nothing until it is awaited"]
+pub struct UpdateWith<'a, K, V, C, M, F> {
+    family: &'a Family<K, V, C, M>,
+    key: &'a K,
+    f: F,
+    retry: RetryPolicy,
+}
+
+impl<K, V, C, M, F> fmt::Debug for UpdateWith<'_, K, V, C, M, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpdateWith")
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V, C, M, F> UpdateWith<'_, K, V, C, M, F> {
+    /// Retries with `policy` rather than the default one.
+    ///
+    /// ```no_run
+    /// # async fn demo(counters: kv_core::Family<String, u64>) -> kv_core::Result<()> {
+    /// let policy = kv_core::RetryPolicy::default().attempts(5);
+    /// counters.update_with(&"hits".to_owned(), |n| *n += 1).retry(policy).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+}
+
+impl<'a, K, V, C, M, F> IntoFuture for UpdateWith<'a, K, V, C, M, F>
+where
+    K: KvKey + Send + Sync,
+    V: Send + Sync + 'a,
+    C: Codec<V>,
+    M: Writable,
+    F: FnMut(&mut V) + Send + 'a,
+{
+    type Output = Result<Option<Updated<V>>>;
+    type IntoFuture = UpdateFuture<'a, Option<Updated<V>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let UpdateWith {
+            family,
+            key,
+            mut f,
+            retry,
+        } = self;
+        Box::pin(async move {
+            let written = read_modify_write(family, key, retry, move |value: Option<V>| {
+                let Some(mut value) = value else {
+                    return ControlFlow::Break(());
+                };
+                f(&mut value);
+                ControlFlow::Continue(value)
+            });
+            Ok(written.await?.ok())
+        })
+    }
+}
+
+/// A read-modify-write that also writes an absent key: made by [`Family::upsert_with`];
+/// `.await` it, or set its [`retry`](Self::retry) policy first.
+#[must_use = "an update does nothing until it is awaited"]
+pub struct UpsertWith<'a, K, V, C, M, F> {
+    family: &'a Family<K, V, C, M>,
+    key: &'a K,
+    f: F,
+    retry: RetryPolicy,
+}
+
+impl<K, V, C, M, F> fmt::Debug for UpsertWith<'_, K, V, C, M, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpsertWith")
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V, C, M, F> UpsertWith<'_, K, V, C, M, F> {
+    /// Retries with `policy` rather than the default one.
+    ///
+    /// ```no_run
+    /// # async fn demo(counters: kv_core::Family<String, u64>) -> kv_core::Result<()> {
+    /// let policy = kv_core::RetryPolicy::default().attempts(100);
+    /// counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).retry(policy).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+}
+
+impl<'a, K, V, C, M, F> IntoFuture for UpsertWith<'a, K, V, C, M, F>
+where
+    K: KvKey + Send + Sync,
+    V: Send + Sync + 'a,
+    C: Codec<V>,
+    M: Writable,
+    F: FnMut(Option<V>) -> V + Send + 'a,
+{
+    type Output = Result<Updated<V>>;
+    type IntoFuture = UpdateFuture<'a, Updated<V>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let UpsertWith {
+            family,
+            key,
+            mut f,
+            retry,
+        } = self;
+        Box::pin(async move {
+            let written = read_modify_write(family, key, retry, move |value| {
+                ControlFlow::<Infallible, V>::Continue(f(value))
+            });
+            match written.await? {
+                Ok(updated) => Ok(updated),
+                Err(never) => match never {},
+            }
+        })
+    }
+}
+
+/// Reads the key, applies `f` (which may break off: nothing is written and its reason is
+/// returned), writes the result with compare-and-set (create when absent, update at the read
+/// revision otherwise), and on a lost race starts over, as `retry` allows.
+async fn read_modify_write<K, V, C, M, B>(
+    family: &Family<K, V, C, M>,
+    key: &K,
+    retry: RetryPolicy,
+    mut f: impl FnMut(Option<V>) -> ControlFlow<B, V>,
+) -> Result<Result<Updated<V>, B>>
+where
+    K: KvKey,
+    C: Codec<V>,
+    M: Writable,
+{
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let current = family.get(key).await?;
+        let (read, value) = match current {
+            Some(entry) => (Some(entry.revision), entry.value),
+            None => (None, None),
+        };
+        let value = match f(value) {
+            ControlFlow::Continue(value) => value,
+            ControlFlow::Break(reason) => return Ok(Err(reason)),
+        };
+        let written = match read {
+            Some(revision) => family.update(key, &value, revision).await,
+            None => family.create(key, &value).await,
+        };
+        match written {
+            Ok(revision) => {
+                return Ok(Ok(Updated {
+                    revision,
+                    value,
+                    attempts,
+                }));
+            }
+            Err(Error::WrongRevision { .. }) if attempts < retry.attempts => {
+                tokio::time::sleep(retry.delay(attempts)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K, V, C, M> {
+    /// Changes the key's value in place with a compare-and-set loop: reads it, calls `f` on it,
+    /// writes it back only if nobody wrote in between, and otherwise starts over after a short
+    /// random sleep ([`RetryPolicy`]). `f` may run several times, each on a fresh read.
+    /// Returns `None`, writing nothing, when the key has no value; [`upsert_with`](Self::upsert_with)
+    /// also writes absent keys.
+    ///
+    /// ```no_run
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct DeviceState { battery: u8 }
+    /// # async fn demo(devices: kv_core::Family<String, DeviceState>) -> kv_core::Result<()> {
+    /// let key = "sensor-1".to_owned();
+    /// if let Some(done) = devices.update_with(&key, |s| s.battery -= 1).await? {
+    ///     println!("battery {} at revision {}", done.value.battery, done.revision);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::WrongRevision`] when every attempt lost its race; [`Error::Codec`] when the
+    /// stored value does not decode (nothing is written); otherwise as [`get`](Self::get) and
+    /// [`update`](Self::update).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a value may be written even if the future is dropped.
+    pub fn update_with<'a, F>(&'a self, key: &'a K, f: F) -> UpdateWith<'a, K, V, C, M, F>
+    where
+        F: FnMut(&mut V) + Send + 'a,
+    {
+        UpdateWith {
+            family: self,
+            key,
+            f,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Like [`update_with`](Self::update_with), for a key that may have no value: `f` gets the
+    /// current value, or `None`, and returns the new one, which is created when the key had
+    /// none (first writer wins, also over a delete marker) and compare-and-set otherwise.
+    ///
+    /// ```no_run
+    /// # async fn demo(counters: kv_core::Family<String, u64>) -> kv_core::Result<()> {
+    /// let done = counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).await?;
+    /// println!("{} hits", done.value);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`update_with`](Self::update_with).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a value may be written even if the future is dropped.
+    pub fn upsert_with<'a, F>(&'a self, key: &'a K, f: F) -> UpsertWith<'a, K, V, C, M, F>
+    where
+        F: FnMut(Option<V>) -> V + Send + 'a,
+    {
+        UpsertWith {
+            family: self,
+            key,
+            f,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
+    /// See [`Family::update_with`].
+    ///
+    /// ```no_run
+    /// # async fn demo(visits: kv_core::Single<u64>) -> kv_core::Result<()> {
+    /// visits.update_with(|n| *n += 1).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Family::update_with`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a value may be written even if the future is dropped.
+    pub fn update_with<'a, F>(&'a self, f: F) -> UpdateWith<'a, (), V, C, M, F>
+    where
+        F: FnMut(&mut V) + Send + 'a,
+    {
+        self.as_family().update_with(&(), f)
+    }
+
+    /// See [`Family::upsert_with`].
+    ///
+    /// ```no_run
+    /// # async fn demo(visits: kv_core::Single<u64>) -> kv_core::Result<()> {
+    /// visits.upsert_with(|n| n.unwrap_or(0) + 1).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Family::upsert_with`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a value may be written even if the future is dropped.
+    pub fn upsert_with<'a, F>(&'a self, f: F) -> UpsertWith<'a, (), V, C, M, F>
+    where
+        F: FnMut(Option<V>) -> V + Send + 'a,
+    {
+        self.as_family().upsert_with(&(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_and_stay_bounded() {
+        let policy = RetryPolicy::default()
+            .base_delay(Duration::from_millis(10))
+            .max_delay(Duration::from_millis(50));
+        for lost in 1..40 {
+            let bound = Duration::from_millis(10 * (1 << (lost - 1).min(16)))
+                .min(Duration::from_millis(50));
+            assert!(policy.delay(lost) <= bound);
+        }
+        assert_eq!(RetryPolicy::default().attempts(0).attempts, 1);
+        assert_eq!(
+            RetryPolicy::default().base_delay(Duration::ZERO).delay(3),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn jitter_varies() {
+        let draws: std::collections::HashSet<u64> = (0..16).map(|_| jitter()).collect();
+        assert!(draws.len() > 8);
+    }
+}

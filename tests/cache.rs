@@ -1,0 +1,356 @@
+//! The live typed cache against a real nats-server: warm-up, reads, removal on delete and
+//! purge, restriction to a filter, change notifications, undecodable entries, a server
+//! restart, and stopping when the last handle goes.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use natskv::{Bucket, BucketSpec, Cache, Family, KeyError, KeyFilter, KeyPart, KvKey, Single};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DeviceKey {
+    site: String,
+    id: u32,
+}
+
+impl KvKey for DeviceKey {
+    const PARAMS: &'static [&'static str] = &["site", "id"];
+
+    fn write_param(&self, index: usize, out: &mut String) -> Result<(), KeyError> {
+        match index {
+            0 => self.site.write_token(out),
+            _ => self.id.write_token(out),
+        }
+    }
+
+    fn from_tokens(tokens: &[&str]) -> Result<Self, KeyError> {
+        match tokens {
+            [site, id] => Ok(DeviceKey {
+                site: String::parse_token(site)?,
+                id: u32::parse_token(id)?,
+            }),
+            _ => Err(KeyError::token_count(2, tokens.len())),
+        }
+    }
+}
+
+fn dev(site: &str, id: u32) -> DeviceKey {
+    DeviceKey {
+        site: site.to_owned(),
+        id,
+    }
+}
+
+/// A partial key with the site fixed, as `#[derive(KvKey)]`'s `filter().site(..)` makes.
+fn site(site: &str) -> KeyFilter<DeviceKey> {
+    KeyFilter::any().with(0, &site.to_owned())
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+struct State {
+    battery: u32,
+}
+
+fn state(battery: u32) -> State {
+    State { battery }
+}
+
+type Devices = Family<DeviceKey, State>;
+
+async fn devices(nats: &async_nats::Client) -> Devices {
+    let spec = BucketSpec::new(common::unique_bucket("cache")).history(5);
+    let bucket = Bucket::create(nats, &spec).await.expect("create bucket");
+    Family::bind(&bucket, "site.{site}.device.{id}").expect("bind")
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn initialized<K: Eq + std::hash::Hash + Clone, V: Clone>(cache: &Cache<K, V>) {
+    tokio::time::timeout(WAIT, cache.initialized())
+        .await
+        .expect("initialized in time")
+        .expect("initialized");
+}
+
+/// Waits, on the cache's change notifications, until `done` holds.
+async fn until<K, V>(cache: &Cache<K, V>, what: &str, done: impl Fn(&Cache<K, V>) -> bool)
+where
+    K: Eq + std::hash::Hash + Clone,
+    V: Clone,
+{
+    let mut changes = cache.changes();
+    while !done(cache) {
+        let Ok(result) = tokio::time::timeout(WAIT, changes.changed()).await else {
+            panic!("timed out waiting for {what}");
+        };
+        result.expect("the cache is running");
+    }
+}
+
+#[tokio::test]
+async fn a_warm_cache_reads_like_a_map() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    fam.put(&dev("paris", 1), &state(10)).await.unwrap();
+    fam.put(&dev("paris", 1), &state(11)).await.unwrap();
+    fam.put(&dev("lyon", 2), &state(20)).await.unwrap();
+    fam.put(&dev("lyon", 3), &state(30)).await.unwrap();
+    let last = fam.delete(&dev("lyon", 3)).await.unwrap();
+
+    let cache = fam.cache().await.unwrap();
+    initialized(&cache).await;
+    assert!(cache.is_initialized());
+    assert_eq!(cache.revision(), last);
+    assert_eq!(cache.get(&dev("paris", 1)), Some(state(11)));
+    assert_eq!(cache.get(&dev("lyon", 2)), Some(state(20)));
+    assert_eq!(
+        cache.get(&dev("lyon", 3)),
+        None,
+        "deleted before the cache started"
+    );
+    assert!(cache.contains_key(&dev("lyon", 2)));
+    assert_eq!((cache.len(), cache.is_empty()), (2, false));
+    let expected: HashMap<_, _> = [(dev("paris", 1), state(11)), (dev("lyon", 2), state(20))]
+        .into_iter()
+        .collect();
+    assert_eq!(cache.snapshot(), expected);
+    let mut total = 0;
+    cache.for_each(|_, s| total += s.battery);
+    assert_eq!(total, 31);
+}
+
+#[tokio::test]
+async fn an_empty_family_is_initialized_at_once() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    let cache = fam.cache().await.unwrap();
+    initialized(&cache).await;
+    assert!(cache.is_empty());
+
+    let rev = fam.put(&dev("paris", 1), &state(1)).await.unwrap();
+    until(&cache, "the first key", |c| c.len() == 1).await;
+    assert_eq!(cache.revision(), rev);
+}
+
+#[tokio::test]
+async fn deletes_and_purges_remove_keys() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    fam.put(&dev("paris", 1), &state(1)).await.unwrap();
+    fam.put(&dev("paris", 2), &state(2)).await.unwrap();
+    let cache = fam.cache().await.unwrap();
+    initialized(&cache).await;
+    assert_eq!(cache.len(), 2);
+
+    let deleted = fam.delete(&dev("paris", 1)).await.unwrap();
+    until(&cache, "the delete", |c| c.revision() >= deleted).await;
+    assert_eq!(cache.get(&dev("paris", 1)), None);
+    let purged = fam.purge(&dev("paris", 2)).await.unwrap();
+    until(&cache, "the purge", |c| c.revision() >= purged).await;
+    assert!(cache.is_empty());
+
+    let back = fam.put(&dev("paris", 1), &state(3)).await.unwrap();
+    until(&cache, "the new value", |c| c.revision() >= back).await;
+    assert_eq!(cache.get(&dev("paris", 1)), Some(state(3)));
+}
+
+#[tokio::test]
+async fn a_cache_can_be_restricted_to_a_filter() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    fam.put(&dev("paris", 1), &state(1)).await.unwrap();
+    fam.put(&dev("lyon", 2), &state(2)).await.unwrap();
+
+    let paris = fam.cache_with(site("paris")).await.unwrap();
+    initialized(&paris).await;
+    assert_eq!(
+        paris.snapshot().into_keys().collect::<Vec<_>>(),
+        [dev("paris", 1)]
+    );
+
+    fam.put(&dev("lyon", 3), &state(3)).await.unwrap();
+    let rev = fam.put(&dev("paris", 4), &state(4)).await.unwrap();
+    until(&paris, "paris 4", |c| c.contains_key(&dev("paris", 4))).await;
+    assert_eq!(paris.revision(), rev);
+    assert_eq!(paris.len(), 2, "lyon keys stay out: {:?}", paris.snapshot());
+
+    let one = fam.cache_with(&dev("lyon", 2)).await.unwrap();
+    initialized(&one).await;
+    assert_eq!(
+        one.snapshot().into_iter().collect::<Vec<_>>(),
+        [(dev("lyon", 2), state(2))]
+    );
+}
+
+#[tokio::test]
+async fn changes_are_notified_with_their_revision() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    let cache = fam.cache().await.unwrap();
+    initialized(&cache).await;
+
+    let mut changes = cache.changes();
+    let rev = fam.put(&dev("paris", 1), &state(1)).await.unwrap();
+    let seen = tokio::time::timeout(WAIT, changes.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, rev);
+    assert_eq!(changes.revision(), rev);
+    assert_eq!(
+        cache.get(&dev("paris", 1)),
+        Some(state(1)),
+        "applied before the notification"
+    );
+
+    // The one-shot form waits for the next change after the call. The spawned task may only
+    // start waiting after a first put: keep writing until it has seen one.
+    let waiter = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.changed().await })
+    };
+    let key = dev("paris", 2);
+    let value = state(2);
+    common::wait_for("the one-shot notification", || {
+        let finished = waiter.is_finished();
+        let (fam, key, value) = (&fam, &key, &value);
+        async move {
+            fam.put(key, value).await.unwrap();
+            finished.then_some(())
+        }
+    })
+    .await;
+    let seen = waiter.await.unwrap().unwrap();
+    assert!(seen > rev, "a change after the call: {seen} > {rev}");
+}
+
+#[tokio::test]
+async fn undecodable_values_remove_their_key_and_the_cache_goes_on() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    fam.put(&dev("paris", 1), &state(1)).await.unwrap();
+    let cache = fam.cache().await.unwrap();
+    initialized(&cache).await;
+
+    let js = async_nats::jetstream::new(nats.clone());
+    let prefix = format!("$KV.{}.", fam.bucket().name());
+    for (key, payload) in [
+        ("site.paris.device.1", &b"\xc1"[..]),
+        ("site.paris.device.x", &b""[..]),
+    ] {
+        js.publish(format!("{prefix}{key}"), Bytes::from_static(payload))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let rev = fam.put(&dev("paris", 2), &state(2)).await.unwrap();
+    until(&cache, "the entry after the bad ones", |c| {
+        c.revision() >= rev
+    })
+    .await;
+    assert_eq!(
+        cache.get(&dev("paris", 1)),
+        None,
+        "no stale value for a key that no longer decodes"
+    );
+    assert_eq!(
+        cache.snapshot().into_iter().collect::<Vec<_>>(),
+        [(dev("paris", 2), state(2))]
+    );
+}
+
+#[tokio::test]
+async fn a_cache_survives_a_server_restart() {
+    let mut server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    fam.put(&dev("paris", 1), &state(1)).await.unwrap();
+    let cache = fam.cache().await.unwrap();
+    initialized(&cache).await;
+
+    server.restart().await.unwrap();
+    let rev = common::wait_for("a put after the restart", || async {
+        tokio::time::timeout(Duration::from_secs(2), fam.put(&dev("paris", 1), &state(2)))
+            .await
+            .ok()
+            .and_then(Result::ok)
+    })
+    .await;
+    until(&cache, "the write after the restart", |c| {
+        c.revision() >= rev
+    })
+    .await;
+    assert_eq!(cache.get(&dev("paris", 1)), Some(state(2)));
+    let deleted = fam.delete(&dev("paris", 1)).await.unwrap();
+    until(&cache, "the delete after the restart", |c| {
+        c.revision() >= deleted
+    })
+    .await;
+    assert!(cache.is_empty());
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_stops_the_cache_and_its_consumer() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    let js = async_nats::jetstream::new(nats.clone());
+    let stream_name = format!("KV_{}", fam.bucket().name());
+    let consumers = || {
+        let js = js.clone();
+        let name = stream_name.clone();
+        async move {
+            js.get_stream(&name)
+                .await
+                .unwrap()
+                .info()
+                .await
+                .unwrap()
+                .state
+                .consumer_count
+        }
+    };
+
+    let cache = fam.cache().await.unwrap();
+    initialized(&cache).await;
+    let clone = cache.clone();
+    drop(cache);
+    assert_eq!(consumers().await, 1, "a clone keeps it running");
+    let rev = fam.put(&dev("paris", 1), &state(1)).await.unwrap();
+    until(&clone, "an update through the clone", |c| {
+        c.revision() >= rev
+    })
+    .await;
+
+    drop(clone);
+    common::wait_for("the consumer to be removed", || async {
+        (consumers().await == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_single_key_has_a_cache_too() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let bucket = Bucket::create(&nats, &BucketSpec::new("single"))
+        .await
+        .unwrap();
+    let maintenance: Single<bool> = Single::bind(&bucket, "maintenance").unwrap();
+    let live = maintenance.cache().await.unwrap();
+    initialized(&live).await;
+    assert_eq!(live.get(&()), None);
+    maintenance.put(&true).await.unwrap();
+    until(&live, "the switch", |c| c.get(&()) == Some(true)).await;
+}
