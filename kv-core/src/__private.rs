@@ -1,1 +1,440 @@
-//! Support for the code `#[derive(KvBucket)]` and `#[derive(KvKey)]` generate. Not a public API.
+//! Support for the code `#[derive(KvBucket)]` and `#[derive(KvKey)]` generate. Not a public API:
+//! anything here may change in any release.
+//!
+//! Generated code reaches everything through this module with absolute paths and UFCS only, so
+//! it works whatever the user imported, under `#![no_implicit_prelude]`, beside a local
+//! `type Result` or `mod natskv`, and through a renamed dependency (`#[kv(crate = "...")]`).
+//!
+//! The compile-time checks are const fns and marker traits: a const fn returns what is wrong and
+//! the generated code panics with the message (so the error points at the user's tokens), and a
+//! marker trait carries a `#[diagnostic::on_unimplemented]` message saying what to write.
+
+pub use core::clone::Clone;
+pub use core::convert::{From, Into};
+pub use core::default::Default;
+pub use core::fmt::{Debug, Formatter, Result as FmtResult};
+pub use core::option::Option;
+pub use core::result::Result as StdResult;
+pub use std::string::String;
+pub use std::time::Duration;
+
+pub use crate::bucket::{Bucket, BucketStatus, Connection};
+pub use crate::codec::Codec;
+pub use crate::error::{Error, Result};
+pub use crate::family::Family;
+pub use crate::key::{ANY_PARAM, KeyError, KeyFilter, KeyPart, KvKey};
+pub use crate::mode::{Mode, PerKeyTtl, ReadOnly, ReadWrite};
+pub use crate::single::Single;
+pub use crate::spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, Storage};
+
+// ---------------------------------------------------------------------------------------------
+// Bucket fields
+// ---------------------------------------------------------------------------------------------
+
+/// What a field of a `#[derive(KvBucket)]` struct is: a [`Family`] or a [`Single`].
+///
+/// The impls carry the bounds (`K: KvKey`, `C: Codec<V>`), so a key type that is not a key type
+/// or a value the codec cannot store is reported as that, at the field's type.
+#[diagnostic::on_unimplemented(
+    message = "a bucket field must be natskv::Family<K, V> or natskv::Single<V>",
+    label = "`{Self}` is not a key family",
+    note = "use `Family<KeyType, ValueType>` for the keys of a pattern with parameters, \
+            or `Single<ValueType>` for one key"
+)]
+pub trait BucketField: Sized {
+    /// The key type (`()` for a [`Single`]).
+    type Key: KvKey;
+    /// The value type.
+    type Value;
+    /// The codec.
+    type ValueCodec: Codec<Self::Value>;
+    /// The access mode.
+    type Mode: Mode;
+    /// Whether the family may set per-key TTLs (it then needs a bucket with limit markers).
+    const PER_KEY_TTL: bool;
+    /// The codec's name, part of the bucket's schema fingerprint.
+    const CODEC_NAME: &'static str;
+
+    /// Binds the field's key pattern in `bucket`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPattern`] when the pattern does not fit the key type (the derive checks it
+    /// at compile time, so this does not happen in derived code).
+    fn bind(bucket: &Bucket, pattern: &str) -> Result<Self>;
+
+    /// The bucket the field was bound in.
+    fn bucket(&self) -> &Bucket;
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Mode> BucketField for Family<K, V, C, M> {
+    type Key = K;
+    type Value = V;
+    type ValueCodec = C;
+    type Mode = M;
+    const PER_KEY_TTL: bool = M::PER_KEY_TTL;
+    const CODEC_NAME: &'static str = C::NAME;
+
+    fn bind(bucket: &Bucket, pattern: &str) -> Result<Self> {
+        Family::bind(bucket, pattern)
+    }
+
+    fn bucket(&self) -> &Bucket {
+        Family::bucket(self)
+    }
+}
+
+impl<V, C: Codec<V>, M: Mode> BucketField for Single<V, C, M> {
+    type Key = ();
+    type Value = V;
+    type ValueCodec = C;
+    type Mode = M;
+    const PER_KEY_TTL: bool = M::PER_KEY_TTL;
+    const CODEC_NAME: &'static str = C::NAME;
+
+    fn bind(bucket: &Bucket, pattern: &str) -> Result<Self> {
+        Single::bind(bucket, pattern)
+    }
+
+    fn bucket(&self) -> &Bucket {
+        Family::bucket(Single::as_family(self))
+    }
+}
+
+/// The modes a family may have in a bucket declared without limit markers: every mode but
+/// [`PerKeyTtl`].
+#[diagnostic::on_unimplemented(
+    message = "per-key TTL needs a bucket declared with limit markers",
+    label = "this family sets per-key TTLs (mode `{Self}`)",
+    note = "add `limit_markers = \"1s\"` (how long the marker of an expired or removed key stays) \
+            to the bucket's #[kv(...)], or use the default mode"
+)]
+pub trait WithoutLimitMarkers: Mode {}
+
+impl WithoutLimitMarkers for ReadWrite {}
+impl WithoutLimitMarkers for ReadOnly {}
+
+/// Compiles only when mode `M` needs no limit markers.
+pub const fn assert_without_limit_markers<M: WithoutLimitMarkers>() {}
+
+/// A family codec `Self` that is the bucket's declared codec `D`.
+#[diagnostic::on_unimplemented(
+    message = "this family's codec `{Self}` is not the bucket's codec `{D}`",
+    label = "this family is encoded with `{Self}`",
+    note = "give the family the bucket's codec as its codec type parameter, \
+            `Family<K, V, {D}>` or `Single<V, {D}>`, or remove `codec` from the bucket's #[kv(...)]"
+)]
+pub trait SameCodec<D> {}
+
+impl<C> SameCodec<C> for C {}
+
+/// Compiles only when the family codec `C` is the bucket codec `D`.
+pub const fn assert_same_codec<C: SameCodec<D>, D>() {}
+
+// ---------------------------------------------------------------------------------------------
+// Key types
+// ---------------------------------------------------------------------------------------------
+
+/// Fixes parameter `index` of `filter` to the token `write` writes for `value`.
+///
+/// A generated filter setter passes `<FieldType as KeyPart>::write_token` as `write`, so the
+/// `KeyPart` bound is checked (and reported) where the field type is written, once, rather than
+/// again through [`KeyFilter::with`]'s own bound.
+pub fn filter_with<K: KvKey, T>(
+    filter: KeyFilter<K>,
+    index: usize,
+    value: &T,
+    write: fn(&T, &mut String) -> Result<(), KeyError>,
+) -> KeyFilter<K> {
+    /// A value with the function that writes it as a token.
+    struct Written<'a, T> {
+        value: &'a T,
+        write: fn(&T, &mut String) -> Result<(), KeyError>,
+    }
+
+    impl<T> KeyPart for Written<'_, T> {
+        fn write_token(&self, out: &mut String) -> Result<(), KeyError> {
+            (self.write)(self.value, out)
+        }
+
+        fn parse_token(token: &str) -> Result<Self, KeyError> {
+            Err(KeyError::unparsable(token, "a filter value"))
+        }
+    }
+
+    filter.with(index, &Written { value, write })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Const checks and messages
+// ---------------------------------------------------------------------------------------------
+
+/// Whether two strings are equal, in a const context.
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn contains(list: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < list.len() {
+        if str_eq(list[i], name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// How a key type's parameters fit a pattern's: see [`check_params`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamCheck {
+    /// They fit.
+    Fits,
+    /// The pattern parameter at this index (pattern order) is not a parameter of the key type.
+    Missing(usize),
+    /// The key-type parameter at this index is not used by the pattern.
+    Unused(usize),
+    /// A single-value key type (`[ANY_PARAM]`) and a pattern without exactly one parameter.
+    AnyParamCount,
+}
+
+/// Checks at compile time what `key::bind_params` checks when a family is bound: every
+/// pattern parameter is a key-type parameter and the reverse, and a single-value key type has a
+/// pattern with exactly one parameter.
+pub const fn check_params(key_params: &[&str], pattern_params: &[&str]) -> ParamCheck {
+    if key_params.len() == 1 && str_eq(key_params[0], ANY_PARAM) {
+        return if pattern_params.len() == 1 {
+            ParamCheck::Fits
+        } else {
+            ParamCheck::AnyParamCount
+        };
+    }
+    let mut i = 0;
+    while i < pattern_params.len() {
+        if !contains(key_params, pattern_params[i]) {
+            return ParamCheck::Missing(i);
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < key_params.len() {
+        if !contains(pattern_params, key_params[j]) {
+            return ParamCheck::Unused(j);
+        }
+        j += 1;
+    }
+    ParamCheck::Fits
+}
+
+/// A message built in a const context, for a `panic!` in generated code. Text beyond the
+/// capacity is dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct Message {
+    buf: [u8; Message::CAPACITY],
+    len: usize,
+}
+
+impl Message {
+    const CAPACITY: usize = 512;
+
+    /// An empty message.
+    pub const fn new() -> Self {
+        Message {
+            buf: [0; Message::CAPACITY],
+            len: 0,
+        }
+    }
+
+    /// Appends `text`, whole or not at all.
+    #[must_use]
+    pub const fn push(mut self, text: &str) -> Self {
+        let bytes = text.as_bytes();
+        if self.len + bytes.len() > Message::CAPACITY {
+            return self;
+        }
+        let mut i = 0;
+        while i < bytes.len() {
+            self.buf[self.len + i] = bytes[i];
+            i += 1;
+        }
+        self.len += bytes.len();
+        self
+    }
+
+    /// Appends a number in decimal.
+    #[must_use]
+    pub const fn push_u64(mut self, mut value: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut count = 0;
+        loop {
+            digits[count] = b'0' + (value % 10) as u8;
+            count += 1;
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        if self.len + count > Message::CAPACITY {
+            return self;
+        }
+        while count > 0 {
+            count -= 1;
+            self.buf[self.len] = digits[count];
+            self.len += 1;
+        }
+        self
+    }
+
+    /// The text.
+    pub const fn as_str(&self) -> &str {
+        match core::str::from_utf8(self.buf.split_at(self.len).0) {
+            Ok(text) => text,
+            Err(_) => "invalid declaration",
+        }
+    }
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Message::new()
+    }
+}
+
+/// `None` when `min <= value <= max`, else the message saying so for the bucket option `option`.
+pub const fn check_range(option: &str, value: u64, min: u64, max: u64) -> Option<Message> {
+    if min <= value && value <= max {
+        return None;
+    }
+    Some(
+        Message::new()
+            .push("`")
+            .push(option)
+            .push("` is ")
+            .push_u64(value)
+            .push("; it must be between ")
+            .push_u64(min)
+            .push(" and ")
+            .push_u64(max),
+    )
+}
+
+/// The message for a key-type parameter the pattern does not use; `key_type` describes the key
+/// type (`` `DeviceKey` ``).
+pub const fn unused_param_message(key_type: &str, param: &str, pattern: &str) -> Message {
+    Message::new()
+        .push("the key type ")
+        .push(key_type)
+        .push(" has a field `")
+        .push(param)
+        .push("` that the key pattern \"")
+        .push(pattern)
+        .push("\" does not use; add `{")
+        .push(param)
+        .push("}` to the pattern, or remove the field from the key type")
+}
+
+/// `value` as a `u8`, saturating (callers check the range with [`check_range`] first).
+#[allow(clippy::cast_possible_truncation)] // `u8::try_from` is not const; the value is clamped
+pub const fn to_u8(value: u64) -> u8 {
+    if value > u8::MAX as u64 {
+        u8::MAX
+    } else {
+        value as u8
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema fingerprint
+// ---------------------------------------------------------------------------------------------
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// A stable 64-bit hash (FNV-1a) of `parts`, each followed by a zero byte so that `["ab", "c"]`
+/// and `["a", "bc"]` differ.
+pub const fn fingerprint(parts: &[&str]) -> u64 {
+    let mut hash = FNV_OFFSET;
+    let mut i = 0;
+    while i < parts.len() {
+        let bytes = parts[i].as_bytes();
+        let mut j = 0;
+        while j < bytes.len() {
+            hash ^= bytes[j] as u64;
+            hash = hash.wrapping_mul(FNV_PRIME);
+            j += 1;
+        }
+        hash = hash.wrapping_mul(FNV_PRIME);
+        i += 1;
+    }
+    hash
+}
+
+/// The text of a schema fingerprint, as stored in the bucket's metadata.
+pub fn fingerprint_text(fingerprint: u64) -> String {
+    format!("v1-{fingerprint:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_fit_or_say_why_not() {
+        assert_eq!(
+            check_params(&["site", "id"], &["id", "site"]),
+            ParamCheck::Fits
+        );
+        assert_eq!(
+            check_params(&["site"], &["site", "id"]),
+            ParamCheck::Missing(1)
+        );
+        assert_eq!(
+            check_params(&["site", "id", "x"], &["site", "id"]),
+            ParamCheck::Unused(2)
+        );
+        assert_eq!(check_params(&[ANY_PARAM], &["name"]), ParamCheck::Fits);
+        assert_eq!(check_params(&[ANY_PARAM], &[]), ParamCheck::AnyParamCount);
+        assert_eq!(
+            check_params(&[ANY_PARAM], &["a", "b"]),
+            ParamCheck::AnyParamCount
+        );
+        assert_eq!(check_params(&[], &[]), ParamCheck::Fits);
+        assert_eq!(check_params(&[], &["x"]), ParamCheck::Missing(0));
+    }
+
+    #[test]
+    fn messages() {
+        let m = check_range("history", 65, 1, 64).unwrap();
+        assert_eq!(m.as_str(), "`history` is 65; it must be between 1 and 64");
+        assert!(check_range("history", 64, 1, 64).is_none());
+        assert_eq!(
+            Message::new().push_u64(0).push_u64(u64::MAX).as_str(),
+            "018446744073709551615"
+        );
+        let long = "x".repeat(600);
+        assert_eq!(
+            Message::new().push("a").push(&long).push("b").as_str(),
+            "ab"
+        );
+        let text = unused_param_message("`DeviceKey`", "extra", "site.{site}");
+        assert!(text.as_str().contains("add `{extra}`"), "{}", text.as_str());
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_separate_parts() {
+        assert_eq!(fingerprint(&[]), FNV_OFFSET);
+        assert_ne!(fingerprint(&["ab", "c"]), fingerprint(&["a", "bc"]));
+        assert_eq!(fingerprint(&["fleet"]), fingerprint(&["fleet"]));
+        assert_eq!(fingerprint_text(0xab), "v1-00000000000000ab");
+    }
+}

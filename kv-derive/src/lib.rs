@@ -1,1 +1,117 @@
-//! Derive macros of natskv. Use them through the `natskv` facade.
+//! Derive macros of natskv: `#[derive(KvBucket)]` and `#[derive(KvKey)]`. Use them through the
+//! `natskv` facade, whose documentation opens with the full example.
+//!
+//! The macros parse a declaration into a typed model (`attr`, `ast`), check it (`check`, and the
+//! key grammar and naming rules of `kv_core::pattern`, the one definition the runtime uses too),
+//! then expand it (`expand_bucket`, `expand_key`). Every problem is a spanned error collected in
+//! one context (`ctxt`); with errors, a stub (`fallback`) is emitted beside them.
+
+mod ast;
+mod attr;
+mod check;
+mod ctxt;
+mod expand_bucket;
+mod expand_key;
+mod fallback;
+mod respan;
+mod spans;
+mod symbol;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Declares a NATS Key/Value bucket as a struct of typed key families.
+///
+/// ```ignore
+/// use natskv::{Family, KvBucket, KvKey, Single};
+///
+/// #[derive(KvKey, Clone, Debug, PartialEq, Eq, Hash)]
+/// pub struct DeviceKey { pub site: String, pub id: u32 }
+///
+/// #[derive(KvBucket)]
+/// #[kv(bucket = "fleet", history = 5, ttl = "7d", storage = "file", replicas = 1)]
+/// pub struct Fleet {
+///     /// Latest reported state of each device.
+///     #[kv(key = "site.{site}.device.{id}")]
+///     pub devices: Family<DeviceKey, DeviceState>,
+///     /// Global maintenance switch.
+///     #[kv(key = "maintenance")]
+///     pub maintenance: Single<bool>,
+/// }
+///
+/// let fleet = Fleet::ensure(&nats).await?;
+/// ```
+///
+/// # Bucket options: `#[kv(...)]` on the struct
+///
+/// | option | value | default |
+/// |---|---|---|
+/// | `bucket` | the bucket name (required): 1 to 255 of `A-Z a-z 0-9 - _` | |
+/// | `description` | a string | none |
+/// | `history` | revisions kept per key, `1..=64` | 1 |
+/// | `ttl` | how long a value lives: `"500ms"`, `"30s"`, `"5m"`, `"2h"`, `"7d"`, `"1h30m"` | forever |
+/// | `max_value_size` | the largest value: bytes, or `"64KiB"`, `"1MiB"`, `"1MB"` ... | unlimited |
+/// | `max_bytes` | the largest bucket, same forms | unlimited |
+/// | `storage` | `"file"` or `"memory"` | `"file"` |
+/// | `replicas` | `1..=5` (more than one needs a cluster) | 1 |
+/// | `compression` | `true` / `false` (bare `compression` means `true`) | `false` |
+/// | `metadata(key = "value", ...)` | metadata entries | none |
+/// | `limit_markers` | enables per-key TTLs; how long markers stay, such as `"1s"` | off |
+/// | `codec` | the codec every family must use, such as `natskv::Json` | any |
+/// | `crate` | the path natskv is reachable at, for a renamed dependency | `::natskv` |
+///
+/// # Fields: `#[kv(key = "pattern")]`
+///
+/// Each field is a `natskv::Family<K, V>` (every key of a pattern with parameters, keys of type
+/// `K`, values of type `V`) or a `natskv::Single<V>` (one key), with the key pattern in
+/// `#[kv(key = "...")]`. A pattern is `.`-separated tokens of `A-Z a-z 0-9 - _ / =`, where a token
+/// may be a whole parameter `{name}` naming a field of the key type. Doc comments on the fields
+/// stay on the fields.
+///
+/// # What is generated
+///
+/// Inherent functions on the struct: `spec() -> BucketSpec` (the options and the schema
+/// fingerprint), `create`, `open`, `ensure(conn) -> Result<Self>`, `delete(conn)`,
+/// `from_bucket(&Bucket)`, `bucket(&self)` and `status(&self)`.
+///
+/// # Checked at compile time
+///
+/// Unknown or repeated options, the bucket name, `history` and `replicas` ranges, durations and
+/// sizes, the storage name, every pattern (empty tokens, characters keys do not allow, wildcards,
+/// the reserved `_kv` prefix, braces, repeated parameters), parameters the key type does not
+/// have and key-type fields the pattern does not use, two families whose patterns can match the
+/// same key, field types that are not families, key and value types, per-key TTL without limit
+/// markers, and a family whose codec is not the declared `codec`.
+#[proc_macro_derive(KvBucket, attributes(kv))]
+pub fn derive_kv_bucket(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand_bucket::derive(&input).into()
+}
+
+/// Makes a struct a key type: its fields are the parameters of a key pattern.
+///
+/// ```ignore
+/// #[derive(KvKey, Clone, Debug, PartialEq, Eq, Hash)]
+/// pub struct DeviceKey { pub site: String, pub id: u32 }
+///
+/// // With `#[kv(key = "site.{site}.device.{id}")] devices: Family<DeviceKey, DeviceState>`:
+/// let paris = fleet.devices.keys(DeviceKey::filter().site("paris")).await?; // site.paris.device.*
+/// ```
+///
+/// On a struct with named fields, each field is the parameter of the same name (`r#type` is
+/// `{type}`); on a tuple struct with one field (`struct SessionId(String)`), the field binds to
+/// the single parameter of a pattern whatever its name. Every field type must be a key token:
+/// `String`, an integer, `bool`, `natskv::Encoded`, or a type implementing `natskv::KeyPart`.
+///
+/// Generated: the `natskv::KvKey` impl, and a filter type named `<Struct>Filter` with
+/// `<Struct>::filter()` and one setter per field (`value` for a tuple struct); unset parameters
+/// match any value. The one container option is `#[kv(crate = "...")]` for a renamed dependency.
+#[proc_macro_derive(KvKey, attributes(kv))]
+pub fn derive_kv_key(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand_key::derive(&input).into()
+}

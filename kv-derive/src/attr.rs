@@ -1,0 +1,579 @@
+//! `#[kv(...)]` attributes, parsed into typed options that keep the user's tokens for spans.
+//!
+//! One branch per option name; an unknown option is an error that lists the known ones, and an
+//! option given twice is reported at its second occurrence. A bad value is reported and parsing
+//! goes on, so every mistake shows in one build.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use kv_core::pattern::{KeyPattern, validate_bucket_name};
+use kv_core::units::{parse_duration, parse_size};
+use proc_macro2::{Span, TokenTree};
+use syn::ext::IdentExt as _;
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Path, Token, Type};
+
+use crate::ctxt::Ctxt;
+use crate::spans;
+use crate::symbol::{
+    BUCKET, BUCKET_OPTIONS, CODEC, COMPRESSION, CRATE, DESCRIPTION, FIELD_OPTIONS, HISTORY, KEY,
+    KEY_TYPE_OPTIONS, KV, LIMIT_MARKERS, MAX_BYTES, MAX_VALUE_SIZE, METADATA, REPLICAS, STORAGE,
+    STORAGE_FILE, STORAGE_MEMORY, TTL,
+};
+
+/// An option that may be set once.
+struct Attr<'c, T> {
+    cx: &'c Ctxt,
+    name: &'static str,
+    value: Option<T>,
+}
+
+impl<'c, T> Attr<'c, T> {
+    fn none(cx: &'c Ctxt, name: &'static str) -> Self {
+        Attr {
+            cx,
+            name,
+            value: None,
+        }
+    }
+
+    /// Sets the value; a second `set` is an error at the second occurrence.
+    fn set(&mut self, path: &Path, value: T) {
+        if self.value.is_some() {
+            self.cx
+                .error_spanned_by(path, format!("`{}` is given twice; keep one", self.name));
+        } else {
+            self.value = Some(value);
+        }
+    }
+
+    /// Sets the value when there is one (a bad value was reported already).
+    fn set_some(&mut self, path: &Path, value: Option<T>) {
+        if let Some(value) = value {
+            self.set(path, value);
+        }
+    }
+
+    fn get(self) -> Option<T> {
+        self.value
+    }
+}
+
+/// A whole number, with its span.
+#[derive(Clone, Copy)]
+pub(crate) struct Number {
+    pub(crate) value: u64,
+    pub(crate) span: Span,
+}
+
+/// A duration.
+#[derive(Clone, Copy)]
+pub(crate) struct DurationOpt {
+    pub(crate) value: Duration,
+}
+
+/// Where the bucket keeps its data.
+#[derive(Clone, Copy)]
+pub(crate) enum StorageOpt {
+    File,
+    Memory,
+}
+
+/// One `metadata(key = "value")` entry.
+pub(crate) struct MetadataEntry {
+    pub(crate) key: String,
+    pub(crate) value: LitStr,
+}
+
+/// The options of `#[derive(KvBucket)]` on the struct.
+pub(crate) struct BucketAttrs {
+    pub(crate) bucket: Option<LitStr>,
+    pub(crate) description: Option<LitStr>,
+    pub(crate) history: Option<Number>,
+    pub(crate) ttl: Option<DurationOpt>,
+    pub(crate) max_value_size: Option<Number>,
+    pub(crate) max_bytes: Option<Number>,
+    pub(crate) storage: Option<StorageOpt>,
+    pub(crate) replicas: Option<Number>,
+    pub(crate) compression: Option<bool>,
+    pub(crate) metadata: Vec<MetadataEntry>,
+    pub(crate) limit_markers: Option<DurationOpt>,
+    pub(crate) codec: Option<Type>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// A field's `#[kv(key = "...")]`: the literal, and the pattern when it parses.
+pub(crate) struct KeyAttr {
+    pub(crate) lit: LitStr,
+    pub(crate) pattern: Option<KeyPattern>,
+}
+
+/// The options of `#[derive(KvKey)]` on the struct.
+pub(crate) struct KeyTypeAttrs {
+    pub(crate) krate: Option<Path>,
+}
+
+/// The name of an option as written (raw identifiers unescaped; `crate` is an identifier here),
+/// if it is a single identifier.
+fn option_name(path: &Path) -> Option<String> {
+    path.get_ident().map(|ident| ident.unraw().to_string())
+}
+
+/// The closest known option, for a "did you mean".
+fn suggestion(name: &str, known: &[&'static str]) -> Option<&'static str> {
+    /// Edit distance, two rows at a time.
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut previous: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut current = Vec::with_capacity(previous.len());
+            current.push(i + 1);
+            for (j, &cb) in b.iter().enumerate() {
+                let substitute = previous
+                    .get(j)
+                    .map_or(usize::MAX, |d| d + usize::from(ca != cb));
+                let delete = previous.get(j + 1).map_or(usize::MAX, |d| d + 1);
+                let insert = current.last().map_or(usize::MAX, |d| d + 1);
+                current.push(substitute.min(delete).min(insert));
+            }
+            previous = current;
+        }
+        previous.last().copied().unwrap_or(usize::MAX)
+    }
+    known
+        .iter()
+        .map(|&k| (distance(name, k), k))
+        .filter(|&(d, k)| d <= 2 && d < k.len())
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
+}
+
+/// The error for an unknown option, saying where it belongs when it is an option of the other
+/// level, and skipping its value so the other options are still read.
+fn unknown(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    known: &[&'static str],
+    level: &str,
+) -> syn::Result<()> {
+    let name = option_name(&meta.path);
+    let written = name.clone().unwrap_or_else(|| {
+        let path = &meta.path;
+        quote::quote!(#path).to_string().replace(' ', "")
+    });
+    let mut message = format!("unknown kv option `{written}`");
+    let is_field_option = FIELD_OPTIONS.contains(&written.as_str());
+    let is_bucket_option = BUCKET_OPTIONS.contains(&written.as_str());
+    if level == "bucket" && is_field_option {
+        message = format!(
+            "`{written}` is a field option: put #[kv({written} = \"...\")] on a field of the struct"
+        );
+    } else if level == "field" && is_bucket_option {
+        message =
+            format!("`{written}` is a bucket option: put it in the #[kv(...)] above the struct");
+    } else {
+        if let Some(close) = name.as_deref().and_then(|n| suggestion(n, known)) {
+            let _ = write!(message, "; did you mean `{close}`?");
+        }
+        let _ = write!(message, "; the {level} options are: {}", known.join(", "));
+    }
+    cx.error_spanned_by(&meta.path, message);
+    skip_value(meta)
+}
+
+/// Consumes `= value` or `(...)` after an option name.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        let _: Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _: TokenTree = meta.input.parse()?;
+    }
+    Ok(())
+}
+
+/// The expression after `name =`, or an error saying how to write the option.
+fn value_expr(meta: &ParseNestedMeta, name: &str, example: &str) -> syn::Result<Expr> {
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(format!("`{name}` needs a value: `{name} = {example}`")));
+    }
+    let mut expr: Expr = meta.value()?.parse()?;
+    // A value passed through a `macro_rules!` arrives wrapped in an invisible group.
+    while let Expr::Group(group) = expr {
+        expr = *group.expr;
+    }
+    Ok(expr)
+}
+
+/// A string option's literal, or an error saying it takes a string.
+fn string_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    name: &str,
+    example: &str,
+) -> syn::Result<Option<LitStr>> {
+    let expr = value_expr(meta, name, example)?;
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Str(lit), ..
+    }) = expr
+    {
+        return Ok(Some(lit));
+    }
+    cx.error_spanned_by(
+        expr,
+        format!("`{name}` takes a string, such as `{name} = {example}`"),
+    );
+    Ok(None)
+}
+
+/// An integer literal as a `u64`.
+fn int_number(cx: &Ctxt, lit: &LitInt, name: &str) -> Option<Number> {
+    if let Ok(value) = lit.base10_parse::<u64>() {
+        return Some(Number {
+            value,
+            span: lit.span(),
+        });
+    }
+    cx.error_spanned_by(lit, format!("`{name}` is too large"));
+    None
+}
+
+/// A whole-number option, or an error saying it takes one.
+fn number_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    name: &str,
+    example: &str,
+) -> syn::Result<Option<Number>> {
+    match value_expr(meta, name, example)? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => Ok(int_number(cx, &lit, name)),
+        other => {
+            cx.error_spanned_by(
+                other,
+                format!("`{name}` takes a whole number, such as `{name} = {example}`"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// A duration option (`"7d"`), parsed by `kv_core::units`.
+fn duration_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    name: &str,
+    example: &str,
+) -> syn::Result<Option<DurationOpt>> {
+    let Some(lit) = string_value(cx, meta, name, example)? else {
+        return Ok(None);
+    };
+    match parse_duration(&lit.value()) {
+        Ok(value) => Ok(Some(DurationOpt { value })),
+        Err(error) => {
+            cx.error_spanned_by(&lit, format!("`{name}`: {error}"));
+            Ok(None)
+        }
+    }
+}
+
+/// A size option: a whole number of bytes, or a string with a unit (`"1MiB"`).
+fn size_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    name: &str,
+    example: &str,
+) -> syn::Result<Option<Number>> {
+    match value_expr(meta, name, example)? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => Ok(int_number(cx, &lit, name)),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => match parse_size(&lit.value()) {
+            Ok(value) => Ok(Some(Number {
+                value,
+                span: lit.span(),
+            })),
+            Err(error) => {
+                cx.error_spanned_by(&lit, format!("`{name}`: {error}"));
+                Ok(None)
+            }
+        },
+        other => {
+            cx.error_spanned_by(
+                other,
+                format!("`{name}` takes a size, such as `{name} = {example}` or a number of bytes"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// A type given as `codec = Json` or `codec = "natskv::Json"`.
+fn type_value(meta: &ParseNestedMeta, name: &str, example: &str) -> syn::Result<Type> {
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(format!("`{name}` needs a value: `{name} = {example}`")));
+    }
+    let input = meta.value()?;
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        lit.parse()
+    } else {
+        input.parse()
+    }
+}
+
+/// A path given as `crate = "natskv"` or `crate = natskv`.
+fn path_value(meta: &ParseNestedMeta) -> syn::Result<Path> {
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(
+            "`crate` needs a value: `crate = \"natskv\"`, the path natskv is reachable at",
+        ));
+    }
+    let input = meta.value()?;
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        lit.parse_with(Path::parse_mod_style)
+    } else {
+        Path::parse_mod_style(input)
+    }
+}
+
+/// Runs `each` on every option of every `#[kv(...)]` in `attrs`; syntax errors are collected.
+fn for_each_option(
+    cx: &Ctxt,
+    attrs: &[Attribute],
+    mut each: impl FnMut(&ParseNestedMeta, Option<&str>) -> syn::Result<()>,
+) {
+    for attr in attrs.iter().filter(|a| a.path().is_ident(KV)) {
+        if !matches!(attr.meta, syn::Meta::List(_)) {
+            cx.error_spanned_by(
+                attr,
+                "write the options in parentheses: #[kv(option = value, ...)]",
+            );
+            continue;
+        }
+        let result = attr.parse_nested_meta(|meta| {
+            let name = option_name(&meta.path);
+            each(&meta, name.as_deref())
+        });
+        if let Err(error) = result {
+            cx.syn_error(error);
+        }
+    }
+}
+
+/// The bucket name, checked against the naming rules (and kept even when it breaks them, so no
+/// "missing bucket" error follows).
+fn bucket_name(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>> {
+    let Some(lit) = string_value(cx, meta, BUCKET, "\"fleet\"")? else {
+        return Ok(None);
+    };
+    if let Err(error) = validate_bucket_name(&lit.value()) {
+        cx.syn_error(spans::bucket_name_error(&lit, &error));
+    }
+    Ok(Some(lit))
+}
+
+/// `max_value_size`, which must fit in 32 bits.
+fn max_value_size(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<Number>> {
+    let size = size_value(cx, meta, MAX_VALUE_SIZE, "\"1MiB\"")?;
+    Ok(size.filter(|n| {
+        let fits = u32::try_from(n.value).is_ok();
+        if !fits {
+            cx.error_at(
+                n.span,
+                "`max_value_size` must be less than 4GiB (it is a 32-bit size)",
+            );
+        }
+        fits
+    }))
+}
+
+/// `"file"` or `"memory"`.
+fn storage_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<StorageOpt>> {
+    let Some(lit) = string_value(cx, meta, STORAGE, "\"file\"")? else {
+        return Ok(None);
+    };
+    Ok(match lit.value().as_str() {
+        STORAGE_FILE => Some(StorageOpt::File),
+        STORAGE_MEMORY => Some(StorageOpt::Memory),
+        other => {
+            cx.error_spanned_by(
+                &lit,
+                format!(
+                    "unknown storage \"{other}\"; write \"{STORAGE_FILE}\" or \"{STORAGE_MEMORY}\""
+                ),
+            );
+            None
+        }
+    })
+}
+
+/// A flag: bare (`compression`) means `true`, or `= true` / `= false`.
+fn flag_value(cx: &Ctxt, meta: &ParseNestedMeta, name: &str) -> syn::Result<Option<bool>> {
+    if !meta.input.peek(Token![=]) {
+        return Ok(Some(true));
+    }
+    match value_expr(meta, name, "true")? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(b), ..
+        }) => Ok(Some(b.value)),
+        other => {
+            cx.error_spanned_by(other, format!("`{name}` takes `true` or `false`"));
+            Ok(None)
+        }
+    }
+}
+
+/// `metadata(key = "value", ...)`, appended to `entries`.
+fn metadata_entries(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    entries: &mut Vec<MetadataEntry>,
+) -> syn::Result<()> {
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(
+            &meta.path,
+            "write metadata as `metadata(key = \"value\", ...)`",
+        );
+        return skip_value(meta);
+    }
+    meta.parse_nested_meta(|entry| {
+        let Some(key) = entry.path.get_ident().map(|i| i.unraw().to_string()) else {
+            cx.error_spanned_by(
+                &entry.path,
+                "a metadata key is an identifier: `metadata(owner = \"ops\")`",
+            );
+            return skip_value(&entry);
+        };
+        if let Some(value) = string_value(cx, &entry, &key, "\"...\"")? {
+            if entries.iter().any(|m| m.key == key) {
+                cx.error_spanned_by(
+                    &entry.path,
+                    format!("metadata key `{key}` is given twice; keep one"),
+                );
+            } else {
+                entries.push(MetadataEntry { key, value });
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Parses the container options of a bucket.
+pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
+    let mut bucket = Attr::none(cx, BUCKET);
+    let mut description = Attr::none(cx, DESCRIPTION);
+    let mut history = Attr::none(cx, HISTORY);
+    let mut ttl = Attr::none(cx, TTL);
+    let mut max_value_size_attr = Attr::none(cx, MAX_VALUE_SIZE);
+    let mut max_bytes = Attr::none(cx, MAX_BYTES);
+    let mut storage = Attr::none(cx, STORAGE);
+    let mut replicas = Attr::none(cx, REPLICAS);
+    let mut compression = Attr::none(cx, COMPRESSION);
+    let mut metadata: Vec<MetadataEntry> = Vec::new();
+    let mut metadata_seen = Attr::none(cx, METADATA);
+    let mut limit_markers = Attr::none(cx, LIMIT_MARKERS);
+    let mut codec = Attr::none(cx, CODEC);
+    let mut krate = Attr::none(cx, CRATE);
+
+    for_each_option(cx, attrs, |meta, name| {
+        let path = &meta.path;
+        match name {
+            Some(BUCKET) => bucket.set_some(path, bucket_name(cx, meta)?),
+            Some(DESCRIPTION) => {
+                description.set_some(path, string_value(cx, meta, DESCRIPTION, "\"devices\"")?);
+            }
+            Some(HISTORY) => history.set_some(path, number_value(cx, meta, HISTORY, "5")?),
+            Some(TTL) => ttl.set_some(path, duration_value(cx, meta, TTL, "\"7d\"")?),
+            Some(MAX_VALUE_SIZE) => max_value_size_attr.set_some(path, max_value_size(cx, meta)?),
+            Some(MAX_BYTES) => {
+                max_bytes.set_some(path, size_value(cx, meta, MAX_BYTES, "\"1GiB\"")?);
+            }
+            Some(STORAGE) => storage.set_some(path, storage_value(cx, meta)?),
+            Some(REPLICAS) => replicas.set_some(path, number_value(cx, meta, REPLICAS, "3")?),
+            Some(COMPRESSION) => compression.set_some(path, flag_value(cx, meta, COMPRESSION)?),
+            Some(METADATA) => {
+                metadata_seen.set(path, ());
+                metadata_entries(cx, meta, &mut metadata)?;
+            }
+            Some(LIMIT_MARKERS) => {
+                limit_markers.set_some(path, duration_value(cx, meta, LIMIT_MARKERS, "\"1s\"")?);
+            }
+            Some(CODEC) => codec.set(path, type_value(meta, CODEC, "natskv::Json")?),
+            Some(CRATE) => krate.set(path, path_value(meta)?),
+            _ => return unknown(cx, meta, BUCKET_OPTIONS, "bucket"),
+        }
+        Ok(())
+    });
+
+    BucketAttrs {
+        bucket: bucket.get(),
+        description: description.get(),
+        history: history.get(),
+        ttl: ttl.get(),
+        max_value_size: max_value_size_attr.get(),
+        max_bytes: max_bytes.get(),
+        storage: storage.get(),
+        replicas: replicas.get(),
+        compression: compression.get(),
+        metadata,
+        limit_markers: limit_markers.get(),
+        codec: codec.get(),
+        krate: krate.get(),
+    }
+}
+
+/// Parses a bucket field's options: its key pattern.
+pub(crate) fn field_key(cx: &Ctxt, attrs: &[Attribute]) -> Option<KeyAttr> {
+    let mut key = Attr::none(cx, KEY);
+    for_each_option(cx, attrs, |meta, name| {
+        match name {
+            Some(KEY) => {
+                if let Some(lit) = string_value(cx, meta, KEY, "\"site.{site}.device.{id}\"")? {
+                    let pattern = match KeyPattern::parse(&lit.value()) {
+                        Ok(pattern) => Some(pattern),
+                        Err(error) => {
+                            cx.syn_error(spans::pattern_error(&lit, &error));
+                            None
+                        }
+                    };
+                    key.set(&meta.path, KeyAttr { lit, pattern });
+                }
+            }
+            _ => return unknown(cx, meta, FIELD_OPTIONS, "field"),
+        }
+        Ok(())
+    });
+    key.get()
+}
+
+/// Parses the container options of a key type.
+pub(crate) fn key_type_attrs(cx: &Ctxt, attrs: &[Attribute]) -> KeyTypeAttrs {
+    let mut krate = Attr::none(cx, CRATE);
+    for_each_option(cx, attrs, |meta, name| {
+        match name {
+            Some(CRATE) => {
+                let p = path_value(meta)?;
+                krate.set(&meta.path, p);
+            }
+            _ => return unknown(cx, meta, KEY_TYPE_OPTIONS, "key type"),
+        }
+        Ok(())
+    });
+    KeyTypeAttrs { krate: krate.get() }
+}
+
+/// Reports any `#[kv(...)]` on a field of a key type: they have no options.
+pub(crate) fn no_key_field_options(cx: &Ctxt, attrs: &[Attribute]) {
+    for attr in attrs.iter().filter(|a| a.path().is_ident(KV)) {
+        cx.error_spanned_by(
+            attr,
+            "the fields of a key type take no #[kv(...)] options; the key pattern is written on \
+             the bucket's field: #[kv(key = \"...\")]",
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! Checks that span several attributes or fields of a bucket declaration. Each problem is an
+//! error in the context, spanned on the user's tokens.
+//!
+//! What needs a type the macro cannot see (the parameters of a key type, the mode of a family,
+//! whether a type is a family at all) is checked by the compiler from the generated code; see
+//! `expand_bucket`.
+
+use kv_core::pattern::{KeyPattern, Segment};
+
+use crate::ast::BucketDecl;
+use crate::ctxt::Ctxt;
+use crate::types::Shape;
+
+/// Runs every cross-attribute check of a bucket.
+pub(crate) fn bucket(cx: &Ctxt, decl: &BucketDecl) {
+    missing_bucket_name(cx, decl);
+    let Some(fields) = &decl.fields else {
+        return;
+    };
+    if fields.is_empty() {
+        cx.error_spanned_by(
+            decl.ident,
+            "a bucket needs at least one field: a `Family<K, V>` or `Single<V>` with #[kv(key = \"...\")]",
+        );
+    }
+    missing_keys(cx, decl);
+    single_without_params(cx, decl);
+    overlapping_patterns(cx, decl);
+}
+
+fn missing_bucket_name(cx: &Ctxt, decl: &BucketDecl) {
+    if decl.attrs.bucket.is_none() {
+        cx.error_spanned_by(
+            decl.ident,
+            format!(
+                "`{}` has no bucket name; add #[kv(bucket = \"...\")] above the struct",
+                decl.ident
+            ),
+        );
+    }
+}
+
+fn missing_keys(cx: &Ctxt, decl: &BucketDecl) {
+    for field in decl.fields().iter().filter(|f| f.key.is_none()) {
+        cx.error_spanned_by(
+            field.ident,
+            format!(
+                "field `{}` has no key pattern; add #[kv(key = \"...\")] above it, such as \
+                 #[kv(key = \"{}.{{id}}\")] for a Family or #[kv(key = \"{}\")] for a Single",
+                field.ident, field.ident, field.ident
+            ),
+        );
+    }
+}
+
+/// A `Single` is one key: its pattern has no parameters.
+fn single_without_params(cx: &Ctxt, decl: &BucketDecl) {
+    for field in decl.fields() {
+        let (Shape::Single { .. }, Some(key)) = (&field.shape, &field.key) else {
+            continue;
+        };
+        let Some(pattern) = &key.pattern else {
+            continue;
+        };
+        if let Some(param) = pattern.params().next() {
+            cx.error_spanned_by(
+                &key.lit,
+                format!(
+                    "a Single is one key, so its pattern cannot have a parameter (`{{{param}}}`); \
+                     use `Family<K, V>` for the keys of a pattern with parameters"
+                ),
+            );
+        }
+    }
+}
+
+/// Two families whose patterns can match the same key would read each other's values.
+fn overlapping_patterns(cx: &Ctxt, decl: &BucketDecl) {
+    let patterns: Vec<_> = decl
+        .fields()
+        .iter()
+        .filter_map(|field| {
+            let key = field.key.as_ref()?;
+            Some((field.ident, key, key.pattern.as_ref()?))
+        })
+        .collect();
+    for (i, (_, key, pattern)) in patterns.iter().enumerate() {
+        let Some((earlier_field, _, earlier)) = patterns
+            .iter()
+            .take(i)
+            .find(|(_, _, p)| p.overlaps(pattern))
+        else {
+            continue;
+        };
+        cx.error_spanned_by(
+            &key.lit,
+            format!(
+                "key pattern \"{}\" can match the same keys as \"{}\" of field `{earlier_field}` \
+                 (such as \"{}\"); every family of a bucket needs keys of its own: make a literal \
+                 token differ, or add one",
+                pattern.as_str(),
+                earlier.as_str(),
+                common_key(pattern, earlier),
+            ),
+        );
+    }
+}
+
+/// A key both (overlapping) patterns match: literals where either has one, `<param>` elsewhere.
+fn common_key(a: &KeyPattern, b: &KeyPattern) -> String {
+    let tokens: Vec<String> = a
+        .segments()
+        .iter()
+        .zip(b.segments())
+        .map(|pair| match pair {
+            (Segment::Literal(l), _) | (Segment::Param(_), Segment::Literal(l)) => l.clone(),
+            (Segment::Param(p), Segment::Param(_)) => format!("<{p}>"),
+        })
+        .collect();
+    tokens.join(".")
+}

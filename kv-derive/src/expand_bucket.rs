@@ -1,0 +1,445 @@
+//! `#[derive(KvBucket)]`: turns a checked bucket declaration into its inherent functions.
+//!
+//! Everything is generated inside `const _: () = { ... };`, reaches natskv through
+//! `<crate>::__private` and calls every function by its full path, so it depends on nothing
+//! the user imported. The checks the macro cannot do itself are generated as const items the
+//! compiler evaluates, spanned at the user's tokens:
+//! - the key type's parameters against the pattern's (`check_params`, at the pattern);
+//! - a per-key TTL family in a bucket without limit markers (a trait bound, at the mode);
+//! - a family whose codec is not the bucket's declared codec (a trait bound, at the codec);
+//! - `history` and `replicas` against the runtime's limits (`check_range`, at the number).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::DeriveInput;
+
+use crate::ast::{BucketDecl, BucketFieldDecl, crate_path, local};
+use crate::attr::{Number, StorageOpt};
+use crate::check;
+use crate::ctxt::Ctxt;
+use crate::fallback;
+use crate::respan::around;
+use crate::types::{Shape, type_name};
+
+/// The derive's entry point: the expansion, or the errors and a stub.
+pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::new();
+    let decl = BucketDecl::from_ast(&cx, input);
+    check::bucket(&cx, &decl);
+    let p = private_path(&decl);
+    // The range checks depend only on the numbers written, so they run even when the
+    // declaration has other errors: every mistake shows in one build.
+    let ranges = range_checks(&decl, &p);
+    match cx.check() {
+        Ok(()) => {
+            let body = expand(&decl, &p);
+            quote! {
+                const _: () = {
+                    #ranges
+                    #body
+                };
+            }
+        }
+        Err(error) => {
+            let errors = error.to_compile_error();
+            let stub = fallback::bucket(&decl, &p);
+            quote! {
+                #errors
+                const _: () = {
+                    #ranges
+                    #stub
+                };
+            }
+        }
+    }
+}
+
+fn private_path(decl: &BucketDecl) -> TokenStream {
+    let krate = crate_path(decl.attrs.krate.as_ref());
+    quote!(#krate::__private)
+}
+
+/// Const checks of `history` and `replicas` against `MAX_HISTORY` and `MAX_REPLICAS`.
+fn range_checks(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
+    let check = |name: &str, number: Option<Number>, max: TokenStream| {
+        let Some(Number { value, span }) = number else {
+            return TokenStream::new();
+        };
+        let message = local("__kv_message");
+        quote_spanned! {span=>
+            const _: () = if let #p::Option::Some(#message) =
+                #p::check_range(#name, #value, 1, #max as u64)
+            {
+                ::core::panic!("{}", #p::Message::as_str(&#message))
+            };
+        }
+    };
+    let history = check("history", decl.attrs.history, quote!(#p::MAX_HISTORY));
+    let replicas = check("replicas", decl.attrs.replicas, quote!(#p::MAX_REPLICAS));
+    quote!(#history #replicas)
+}
+
+fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
+    let ident = decl.ident;
+    let vis = decl.vis;
+    let bucket_name = decl
+        .attrs
+        .bucket
+        .as_ref()
+        .map(syn::LitStr::value)
+        .unwrap_or_default();
+    let fields = decl.fields();
+
+    let field_checks = fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| field_checks(decl, i, field, p));
+    let fingerprint = fingerprint(decl, &bucket_name, p);
+    let spec_body = spec_body(decl, &bucket_name, p);
+
+    let conn = local("conn");
+    let bucket = local("bucket");
+    let this = local("__kv_this");
+    let binds = fields.iter().map(|field| {
+        let name = field.ident;
+        let pattern = field.key.as_ref().map(|k| &k.lit);
+        let bind = around(field.ty, quote!(<), quote!(as #p::BucketField>::bind));
+        quote!(#name: #bind(#bucket, #pattern)?)
+    });
+    let bucket_of_first = fields.first().map(|field| {
+        let name = field.ident;
+        let bucket_fn = around(field.ty, quote!(<), quote!(as #p::BucketField>::bucket));
+        quote!(#bucket_fn(&#this.#name))
+    });
+
+    let Docs {
+        spec: doc_spec,
+        create: doc_create,
+        open: doc_open,
+        ensure: doc_ensure,
+        delete: doc_delete,
+        from_bucket: doc_from_bucket,
+        bucket: doc_bucket,
+        status: doc_status,
+    } = docs(&bucket_name, fields);
+
+    quote! {
+        #(#field_checks)*
+        #fingerprint
+
+        #[automatically_derived]
+        #[allow(dead_code, clippy::all, clippy::pedantic)]
+        impl #ident {
+            #[doc = #doc_spec]
+            #[must_use]
+            #vis fn spec() -> #p::BucketSpec {
+                #spec_body
+            }
+
+            #[doc = #doc_create]
+            #vis async fn create(#conn: impl #p::Connection) -> #p::Result<Self> {
+                <Self>::from_bucket(&#p::Bucket::create(#conn, &<Self>::spec()).await?)
+            }
+
+            #[doc = #doc_open]
+            #vis async fn open(#conn: impl #p::Connection) -> #p::Result<Self> {
+                <Self>::from_bucket(&#p::Bucket::open(#conn, &<Self>::spec()).await?)
+            }
+
+            #[doc = #doc_ensure]
+            #vis async fn ensure(#conn: impl #p::Connection) -> #p::Result<Self> {
+                <Self>::from_bucket(&#p::Bucket::ensure(#conn, &<Self>::spec()).await?)
+            }
+
+            #[doc = #doc_delete]
+            #vis async fn delete(#conn: impl #p::Connection) -> #p::Result<()> {
+                #p::Bucket::delete(#conn, #bucket_name).await
+            }
+
+            #[doc = #doc_from_bucket]
+            #vis fn from_bucket(#bucket: &#p::Bucket) -> #p::Result<Self> {
+                #p::StdResult::Ok(Self { #(#binds,)* })
+            }
+
+            #[doc = #doc_bucket]
+            #vis fn bucket(&self) -> &#p::Bucket {
+                let #this = self;
+                #bucket_of_first
+            }
+
+            #[doc = #doc_status]
+            #vis async fn status(&self) -> #p::Result<#p::BucketStatus> {
+                #p::Bucket::status(<Self>::bucket(self)).await
+            }
+        }
+    }
+}
+
+/// The documentation of the generated functions.
+struct Docs {
+    spec: String,
+    create: String,
+    open: String,
+    ensure: String,
+    delete: String,
+    from_bucket: String,
+    bucket: String,
+    status: String,
+}
+
+fn docs(bucket_name: &str, fields: &[BucketFieldDecl]) -> Docs {
+    let family_list: String = fields
+        .iter()
+        .filter_map(|f| {
+            Some(format!(
+                "\n- `{}`: `{}`",
+                f.ident,
+                f.key.as_ref()?.lit.value()
+            ))
+        })
+        .collect();
+    let spec = format!(
+        "The declared configuration of bucket `{bucket_name}`, with the schema fingerprint of its \
+         families:\n{family_list}\n\nThe options come from the struct's `#[kv(...)]`; `create`, \
+         `open` and `ensure` use this spec."
+    );
+    let create = format!(
+        "Creates bucket `{bucket_name}` as declared and binds its families.\n\n\
+         # Errors\n\
+         `Error::BucketExists` when it exists with another configuration; \
+         `Error::JetStreamNotEnabled`; the errors of `natskv::Bucket::create`."
+    );
+    let open = format!(
+        "Opens bucket `{bucket_name}` and binds its families, after checking that the server's \
+         configuration and schema fingerprint match the declaration.\n\n\
+         # Errors\n\
+         `Error::BucketNotFound`; `Error::ConfigDrift` listing each option that differs; \
+         `Error::SchemaMismatch` when the bucket was created by another declaration."
+    );
+    let ensure = format!(
+        "Creates bucket `{bucket_name}`, or brings the server's configuration to the declared one, \
+         and binds its families.\n\n\
+         # Errors\n\
+         `Error::SchemaMismatch` when the bucket was created by another declaration; the server \
+         refuses some changes (storage, for one) with `Error::Server`."
+    );
+    let delete = format!(
+        "Deletes bucket `{bucket_name}` and everything in it.\n\n\
+         # Errors\n\
+         `Error::BucketNotFound` when it does not exist."
+    );
+    let from_bucket = format!(
+        "Binds the families to an already opened `natskv::Bucket`, without checking its \
+         configuration (`open` and `ensure` check it).\n\n\
+         # Errors\n\
+         `Error::InvalidPattern` if a key pattern does not fit its key type (checked at compile \
+         time, so it does not happen for bucket `{bucket_name}`)."
+    );
+    let bucket = format!("The handle of bucket `{bucket_name}` that the families share.");
+    let status = format!(
+        "The status of bucket `{bucket_name}`, read fresh from the server.\n\n\
+         # Errors\n\
+         `Error::BucketNotFound` when it was deleted."
+    );
+
+    Docs {
+        spec,
+        create,
+        open,
+        ensure,
+        delete,
+        from_bucket,
+        bucket,
+        status,
+    }
+}
+
+/// `BucketSpec::new(name)` and one setter per declared option, then the schema fingerprint.
+fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStream {
+    let attrs = &decl.attrs;
+    let spec = local("__kv_spec");
+    let mut setters = Vec::new();
+    let mut set = |method: &str, value: TokenStream| {
+        let method = syn::Ident::new(method, Span::call_site());
+        setters.push(quote!(let #spec = #p::BucketSpec::#method(#spec, #value);));
+    };
+    if let Some(description) = &attrs.description {
+        set("description", quote!(#description));
+    }
+    if let Some(n) = attrs.history {
+        let value = n.value;
+        set("history", quote!(#p::to_u8(#value)));
+    }
+    if let Some(ttl) = attrs.ttl {
+        set("ttl", duration(ttl.value, p));
+    }
+    if let Some(n) = attrs.max_value_size {
+        // Checked to fit in a u32 when parsed.
+        let value = u32::try_from(n.value).unwrap_or(u32::MAX);
+        set("max_value_size", quote!(#value));
+    }
+    if let Some(n) = attrs.max_bytes {
+        let value = n.value;
+        set("max_bytes", quote!(#value));
+    }
+    if let Some(storage) = attrs.storage {
+        let variant = match storage {
+            StorageOpt::File => quote!(File),
+            StorageOpt::Memory => quote!(Memory),
+        };
+        set("storage", quote!(#p::Storage::#variant));
+    }
+    if let Some(n) = attrs.replicas {
+        let value = n.value;
+        set("replicas", quote!(#p::to_u8(#value)));
+    }
+    if let Some(on) = attrs.compression {
+        set("compression", quote!(#on));
+    }
+    for entry in &attrs.metadata {
+        let key = &entry.key;
+        let value = &entry.value;
+        set("metadata", quote!(#key, #value));
+    }
+    if let Some(markers) = attrs.limit_markers {
+        set("limit_markers", duration(markers.value, p));
+    }
+    let fingerprint = local("__KV_FINGERPRINT");
+    quote! {
+        let #spec = #p::BucketSpec::new(#bucket_name);
+        #(#setters)*
+        #p::BucketSpec::schema(#spec, #p::fingerprint_text(#fingerprint))
+    }
+}
+
+fn duration(value: std::time::Duration, p: &TokenStream) -> TokenStream {
+    let secs = value.as_secs();
+    let nanos = value.subsec_nanos();
+    quote!(#p::Duration::new(#secs, #nanos))
+}
+
+/// The schema fingerprint: a hash of the bucket name and, for each field in name order, its
+/// name, pattern, key and value type names and codec name. A changed declaration gets another
+/// fingerprint; reordering fields or importing a type by another path does not change it.
+fn fingerprint(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStream {
+    let mut fields: Vec<&BucketFieldDecl> = decl.fields().iter().collect();
+    fields.sort_by_key(|f| f.ident.to_string());
+    let parts = fields.iter().map(|field| {
+        let name = field.ident.to_string();
+        let pattern = field
+            .key
+            .as_ref()
+            .map(|k| k.lit.value())
+            .unwrap_or_default();
+        let (key, value) = match &field.shape {
+            Shape::Family { key, value, .. } => (type_name(key), type_name(value)),
+            Shape::Single { value, .. } => ("()".to_owned(), type_name(value)),
+            Shape::Unknown => (type_name(field.ty), String::new()),
+        };
+        let codec_name = around(field.ty, quote!(<), quote!(as #p::BucketField>::CODEC_NAME));
+        quote!(#name, #pattern, #key, #value, #codec_name,)
+    });
+    let fingerprint = local("__KV_FINGERPRINT");
+    quote! {
+        const #fingerprint: u64 = #p::fingerprint(&["natskv-schema-v1", #bucket_name, #(#parts)*]);
+    }
+}
+
+/// The compile-time checks of one field that need its types. Each obligation on the field's
+/// type is spanned over the whole type (see `respan`), so the compiler reports it once.
+fn field_checks(
+    decl: &BucketDecl,
+    index: usize,
+    field: &BucketFieldDecl,
+    p: &TokenStream,
+) -> TokenStream {
+    let ty = field.ty;
+    let mut out = TokenStream::new();
+
+    if let Some((key, pattern)) = field
+        .key
+        .as_ref()
+        .and_then(|k| Some((k, k.pattern.as_ref()?)))
+    {
+        let key_params = local(&format!("__KV_KEY_PARAMS_{index}"));
+        let value = around(
+            ty,
+            quote!(< <),
+            quote!(as #p::BucketField>::Key as #p::KvKey>::PARAMS),
+        );
+        out.extend(quote!(const #key_params: &[&str] = #value;));
+        out.extend(param_check(field, &key_params, key.lit.span(), pattern, p));
+    }
+
+    if decl.attrs.limit_markers.is_none() {
+        let check = match field.shape.mode() {
+            Some(mode) => around(mode, quote!(#p::assert_without_limit_markers::<), quote!(>)),
+            None => around(
+                ty,
+                quote!(#p::assert_without_limit_markers::< <),
+                quote!(as #p::BucketField>::Mode>),
+            ),
+        };
+        out.extend(quote!(const _: () = #check();));
+    }
+
+    if let Some(codec) = &decl.attrs.codec {
+        let check = match field.shape.codec() {
+            Some(written) => around(written, quote!(#p::assert_same_codec::<), quote!(, #codec>)),
+            None => around(
+                ty,
+                quote!(#p::assert_same_codec::< <),
+                quote!(as #p::BucketField>::ValueCodec, #codec>),
+            ),
+        };
+        out.extend(quote!(const _: () = #check();));
+    }
+    out
+}
+
+/// Checks the key type's parameters against the pattern's, when the program is compiled.
+fn param_check(
+    field: &BucketFieldDecl,
+    key_params_const: &syn::Ident,
+    span: Span,
+    pattern: &kv_core::pattern::KeyPattern,
+    p: &TokenStream,
+) -> TokenStream {
+    let text = pattern.as_str();
+    let params: Vec<&str> = pattern.params().collect();
+    let key_name = match &field.shape {
+        Shape::Family { key, .. } => format!("`{}`", type_name(key)),
+        Shape::Single { .. } => "`()`".to_owned(),
+        Shape::Unknown => "of this family".to_owned(),
+    };
+    let missing = params.iter().enumerate().map(|(i, param)| {
+        let message = format!(
+            "the key pattern \"{text}\" uses parameter `{param}`, but the key type {key_name} has \
+             no field `{param}`; add the field to the key type, or rename the parameter"
+        );
+        quote_spanned!(span=> #p::ParamCheck::Missing(#i) => ::core::panic!("{}", #message),)
+    });
+    let any_count = format!(
+        "the key type {key_name} is a single value, so its pattern needs exactly one parameter \
+         (such as \"session.{{id}}\"), and \"{text}\" has {}; for several parameters use a struct \
+         with #[derive(KvKey)]",
+        params.len()
+    );
+    let key_params = local("__kv_key_params");
+    let index = local("__kv_index");
+    quote_spanned! {span=>
+        const _: () = {
+            let #key_params: &[&str] = #key_params_const;
+            match #p::check_params(#key_params, &[#(#params),*]) {
+                #p::ParamCheck::Fits => {}
+                #(#missing)*
+                #p::ParamCheck::Missing(_) => ::core::panic!("a key pattern parameter is not a field of the key type"),
+                #p::ParamCheck::Unused(#index) => ::core::panic!(
+                    "{}",
+                    #p::Message::as_str(&#p::unused_param_message(#key_name, #key_params[#index], #text))
+                ),
+                #p::ParamCheck::AnyParamCount => ::core::panic!("{}", #any_count),
+            }
+        };
+    }
+}

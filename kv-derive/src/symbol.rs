@@ -1,0 +1,49 @@
+//! The names of the `#[kv(...)]` options, in one place.
+
+/// The attribute's own name.
+pub(crate) const KV: &str = "kv";
+
+// Bucket (container) options.
+pub(crate) const BUCKET: &str = "bucket";
+pub(crate) const DESCRIPTION: &str = "description";
+pub(crate) const HISTORY: &str = "history";
+pub(crate) const TTL: &str = "ttl";
+pub(crate) const MAX_VALUE_SIZE: &str = "max_value_size";
+pub(crate) const MAX_BYTES: &str = "max_bytes";
+pub(crate) const STORAGE: &str = "storage";
+pub(crate) const REPLICAS: &str = "replicas";
+pub(crate) const COMPRESSION: &str = "compression";
+pub(crate) const METADATA: &str = "metadata";
+pub(crate) const LIMIT_MARKERS: &str = "limit_markers";
+pub(crate) const CODEC: &str = "codec";
+pub(crate) const CRATE: &str = "crate";
+
+/// Every bucket option, for "did you mean" and the list in an unknown-option error.
+pub(crate) const BUCKET_OPTIONS: &[&str] = &[
+    BUCKET,
+    DESCRIPTION,
+    HISTORY,
+    TTL,
+    MAX_VALUE_SIZE,
+    MAX_BYTES,
+    STORAGE,
+    REPLICAS,
+    COMPRESSION,
+    METADATA,
+    LIMIT_MARKERS,
+    CODEC,
+    CRATE,
+];
+
+// Field options of a bucket.
+pub(crate) const KEY: &str = "key";
+
+/// Every field option of a bucket.
+pub(crate) const FIELD_OPTIONS: &[&str] = &[KEY];
+
+/// Every container option of a key type.
+pub(crate) const KEY_TYPE_OPTIONS: &[&str] = &[CRATE];
+
+/// The storage names.
+pub(crate) const STORAGE_FILE: &str = "file";
+pub(crate) const STORAGE_MEMORY: &str = "memory";

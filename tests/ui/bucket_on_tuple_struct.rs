@@ -1,0 +1,7 @@
+use natskv::{KvBucket, Single};
+
+#[derive(KvBucket)]
+#[kv(bucket = "fleet")]
+struct Fleet(Single<bool>);
+
+fn main() {}

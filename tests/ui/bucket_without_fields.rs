@@ -1,0 +1,7 @@
+use natskv::KvBucket;
+
+#[derive(KvBucket)]
+#[kv(bucket = "fleet")]
+struct Fleet {}
+
+fn main() {}

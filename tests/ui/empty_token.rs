@@ -1,0 +1,10 @@
+use natskv::{Family, KvBucket};
+
+#[derive(KvBucket)]
+#[kv(bucket = "fleet")]
+struct Fleet {
+    #[kv(key = "site..{name}")]
+    sites: Family<String, u32>,
+}
+
+fn main() {}

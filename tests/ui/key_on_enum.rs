@@ -1,0 +1,8 @@
+use natskv::KvKey;
+
+#[derive(KvKey)]
+enum DeviceKey {
+    Site(String),
+}
+
+fn main() {}

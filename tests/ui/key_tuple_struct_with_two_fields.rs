@@ -1,0 +1,6 @@
+use natskv::KvKey;
+
+#[derive(KvKey)]
+struct DeviceKey(String, u32);
+
+fn main() {}

@@ -1,0 +1,11 @@
+use natskv::{KvBucket, Single};
+
+#[derive(KvBucket)]
+#[kv(bucket = "fleet", history = 5)]
+#[kv(history = 10)]
+struct Fleet {
+    #[kv(key = "maintenance")]
+    maintenance: Single<bool>,
+}
+
+fn main() {}

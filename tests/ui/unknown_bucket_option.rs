@@ -1,0 +1,10 @@
+use natskv::{KvBucket, Single};
+
+#[derive(KvBucket)]
+#[kv(bucket = "fleet", histroy = 5)]
+struct Fleet {
+    #[kv(key = "maintenance")]
+    maintenance: Single<bool>,
+}
+
+fn main() {}
