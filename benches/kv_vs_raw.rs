@@ -5,6 +5,13 @@
 //! `cargo bench --bench kv_vs_raw --features server` for the full run; under `cargo test` (no
 //! `--bench` argument) it runs a few operations only, to prove it works.
 
+// Ratios of counts and a linear main are what a benchmark report is made of.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::too_many_lines
+)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -71,7 +78,10 @@ struct Cost {
 }
 
 async fn measure<F: std::future::Future<Output = ()>>(work: F) -> Cost {
-    let (bytes, allocations) = (ALLOCATED.load(Ordering::Relaxed), ALLOCATIONS.load(Ordering::Relaxed));
+    let (bytes, allocations) = (
+        ALLOCATED.load(Ordering::Relaxed),
+        ALLOCATIONS.load(Ordering::Relaxed),
+    );
     let start = Instant::now();
     work.await;
     Cost {
@@ -113,66 +123,107 @@ async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (ops, rounds) = if full { (2_000, 7) } else { (20, 1) };
 
-    let server = NatsServer::start().await.expect("start nats-server (scripts/install-nats-server)");
+    let server = NatsServer::start()
+        .await
+        .expect("start nats-server (scripts/install-nats-server)");
     let nats = async_nats::connect(server.url()).await.expect("connect");
     let spec = BucketSpec::new("bench").history(1).storage(Storage::Memory);
     let bucket = Bucket::create(&nats, &spec).await.expect("bucket");
     let devices: Family<DeviceKey, DeviceState> =
         Family::bind(&bucket, "site.{site}.device.{id}").expect("family");
-    let store: Store = async_nats::jetstream::new(nats.clone()).get_key_value("bench").await.expect("store");
-    let keys: Vec<DeviceKey> = (0..ops).map(|i| DeviceKey { site: format!("s{}", i % 10), id: i }).collect();
+    let store: Store = async_nats::jetstream::new(nats.clone())
+        .get_key_value("bench")
+        .await
+        .expect("store");
+    let keys: Vec<DeviceKey> = (0..ops)
+        .map(|i| DeviceKey {
+            site: format!("s{}", i % 10),
+            id: i,
+        })
+        .collect();
     let values: Vec<DeviceState> = (0..ops).map(state).collect();
 
-    println!("natskv vs raw async-nats, {ops} ops x {rounds} rounds, nats-server {}", server.version());
+    println!(
+        "natskv vs raw async-nats, {ops} ops x {rounds} rounds, nats-server {}",
+        server.version()
+    );
     let (mut ours, mut raw) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        ours.push(measure(async {
-            for (k, v) in keys.iter().zip(&values) {
-                devices.put(k, v).await.expect("put");
-            }
-        })
-        .await);
-        raw.push(measure(async {
-            for (i, v) in values.iter().enumerate() {
-                store.put(raw_key(i as u32), encode(v)).await.expect("put");
-            }
-        })
-        .await);
+        ours.push(
+            measure(async {
+                for (k, v) in keys.iter().zip(&values) {
+                    devices.put(k, v).await.expect("put");
+                }
+            })
+            .await,
+        );
+        raw.push(
+            measure(async {
+                for (i, v) in values.iter().enumerate() {
+                    store.put(raw_key(i as u32), encode(v)).await.expect("put");
+                }
+            })
+            .await,
+        );
     }
     report("put (encode + write)", ops, &ours, &raw);
 
     let (mut ours, mut raw) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        ours.push(measure(async {
-            for k in &keys {
-                assert!(devices.get(k).await.expect("get").is_some());
-            }
-        })
-        .await);
-        raw.push(measure(async {
-            for i in 0..ops {
-                let entry = store.entry(raw_key(i)).await.expect("get").expect("present");
-                let value: DeviceState = <MsgPack as Codec<DeviceState>>::decode(&entry.value).expect("decode");
-                assert!(value.battery < 100);
-            }
-        })
-        .await);
+        ours.push(
+            measure(async {
+                for k in &keys {
+                    assert!(devices.get(k).await.expect("get").is_some());
+                }
+            })
+            .await,
+        );
+        raw.push(
+            measure(async {
+                for i in 0..ops {
+                    let entry = store
+                        .entry(raw_key(i))
+                        .await
+                        .expect("get")
+                        .expect("present");
+                    let value: DeviceState =
+                        <MsgPack as Codec<DeviceState>>::decode(&entry.value).expect("decode");
+                    assert!(value.battery < 100);
+                }
+            })
+            .await,
+        );
     }
     report("get (read + decode)", ops, &ours, &raw);
 
     let (mut ours, mut raw) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        ours.push(measure(async {
-            let n = devices.keys(KeyFilter::any()).await.expect("keys").try_collect::<Vec<_>>().await.expect("keys");
-            assert_eq!(n.len(), ops as usize);
-        })
-        .await);
-        raw.push(measure(async {
-            let n = store.keys().await.expect("keys").try_collect::<Vec<String>>().await.expect("keys");
-            assert_eq!(n.len(), ops as usize);
-        })
-        .await);
+        ours.push(
+            measure(async {
+                let n = devices
+                    .keys(KeyFilter::any())
+                    .await
+                    .expect("keys")
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .expect("keys");
+                assert_eq!(n.len(), ops as usize);
+            })
+            .await,
+        );
+        raw.push(
+            measure(async {
+                let n = store
+                    .keys()
+                    .await
+                    .expect("keys")
+                    .try_collect::<Vec<String>>()
+                    .await
+                    .expect("keys");
+                assert_eq!(n.len(), ops as usize);
+            })
+            .await,
+        );
     }
     report("keys (all, streamed)", ops, &ours, &raw);
 }
-

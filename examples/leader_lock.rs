@@ -16,7 +16,7 @@ use natskv::{ErrorKind, KvBucket, MsgPack, PerKeyTtl, Single};
 
 /// Locks live in a bucket declared with limit markers: only there do the per-key TTL methods
 /// exist (a `PerKeyTtl` family in a bucket without them does not compile).
-#[derive(KvBucket)]
+#[derive(KvBucket, Debug)]
 #[kv(bucket = "election", history = 1, limit_markers = "1s")]
 pub struct Election {
     /// The current leader's name, held for a few seconds at a time.
@@ -44,18 +44,20 @@ async fn campaign(election: &Election, me: &str) -> natskv::Result<bool> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let (_server, url) = match std::env::var("NATS_URL") {
-        Ok(url) => (None, url),
-        Err(_) => {
-            let server = NatsServer::start().await?;
-            let url = server.url();
-            (Some(server), url)
-        }
+    let (_server, url) = if let Ok(url) = std::env::var("NATS_URL") {
+        (None, url)
+    } else {
+        let server = NatsServer::start().await?;
+        let url = server.url();
+        (Some(server), url)
     };
     let nats = async_nats::connect(url).await?;
     let election = Election::ensure(&nats).await?;
 
-    assert!(campaign(&election, "alice").await?, "the first candidate wins");
+    assert!(
+        campaign(&election, "alice").await?,
+        "the first candidate wins"
+    );
     assert!(!campaign(&election, "bob").await?, "the lock is held");
 
     // Alice stops renewing: her lease runs out and the server removes the lock.
@@ -70,8 +72,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     assert!(campaign(&election, "bob").await?, "the next candidate wins");
 
     // A TTL under one second is refused, not rounded to zero.
-    let err = election.leader.create_with_ttl(&"carol".to_owned(), Duration::from_millis(300)).await;
-    println!("a 300ms lease: {}", err.map_or_else(|e| e.to_string(), |r| format!("revision {r}")));
+    let err = election
+        .leader
+        .create_with_ttl(&"carol".to_owned(), Duration::from_millis(300))
+        .await;
+    println!(
+        "a 300ms lease: {}",
+        err.map_or_else(|e| e.to_string(), |r| format!("revision {r}"))
+    );
 
     Election::delete(&nats).await?;
     Ok(())

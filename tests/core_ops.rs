@@ -31,14 +31,20 @@ impl KvKey for DeviceKey {
 
     fn from_tokens(tokens: &[&str]) -> Result<Self, KeyError> {
         match tokens {
-            [site, id] => Ok(DeviceKey { site: String::parse_token(site)?, id: u32::parse_token(id)? }),
+            [site, id] => Ok(DeviceKey {
+                site: String::parse_token(site)?,
+                id: u32::parse_token(id)?,
+            }),
             _ => Err(KeyError::token_count(2, tokens.len())),
         }
     }
 }
 
 fn dev(site: &str, id: u32) -> DeviceKey {
-    DeviceKey { site: site.to_owned(), id }
+    DeviceKey {
+        site: site.to_owned(),
+        id,
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -48,7 +54,10 @@ struct State {
 }
 
 fn state(battery: u8) -> State {
-    State { online: true, battery }
+    State {
+        online: true,
+        battery,
+    }
 }
 
 type Devices = Family<DeviceKey, State>;
@@ -66,7 +75,10 @@ async fn put_get_and_pinned_reads() {
     let fam = devices(&nats, BucketSpec::new("ops").history(10)).await;
     let k = dev("paris", 7);
 
-    assert!(fam.get(&k).await.unwrap().is_none(), "a key never written reads as None");
+    assert!(
+        fam.get(&k).await.unwrap().is_none(),
+        "a key never written reads as None"
+    );
     let r1 = fam.put(&k, &state(90)).await.unwrap();
     let r2 = fam.put(&k, &state(80)).await.unwrap();
     assert!(r2 > r1);
@@ -102,10 +114,16 @@ async fn create_is_first_writer_wins_also_over_markers() {
     assert_eq!(err.revision(), Some(r1), "the current revision is reported");
 
     let del = fam.delete(&k).await.unwrap();
-    let r2 = fam.create(&k, &state(3)).await.expect("create over a delete marker");
+    let r2 = fam
+        .create(&k, &state(3))
+        .await
+        .expect("create over a delete marker");
     assert!(r2 > del);
     fam.purge(&k).await.unwrap();
-    let r3 = fam.create(&k, &state(4)).await.expect("create over a purge marker");
+    let r3 = fam
+        .create(&k, &state(4))
+        .await
+        .expect("create over a purge marker");
     assert_eq!(fam.get(&k).await.unwrap().unwrap().revision, r3);
     assert_eq!(fam.value(&k).await.unwrap(), Some(state(4)));
 }
@@ -121,14 +139,23 @@ async fn update_is_compare_and_set() {
     let r2 = fam.update(&k, &state(11), r1).await.unwrap();
     let err = fam.update(&k, &state(12), r1).await.unwrap_err();
     match &err {
-        Error::WrongRevision { key, expected, current, .. } => {
+        Error::WrongRevision {
+            key,
+            expected,
+            current,
+            ..
+        } => {
             assert_eq!(key, "site.rome.device.2");
             assert_eq!(*expected, r1);
             assert_eq!(*current, Some(r2));
         }
         other => panic!("expected WrongRevision, got {other:?}"),
     }
-    assert_eq!(fam.value(&k).await.unwrap(), Some(state(11)), "the lost write changed nothing");
+    assert_eq!(
+        fam.value(&k).await.unwrap(),
+        Some(state(11)),
+        "the lost write changed nothing"
+    );
     // An update of a key that does not exist loses too.
     let err = fam.update(&dev("rome", 3), &state(1), 1).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WrongRevision);
@@ -143,20 +170,43 @@ async fn delete_and_purge_with_and_without_guards() {
 
     let r1 = fam.put(&k, &state(1)).await.unwrap();
     let r2 = fam.put(&k, &state(2)).await.unwrap();
-    assert_eq!(fam.delete_if(&k, r1).await.unwrap_err().kind(), ErrorKind::WrongRevision);
+    assert_eq!(
+        fam.delete_if(&k, r1).await.unwrap_err().kind(),
+        ErrorKind::WrongRevision
+    );
     let del = fam.delete_if(&k, r2).await.unwrap();
-    assert!(fam.get(&k).await.unwrap().is_none(), "deleted keys read as None");
-    let marker = fam.get_revision(&k, del).await.unwrap().expect("marker visible when pinned");
+    assert!(
+        fam.get(&k).await.unwrap().is_none(),
+        "deleted keys read as None"
+    );
+    let marker = fam
+        .get_revision(&k, del)
+        .await
+        .unwrap()
+        .expect("marker visible when pinned");
     assert_eq!(marker.operation, Operation::Delete);
     assert_eq!(marker.value, None);
-    assert!(fam.get_revision(&k, r1).await.unwrap().is_some(), "delete keeps history");
+    assert!(
+        fam.get_revision(&k, r1).await.unwrap().is_some(),
+        "delete keeps history"
+    );
 
     let r3 = fam.put(&k, &state(3)).await.unwrap();
-    assert_eq!(fam.purge_if(&k, r2).await.unwrap_err().kind(), ErrorKind::WrongRevision);
+    assert_eq!(
+        fam.purge_if(&k, r2).await.unwrap_err().kind(),
+        ErrorKind::WrongRevision
+    );
     let purge = fam.purge_if(&k, r3).await.unwrap();
     assert!(fam.get(&k).await.unwrap().is_none());
-    assert!(fam.get_revision(&k, r1).await.unwrap().is_none(), "purge drops history");
-    let marker = fam.get_revision(&k, purge).await.unwrap().expect("purge marker");
+    assert!(
+        fam.get_revision(&k, r1).await.unwrap().is_none(),
+        "purge drops history"
+    );
+    let marker = fam
+        .get_revision(&k, purge)
+        .await
+        .unwrap()
+        .expect("purge marker");
     assert_eq!(marker.operation, Operation::Purge);
 
     let history: Vec<_> = fam.history(&k).await.unwrap().try_collect().await.unwrap();
@@ -171,7 +221,15 @@ async fn history_lists_values_and_markers_with_delta() {
     let fam = devices(&nats, BucketSpec::new("hist").history(10)).await;
     let k = dev("kyiv", 5);
 
-    assert!(fam.history(&k).await.unwrap().try_collect::<Vec<_>>().await.unwrap().is_empty());
+    assert!(
+        fam.history(&k)
+            .await
+            .unwrap()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let r1 = fam.put(&k, &state(1)).await.unwrap();
     fam.put(&dev("kyiv", 6), &state(9)).await.unwrap();
     let r2 = fam.put(&k, &state(2)).await.unwrap();
@@ -190,8 +248,19 @@ async fn history_lists_values_and_markers_with_delta() {
     for b in 0..5 {
         shallow.put(&k, &state(b)).await.unwrap();
     }
-    let kept: Vec<_> = shallow.history(&k).await.unwrap().try_collect().await.unwrap();
-    assert_eq!(kept.iter().map(|e| e.value.clone().unwrap().battery).collect::<Vec<_>>(), [3, 4]);
+    let kept: Vec<_> = shallow
+        .history(&k)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.iter()
+            .map(|e| e.value.clone().unwrap().battery)
+            .collect::<Vec<_>>(),
+        [3, 4]
+    );
 }
 
 #[tokio::test]
@@ -207,8 +276,15 @@ async fn revert_restores_an_old_value() {
     let now = fam.get(&k).await.unwrap().unwrap();
     assert_eq!((now.revision, now.value), (r4, Some(state(1))));
     let err = fam.revert(&k, del).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::RevisionNotFound, "a marker is not a value to revert to");
-    assert_eq!(fam.revert(&k, 999).await.unwrap_err().kind(), ErrorKind::RevisionNotFound);
+    assert_eq!(
+        err.kind(),
+        ErrorKind::RevisionNotFound,
+        "a marker is not a value to revert to"
+    );
+    assert_eq!(
+        fam.revert(&k, 999).await.unwrap_err().kind(),
+        ErrorKind::RevisionNotFound
+    );
 }
 
 #[tokio::test]
@@ -217,7 +293,13 @@ async fn keys_are_live_filtered_on_the_server_and_parsed() {
     let nats = common::connect(&server).await;
     let fam = devices(&nats, BucketSpec::new("keys").history(3)).await;
 
-    let empty: Vec<DeviceKey> = fam.keys(KeyFilter::any()).await.unwrap().try_collect().await.unwrap();
+    let empty: Vec<DeviceKey> = fam
+        .keys(KeyFilter::any())
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     assert!(empty.is_empty());
 
     for (site, id) in [("paris", 1), ("paris", 2), ("paris", 3), ("lyon", 1)] {
@@ -227,29 +309,57 @@ async fn keys_are_live_filtered_on_the_server_and_parsed() {
     fam.delete(&dev("paris", 2)).await.unwrap();
     fam.purge(&dev("paris", 3)).await.unwrap();
 
-    let mut all: Vec<DeviceKey> = fam.keys(KeyFilter::any()).await.unwrap().try_collect().await.unwrap();
+    let mut all: Vec<DeviceKey> = fam
+        .keys(KeyFilter::any())
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     all.sort_by_key(|k| (k.site.clone(), k.id));
     assert_eq!(all, [dev("lyon", 1), dev("paris", 1)]);
 
     let paris = KeyFilter::<DeviceKey>::any().with(0, &"paris".to_owned());
     let only: Vec<DeviceKey> = fam.keys(paris).await.unwrap().try_collect().await.unwrap();
     assert_eq!(only, [dev("paris", 1)]);
-    let one: Vec<DeviceKey> = fam.keys(&dev("lyon", 1)).await.unwrap().try_collect().await.unwrap();
+    let one: Vec<DeviceKey> = fam
+        .keys(&dev("lyon", 1))
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(one, [dev("lyon", 1)]);
 
     // A key of the pattern's shape written by someone else, whose id is not a u32, is reported.
-    let foreign: Family<String, Vec<u8>, Raw> = Family::bind(fam.bucket(), "site.paris.device.{id}").unwrap();
-    let foreign_rev = foreign.put(&"seven".to_owned(), &b"x".to_vec()).await.unwrap();
-    let items: Vec<_> = fam.keys(KeyFilter::any()).await.unwrap().collect::<Vec<_>>().await;
+    let foreign: Family<String, Vec<u8>, Raw> =
+        Family::bind(fam.bucket(), "site.paris.device.{id}").unwrap();
+    let foreign_rev = foreign
+        .put(&"seven".to_owned(), &b"x".to_vec())
+        .await
+        .unwrap();
+    let items: Vec<_> = fam
+        .keys(KeyFilter::any())
+        .await
+        .unwrap()
+        .collect::<Vec<_>>()
+        .await;
     assert_eq!(items.len(), 3);
     let errors: Vec<_> = items.iter().filter_map(|i| i.as_ref().err()).collect();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].kind(), ErrorKind::InvalidKey);
-    assert_eq!(errors[0].key(), Some("site.paris.device.seven"), "the foreign key is named");
+    assert_eq!(
+        errors[0].key(),
+        Some("site.paris.device.seven"),
+        "the foreign key is named"
+    );
     assert_eq!(errors[0].revision(), Some(foreign_rev), "with its revision");
 
     let bad = KeyFilter::<DeviceKey>::any().with(0, &"a.b".to_owned());
-    assert_eq!(fam.keys(bad).await.unwrap_err().kind(), ErrorKind::InvalidKey);
+    assert_eq!(
+        fam.keys(bad).await.unwrap_err().kind(),
+        ErrorKind::InvalidKey
+    );
 }
 
 #[tokio::test]
@@ -260,18 +370,37 @@ async fn invalid_params_are_refused_before_any_write() {
     for site in ["a.b", "*", ">", "with space", "", "tab\t", "é", "a*b"] {
         let err = fam.put(&dev(site, 1), &state(1)).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidKey, "site {site:?}");
-        assert_eq!(fam.get(&dev(site, 1)).await.unwrap_err().kind(), ErrorKind::InvalidKey);
+        assert_eq!(
+            fam.get(&dev(site, 1)).await.unwrap_err().kind(),
+            ErrorKind::InvalidKey
+        );
     }
     // A first token starting with `_kv` is reserved.
     let top: Family<String, State> = Family::bind(fam.bucket(), "{name}").unwrap();
-    assert_eq!(top.put(&"_kvx".to_owned(), &state(1)).await.unwrap_err().kind(), ErrorKind::InvalidKey);
-    assert_eq!(fam.bucket().status().await.unwrap().values, 0, "nothing was written");
+    assert_eq!(
+        top.put(&"_kvx".to_owned(), &state(1))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidKey
+    );
+    assert_eq!(
+        fam.bucket().status().await.unwrap().values,
+        0,
+        "nothing was written"
+    );
 
     // Arbitrary text goes through the encoded key part.
     let names: Family<natskv::Encoded, State> = Family::bind(fam.bucket(), "name.{n}").unwrap();
     let odd = natskv::Encoded::from("a.b *>/ é");
     names.put(&odd, &state(5)).await.unwrap();
-    let back: Vec<_> = names.keys(KeyFilter::any()).await.unwrap().try_collect().await.unwrap();
+    let back: Vec<_> = names
+        .keys(KeyFilter::any())
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(back, [odd]);
 }
 
@@ -279,8 +408,16 @@ async fn invalid_params_are_refused_before_any_write() {
 async fn patterns_that_do_not_fit_are_refused() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
-    let bucket = Bucket::create(&nats, &BucketSpec::new("patterns")).await.unwrap();
-    for bad in ["site.{site}", "site.{site}.{id}.{extra}", "a..b", "_kv.{site}.{id}", "a.*.{site}.{id}"] {
+    let bucket = Bucket::create(&nats, &BucketSpec::new("patterns"))
+        .await
+        .unwrap();
+    for bad in [
+        "site.{site}",
+        "site.{site}.{id}.{extra}",
+        "a..b",
+        "_kv.{site}.{id}",
+        "a.*.{site}.{id}",
+    ] {
         let err = Family::<DeviceKey, State>::bind(&bucket, bad).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidKey, "{bad}");
     }
@@ -296,7 +433,12 @@ async fn undecodable_values_are_codec_errors_with_key_and_revision() {
     let k = dev("nice", 1);
     let rev = raw.put(&k, &vec![0xc1, 0xff]).await.unwrap();
     match fam.get(&k).await.unwrap_err() {
-        Error::Codec { key, revision, decoding, .. } => {
+        Error::Codec {
+            key,
+            revision,
+            decoding,
+            ..
+        } => {
             assert_eq!(key, "site.nice.device.1");
             assert_eq!(revision, Some(rev));
             assert!(decoding);
@@ -317,7 +459,10 @@ async fn values_larger_than_the_bucket_allows_are_refused() {
     let spec = BucketSpec::new("small").max_value_size(32);
     let bucket = Bucket::create(&nats, &spec).await.unwrap();
     let blobs: Family<String, Vec<u8>, Raw> = Family::bind(&bucket, "blob.{id}").unwrap();
-    let err = blobs.put(&"big".to_owned(), &vec![7; 100]).await.unwrap_err();
+    let err = blobs
+        .put(&"big".to_owned(), &vec![7; 100])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ValueTooLarge, "{err}");
     assert_eq!(err.key(), Some("blob.big"));
     blobs.put(&"ok".to_owned(), &vec![7; 16]).await.unwrap();
@@ -328,19 +473,27 @@ async fn values_larger_than_the_bucket_allows_are_refused() {
 async fn singles_and_other_codecs() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
-    let bucket = Bucket::create(&nats, &BucketSpec::new("single").history(3)).await.unwrap();
+    let bucket = Bucket::create(&nats, &BucketSpec::new("single").history(3))
+        .await
+        .unwrap();
     let flag: Single<bool> = Single::bind(&bucket, "maintenance").unwrap();
     assert_eq!(flag.value().await.unwrap(), None);
     let r1 = flag.put(&true).await.unwrap();
     let r2 = flag.update(&false, r1).await.unwrap();
     assert_eq!(flag.get().await.unwrap().unwrap().revision, r2);
-    assert_eq!(flag.update(&true, r1).await.unwrap_err().kind(), ErrorKind::WrongRevision);
+    assert_eq!(
+        flag.update(&true, r1).await.unwrap_err().kind(),
+        ErrorKind::WrongRevision
+    );
     assert_eq!(flag.key(), "maintenance");
 
     let json: Single<State, natskv::Json> = Single::bind(&bucket, "config.json").unwrap();
     json.put(&state(4)).await.unwrap();
     let text: Single<String, Raw> = Single::bind(&bucket, "config.json").unwrap();
-    assert_eq!(text.value().await.unwrap().unwrap(), r#"{"online":true,"battery":4}"#);
+    assert_eq!(
+        text.value().await.unwrap().unwrap(),
+        r#"{"online":true,"battery":4}"#
+    );
 }
 
 #[tokio::test]
@@ -348,16 +501,25 @@ async fn entries_are_readable_by_other_nats_clients_and_the_reverse() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
     let fam = devices(&nats, BucketSpec::new("interop").history(5)).await;
-    let store = async_nats::jetstream::new(nats.clone()).get_key_value("interop").await.unwrap();
+    let store = async_nats::jetstream::new(nats.clone())
+        .get_key_value("interop")
+        .await
+        .unwrap();
 
     let k = dev("riga", 1);
     let rev = fam.put(&k, &state(42)).await.unwrap();
     let entry = store.entry("site.riga.device.1").await.unwrap().unwrap();
     assert_eq!(entry.revision, rev);
-    assert_eq!(<MsgPack as natskv::Codec<State>>::decode(&entry.value).unwrap(), state(42));
+    assert_eq!(
+        <MsgPack as natskv::Codec<State>>::decode(&entry.value).unwrap(),
+        state(42)
+    );
 
     fam.delete(&k).await.unwrap();
-    assert!(store.get("site.riga.device.1").await.unwrap().is_none(), "our delete is theirs");
+    assert!(
+        store.get("site.riga.device.1").await.unwrap().is_none(),
+        "our delete is theirs"
+    );
 
     let bytes = <MsgPack as natskv::Codec<State>>::encode(&state(7)).unwrap();
     let theirs = store.put("site.riga.device.2", bytes).await.unwrap();
@@ -381,8 +543,14 @@ async fn bucket_lifecycle_listing_and_fresh_status() {
         .compression(true)
         .metadata("team", "core");
     let bucket = Bucket::create(&nats, &spec).await.unwrap();
-    assert_eq!(Bucket::create(&nats, &spec).await.unwrap().name(), "life", "same config: no error");
-    let err = Bucket::create(&nats, &BucketSpec::new("life").history(2)).await.unwrap_err();
+    assert_eq!(
+        Bucket::create(&nats, &spec).await.unwrap().name(),
+        "life",
+        "same config: no error"
+    );
+    let err = Bucket::create(&nats, &BucketSpec::new("life").history(2))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BucketExists);
 
     let status = bucket.status().await.unwrap();
@@ -390,9 +558,18 @@ async fn bucket_lifecycle_listing_and_fresh_status() {
     assert_eq!(status.description.as_deref(), Some("lifecycle"));
     assert_eq!((status.values, status.history), (0, 7));
     assert_eq!(status.ttl, Some(Duration::from_secs(3600)));
-    assert_eq!((status.max_value_size, status.max_bytes), (Some(1024), Some(1 << 20)));
-    assert_eq!((status.storage, status.replicas, status.compression), (Storage::Memory, 1, true));
-    assert_eq!(status.metadata.get("team").map(String::as_str), Some("core"));
+    assert_eq!(
+        (status.max_value_size, status.max_bytes),
+        (Some(1024), Some(1 << 20))
+    );
+    assert_eq!(
+        (status.storage, status.replicas, status.compression),
+        (Storage::Memory, 1, true)
+    );
+    assert_eq!(
+        status.metadata.get("team").map(String::as_str),
+        Some("core")
+    );
 
     let fam: Family<String, u32> = Family::bind(&bucket, "n.{id}").unwrap();
     fam.put(&"a".to_owned(), &1).await.unwrap();
@@ -401,40 +578,78 @@ async fn bucket_lifecycle_listing_and_fresh_status() {
     assert_eq!(fresh.values, 2, "status is read fresh, not cached at open");
     assert!(fresh.bytes > 0);
 
-    Bucket::create(&nats, &BucketSpec::new("other")).await.unwrap();
+    Bucket::create(&nats, &BucketSpec::new("other"))
+        .await
+        .unwrap();
     assert_eq!(Bucket::list_names(&nats).await.unwrap(), ["life", "other"]);
     let statuses = Bucket::list_statuses(&nats).await.unwrap();
-    assert_eq!(statuses.iter().map(|s| (s.name.as_str(), s.values)).collect::<Vec<_>>(), [("life", 2), ("other", 0)]);
+    assert_eq!(
+        statuses
+            .iter()
+            .map(|s| (s.name.as_str(), s.values))
+            .collect::<Vec<_>>(),
+        [("life", 2), ("other", 0)]
+    );
 
     Bucket::delete(&nats, "life").await.unwrap();
     assert_eq!(Bucket::list_names(&nats).await.unwrap(), ["other"]);
-    assert_eq!(Bucket::open_name(&nats, "life").await.unwrap_err().kind(), ErrorKind::BucketNotFound);
-    assert_eq!(Bucket::delete(&nats, "life").await.unwrap_err().kind(), ErrorKind::BucketNotFound);
-    assert_eq!(fam.put(&"c".to_owned(), &3).await.unwrap_err().kind(), ErrorKind::BucketNotFound);
+    assert_eq!(
+        Bucket::open_name(&nats, "life").await.unwrap_err().kind(),
+        ErrorKind::BucketNotFound
+    );
+    assert_eq!(
+        Bucket::delete(&nats, "life").await.unwrap_err().kind(),
+        ErrorKind::BucketNotFound
+    );
+    assert_eq!(
+        fam.put(&"c".to_owned(), &3).await.unwrap_err().kind(),
+        ErrorKind::BucketNotFound
+    );
 }
 
 #[tokio::test]
 async fn open_reports_drift_and_ensure_repairs_it() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
-    let declared = BucketSpec::new("drift").history(5).description("declared").metadata("v", "1");
-    assert_eq!(Bucket::open(&nats, &declared).await.unwrap_err().kind(), ErrorKind::BucketNotFound);
+    let declared = BucketSpec::new("drift")
+        .history(5)
+        .description("declared")
+        .metadata("v", "1");
+    assert_eq!(
+        Bucket::open(&nats, &declared).await.unwrap_err().kind(),
+        ErrorKind::BucketNotFound
+    );
 
-    Bucket::create(&nats, &BucketSpec::new("drift").history(2)).await.unwrap();
+    Bucket::create(&nats, &BucketSpec::new("drift").history(2))
+        .await
+        .unwrap();
     match Bucket::open(&nats, &declared).await.unwrap_err() {
-        Error::ConfigDrift { bucket, differences } => {
+        Error::ConfigDrift {
+            bucket,
+            differences,
+        } => {
             assert_eq!(bucket, "drift");
             let options: Vec<_> = differences.iter().map(|d| d.option).collect();
             assert_eq!(options, ["description", "history", "metadata"]);
-            assert_eq!((differences[1].declared.as_str(), differences[1].actual.as_str()), ("5", "2"));
+            assert_eq!(
+                (
+                    differences[1].declared.as_str(),
+                    differences[1].actual.as_str()
+                ),
+                ("5", "2")
+            );
         }
         other => panic!("expected drift, got {other:?}"),
     }
     let bucket = Bucket::ensure(&nats, &declared).await.unwrap();
     assert_eq!(bucket.status().await.unwrap().history, 5);
-    Bucket::open(&nats, &declared).await.expect("no drift after ensure");
+    Bucket::open(&nats, &declared)
+        .await
+        .expect("no drift after ensure");
     // ensure creates a missing bucket too.
-    Bucket::ensure(&nats, &BucketSpec::new("fresh")).await.unwrap();
+    Bucket::ensure(&nats, &BucketSpec::new("fresh"))
+        .await
+        .unwrap();
     assert_eq!(Bucket::list_names(&nats).await.unwrap(), ["drift", "fresh"]);
 }
 
@@ -442,26 +657,42 @@ async fn open_reports_drift_and_ensure_repairs_it() {
 async fn schema_fingerprints_guard_open_and_ensure() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
-    Bucket::create(&nats, &BucketSpec::new("schema").schema("v1-aaaa")).await.unwrap();
-    Bucket::open(&nats, &BucketSpec::new("schema").schema("v1-aaaa")).await.unwrap();
+    Bucket::create(&nats, &BucketSpec::new("schema").schema("v1-aaaa"))
+        .await
+        .unwrap();
+    Bucket::open(&nats, &BucketSpec::new("schema").schema("v1-aaaa"))
+        .await
+        .unwrap();
     for result in [
         Bucket::open(&nats, &BucketSpec::new("schema").schema("v1-bbbb")).await,
         Bucket::ensure(&nats, &BucketSpec::new("schema").schema("v1-bbbb")).await,
     ] {
         match result.unwrap_err() {
-            Error::SchemaMismatch { expected, found, .. } => {
+            Error::SchemaMismatch {
+                expected, found, ..
+            } => {
                 assert_eq!((expected.as_str(), found.as_str()), ("v1-bbbb", "v1-aaaa"));
             }
             other => panic!("expected a schema mismatch, got {other:?}"),
         }
     }
     // A bucket made without a fingerprint gets one from ensure.
-    Bucket::create(&nats, &BucketSpec::new("plain")).await.unwrap();
-    let b = Bucket::ensure(&nats, &BucketSpec::new("plain").schema("v1-cccc")).await.unwrap();
+    Bucket::create(&nats, &BucketSpec::new("plain"))
+        .await
+        .unwrap();
+    let b = Bucket::ensure(&nats, &BucketSpec::new("plain").schema("v1-cccc"))
+        .await
+        .unwrap();
     let status = b.status().await.unwrap();
-    assert!(status.metadata.is_empty(), "the fingerprint is not user metadata");
+    assert!(
+        status.metadata.is_empty(),
+        "the fingerprint is not user metadata"
+    );
     assert_eq!(
-        Bucket::open(&nats, &BucketSpec::new("plain").schema("v1-dddd")).await.unwrap_err().kind(),
+        Bucket::open(&nats, &BucketSpec::new("plain").schema("v1-dddd"))
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::SchemaMismatch
     );
 }
@@ -471,21 +702,42 @@ async fn invalid_names_and_options_fail_before_any_wire_call() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
     for name in ["", "a.b", "a b", "a*", "ä"] {
-        let err = Bucket::create(&nats, &BucketSpec::new(name)).await.unwrap_err();
+        let err = Bucket::create(&nats, &BucketSpec::new(name))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidBucketName, "{name:?}");
-        assert_eq!(Bucket::open_name(&nats, name).await.unwrap_err().kind(), ErrorKind::InvalidBucketName);
+        assert_eq!(
+            Bucket::open_name(&nats, name).await.unwrap_err().kind(),
+            ErrorKind::InvalidBucketName
+        );
     }
-    for spec in [BucketSpec::new("x").history(0), BucketSpec::new("x").history(65), BucketSpec::new("x").replicas(6)] {
-        assert_eq!(Bucket::ensure(&nats, &spec).await.unwrap_err().kind(), ErrorKind::InvalidConfig);
+    for spec in [
+        BucketSpec::new("x").history(0),
+        BucketSpec::new("x").history(65),
+        BucketSpec::new("x").replicas(6),
+    ] {
+        assert_eq!(
+            Bucket::ensure(&nats, &spec).await.unwrap_err().kind(),
+            ErrorKind::InvalidConfig
+        );
     }
-    assert!(Bucket::list_names(&nats).await.unwrap().is_empty(), "nothing was created");
+    assert!(
+        Bucket::list_names(&nats).await.unwrap().is_empty(),
+        "nothing was created"
+    );
 }
 
 #[tokio::test]
 async fn a_server_without_jetstream_is_reported_as_such() {
-    let server = natskv::server::NatsServer::builder().jetstream(false).start().await.unwrap();
+    let server = natskv::server::NatsServer::builder()
+        .jetstream(false)
+        .start()
+        .await
+        .unwrap();
     let nats = common::connect(&server).await;
-    let err = Bucket::create(&nats, &BucketSpec::new("nojs")).await.unwrap_err();
+    let err = Bucket::create(&nats, &BucketSpec::new("nojs"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err}");
     let err = Bucket::open_name(&nats, "nojs").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err:?}");
@@ -516,7 +768,13 @@ async fn replicated_bucket_survives_a_node_loss() {
         Family::bind(&Bucket::open(&other, &spec).await.unwrap(), "n.{id}").unwrap();
     let seen = common::wait_for("the restarted node to serve the latest value", || {
         let f = from_restarted.clone();
-        async move { f.get(&"a".to_owned()).await.ok().flatten().filter(|e| e.revision == r2) }
+        async move {
+            f.get(&"a".to_owned())
+                .await
+                .ok()
+                .flatten()
+                .filter(|e| e.revision == r2)
+        }
     })
     .await;
     assert_eq!(seen.value, Some(2));
@@ -542,14 +800,32 @@ async fn an_unresponsive_server_is_a_timeout_and_writes_say_they_may_have_applie
     server.thaw().unwrap();
     assert_eq!(read.kind(), ErrorKind::Timeout, "{read:?}");
     assert_eq!(write.kind(), ErrorKind::Timeout, "{write:?}");
-    assert!(matches!(read, Error::Timeout { may_have_applied: false, .. }));
-    assert!(matches!(write, Error::Timeout { may_have_applied: true, .. }));
-    assert!(write.to_string().contains("may have been applied"), "{write}");
+    assert!(matches!(
+        read,
+        Error::Timeout {
+            may_have_applied: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        write,
+        Error::Timeout {
+            may_have_applied: true,
+            ..
+        }
+    ));
+    assert!(
+        write.to_string().contains("may have been applied"),
+        "{write}"
+    );
     // Once the server answers again, so does the handle.
     let value = common::wait_for("the thawed server to answer", || {
         let fam = fam.clone();
         async move { fam.value(&"a".to_owned()).await.ok().flatten() }
     })
     .await;
-    assert!(value == 1 || value == 2, "the timed-out write may or may not have landed: {value}");
+    assert!(
+        value == 1 || value == 2,
+        "the timed-out write may or may not have landed: {value}"
+    );
 }

@@ -432,7 +432,11 @@ async fn undecodable_values_and_foreign_keys_are_error_items_and_the_watch_goes_
     assert_eq!(err.revision(), Some(garbage));
     let err = next(&mut w).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidKey, "{err:?}");
-    assert_eq!(err.key(), Some("site.paris.device.seven"), "the error names the key");
+    assert_eq!(
+        err.key(),
+        Some("site.paris.device.seven"),
+        "the error names the key"
+    );
     assert_eq!(err.revision(), Some(foreign), "and its revision");
     assert_eq!(entry(&mut w).await.revision, after, "the watch goes on");
 }

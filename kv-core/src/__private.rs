@@ -22,7 +22,7 @@ pub use crate::bucket::{Bucket, BucketStatus, Connection};
 pub use crate::codec::Codec;
 pub use crate::error::{Error, Result};
 pub use crate::family::Family;
-pub use crate::key::{ANY_PARAM, KeyError, KeyFilter, KeyPart, KvKey};
+pub use crate::key::{ANY_PARAM, KeyError, KeyFilter, KeyPart, KvKey, ParamCheck, check_params};
 pub use crate::mode::{Mode, PerKeyTtl, ReadOnly, ReadWrite};
 pub use crate::single::Single;
 pub use crate::spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, Storage};
@@ -167,74 +167,6 @@ pub fn filter_with<K: KvKey, T>(
 // ---------------------------------------------------------------------------------------------
 // Const checks and messages
 // ---------------------------------------------------------------------------------------------
-
-/// Whether two strings are equal, in a const context.
-pub const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-const fn contains(list: &[&str], name: &str) -> bool {
-    let mut i = 0;
-    while i < list.len() {
-        if str_eq(list[i], name) {
-            return true;
-        }
-        i += 1;
-    }
-    false
-}
-
-/// How a key type's parameters fit a pattern's: see [`check_params`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamCheck {
-    /// They fit.
-    Fits,
-    /// The pattern parameter at this index (pattern order) is not a parameter of the key type.
-    Missing(usize),
-    /// The key-type parameter at this index is not used by the pattern.
-    Unused(usize),
-    /// A single-value key type (`[ANY_PARAM]`) and a pattern without exactly one parameter.
-    AnyParamCount,
-}
-
-/// Checks at compile time what `key::bind_params` checks when a family is bound: every
-/// pattern parameter is a key-type parameter and the reverse, and a single-value key type has a
-/// pattern with exactly one parameter.
-pub const fn check_params(key_params: &[&str], pattern_params: &[&str]) -> ParamCheck {
-    if key_params.len() == 1 && str_eq(key_params[0], ANY_PARAM) {
-        return if pattern_params.len() == 1 {
-            ParamCheck::Fits
-        } else {
-            ParamCheck::AnyParamCount
-        };
-    }
-    let mut i = 0;
-    while i < pattern_params.len() {
-        if !contains(key_params, pattern_params[i]) {
-            return ParamCheck::Missing(i);
-        }
-        i += 1;
-    }
-    let mut j = 0;
-    while j < key_params.len() {
-        if !contains(pattern_params, key_params[j]) {
-            return ParamCheck::Unused(j);
-        }
-        j += 1;
-    }
-    ParamCheck::Fits
-}
 
 /// A message built in a const context, for a `panic!` in generated code. Text beyond the
 /// capacity is dropped.

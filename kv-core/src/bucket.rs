@@ -57,7 +57,9 @@ struct Inner {
 
 impl fmt::Debug for Bucket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Bucket").field("name", &self.inner.name).finish_non_exhaustive()
+        f.debug_struct("Bucket")
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,8 +84,10 @@ impl Bucket {
         spec.validate()?;
         let js = conn.jetstream();
         let op = Op::write(spec.name(), "create bucket");
-        let stream =
-            js.create_stream(spec.to_stream_config()).await.map_err(|e| classify_api(op, e))?;
+        let stream = js
+            .create_stream(spec.to_stream_config())
+            .await
+            .map_err(|e| classify_api(op, e))?;
         Self::check_support(spec, &stream.cached_info().config)?;
         Ok(Self::from_stream(spec.name(), js, stream))
     }
@@ -108,7 +112,10 @@ impl Bucket {
         spec.check_schema(&stream.cached_info().config)?;
         let differences = spec.drift(&stream.cached_info().config);
         if !differences.is_empty() {
-            return Err(Error::ConfigDrift { bucket: spec.name().to_owned(), differences });
+            return Err(Error::ConfigDrift {
+                bucket: spec.name().to_owned(),
+                differences,
+            });
         }
         Ok(Self::from_stream(spec.name(), js, stream))
     }
@@ -156,10 +163,16 @@ impl Bucket {
         };
         spec.check_schema(&stream.cached_info().config)?;
         let schema_missing = spec.schema_value().is_some()
-            && !stream.cached_info().config.metadata.contains_key(crate::spec::SCHEMA_METADATA_KEY);
+            && !stream
+                .cached_info()
+                .config
+                .metadata
+                .contains_key(crate::spec::SCHEMA_METADATA_KEY);
         if schema_missing || !spec.drift(&stream.cached_info().config).is_empty() {
             let op = Op::write(spec.name(), "update bucket");
-            js.update_stream(spec.to_stream_config()).await.map_err(|e| classify_api(op, e))?;
+            js.update_stream(spec.to_stream_config())
+                .await
+                .map_err(|e| classify_api(op, e))?;
             stream = get_stream(&js, spec.name()).await?;
             Self::check_support(spec, &stream.cached_info().config)?;
         }
@@ -183,7 +196,9 @@ impl Bucket {
         check_name(name)?;
         let js = conn.jetstream();
         let op = Op::write(name, "delete bucket");
-        js.delete_stream(format!("KV_{name}")).await.map_err(|e| classify_api(op, e))?;
+        js.delete_stream(format!("KV_{name}"))
+            .await
+            .map_err(|e| classify_api(op, e))?;
         Ok(())
     }
 
@@ -203,10 +218,16 @@ impl Bucket {
     pub async fn list_names(conn: impl Connection) -> Result<Vec<String>> {
         let js = conn.jetstream();
         let op = Op::read("*", "list buckets");
-        let names: Vec<String> =
-            js.stream_names().try_collect().await.map_err(|e| classify(op, e))?;
-        let mut out: Vec<String> =
-            names.iter().filter_map(|n| n.strip_prefix("KV_")).map(str::to_owned).collect();
+        let names: Vec<String> = js
+            .stream_names()
+            .try_collect()
+            .await
+            .map_err(|e| classify(op, e))?;
+        let mut out: Vec<String> = names
+            .iter()
+            .filter_map(|n| n.strip_prefix("KV_"))
+            .map(str::to_owned)
+            .collect();
         out.sort();
         Ok(out)
     }
@@ -227,7 +248,11 @@ impl Bucket {
     pub async fn list_statuses(conn: impl Connection) -> Result<Vec<BucketStatus>> {
         let js = conn.jetstream();
         let op = Op::read("*", "list buckets");
-        let infos: Vec<Info> = js.streams().try_collect().await.map_err(|e| classify(op, e))?;
+        let infos: Vec<Info> = js
+            .streams()
+            .try_collect()
+            .await
+            .map_err(|e| classify(op, e))?;
         let mut out: Vec<BucketStatus> = infos.iter().filter_map(BucketStatus::from_info).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -249,7 +274,12 @@ impl Bucket {
     /// Cancel safe: it only reads.
     pub async fn status(&self) -> Result<BucketStatus> {
         let op = Op::read(&self.inner.name, "read bucket status");
-        let info = self.inner.stream.get_info().await.map_err(|e| classify(op, e))?;
+        let info = self
+            .inner
+            .stream
+            .get_info()
+            .await
+            .map_err(|e| classify(op, e))?;
         BucketStatus::from_info(&info).ok_or_else(|| Error::BucketNotFound {
             bucket: self.inner.name.clone(),
         })
@@ -305,20 +335,27 @@ impl Bucket {
         actual: &async_nats::jetstream::stream::Config,
     ) -> Result<()> {
         if spec.limit_markers_value().is_some() && !actual.allow_message_ttl {
-            return Err(Error::Unsupported { feature: "limit markers (per-key TTL)", needs: "2.11" });
+            return Err(Error::Unsupported {
+                feature: "limit markers (per-key TTL)",
+                needs: "2.11",
+            });
         }
         Ok(())
     }
 }
 
 fn check_name(name: &str) -> Result<()> {
-    validate_bucket_name(name)
-        .map_err(|source| Error::InvalidBucketName { name: name.to_owned(), source })
+    validate_bucket_name(name).map_err(|source| Error::InvalidBucketName {
+        name: name.to_owned(),
+        source,
+    })
 }
 
 async fn get_stream(js: &Context, name: &str) -> Result<Stream> {
     let op = Op::read(name, "open bucket");
-    js.get_stream(format!("KV_{name}")).await.map_err(|e| classify_api(op, e))
+    js.get_stream(format!("KV_{name}"))
+        .await
+        .map_err(|e| classify_api(op, e))
 }
 
 /// A bucket's configuration and contents, as the server reports them.
@@ -379,9 +416,17 @@ impl BucketStatus {
             replicas: config.num_replicas.max(1),
             compression: matches!(config.compression, Some(Compression::S2)),
             metadata: user_metadata(&config.metadata),
-            limit_markers: config.allow_message_ttl.then_some(config.subject_delete_marker_ttl).flatten(),
+            limit_markers: config
+                .allow_message_ttl
+                .then_some(config.subject_delete_marker_ttl)
+                .flatten(),
             mirror_of: config.mirror.as_ref().map(|m| bucket_of(&m.name)),
-            sources: config.sources.iter().flatten().map(|s| bucket_of(&s.name)).collect(),
+            sources: config
+                .sources
+                .iter()
+                .flatten()
+                .map(|s| bucket_of(&s.name))
+                .collect(),
         })
     }
 }

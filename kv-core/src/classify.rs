@@ -2,13 +2,13 @@
 
 use std::error::Error as StdError;
 
+use async_nats::jetstream::Error as ApiError;
 use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::context::{
     CreateStreamError, CreateStreamErrorKind, GetStreamError, GetStreamErrorKind, RequestError,
     RequestErrorKind,
 };
 use async_nats::jetstream::stream::{ConsumerError, ConsumerErrorKind};
-use async_nats::jetstream::Error as ApiError;
 
 use crate::error::{BoxError, Error};
 
@@ -30,11 +30,19 @@ pub(crate) struct Op<'a> {
 
 impl<'a> Op<'a> {
     pub(crate) fn read(bucket: &'a str, operation: &'static str) -> Self {
-        Op { bucket, operation, write: false }
+        Op {
+            bucket,
+            operation,
+            write: false,
+        }
     }
 
     pub(crate) fn write(bucket: &'a str, operation: &'static str) -> Self {
-        Op { bucket, operation, write: true }
+        Op {
+            bucket,
+            operation,
+            write: true,
+        }
     }
 }
 
@@ -63,7 +71,10 @@ pub(crate) fn is_wrong_revision(err: &(dyn StdError + 'static)) -> bool {
             return true;
         }
     }
-    matches!(api_code(err), Some(WRONG_LAST_SEQUENCE | WRONG_LAST_SEQUENCE_CONSTANT))
+    matches!(
+        api_code(err),
+        Some(WRONG_LAST_SEQUENCE | WRONG_LAST_SEQUENCE_CONSTANT)
+    )
 }
 
 /// async-nats errors that keep the server's error in their kind rather than in `source()`.
@@ -130,7 +141,9 @@ where
     let boxed: BoxError = Box::new(err);
     if no_responders {
         // Nobody answers the JetStream API: the server has no JetStream.
-        Error::JetStreamNotEnabled { source: Some(boxed) }
+        Error::JetStreamNotEnabled {
+            source: Some(boxed),
+        }
     } else if text.contains("timed out") || text.contains("timeout") {
         Error::Timeout {
             bucket: op.bucket.to_owned(),
@@ -139,16 +152,27 @@ where
             source: Some(boxed),
         }
     } else if text.contains("no stream found") || text.contains("stream not found") {
-        Error::BucketNotFound { bucket: op.bucket.to_owned() }
+        Error::BucketNotFound {
+            bucket: op.bucket.to_owned(),
+        }
     } else if text.contains("no responders")
         || text.contains("jetstream unavailable")
         || text.contains("jetstream not enabled")
     {
-        Error::JetStreamNotEnabled { source: Some(boxed) }
+        Error::JetStreamNotEnabled {
+            source: Some(boxed),
+        }
     } else if text.contains("permission") {
-        Error::PermissionDenied { bucket: op.bucket.to_owned(), source: Some(boxed) }
+        Error::PermissionDenied {
+            bucket: op.bucket.to_owned(),
+            source: Some(boxed),
+        }
     } else if text.contains("broken pipe") || text.contains("disconnected") {
-        Error::Connection { bucket: op.bucket.to_owned(), operation: op.operation, source: boxed }
+        Error::Connection {
+            bucket: op.bucket.to_owned(),
+            operation: op.operation,
+            source: boxed,
+        }
     } else {
         Error::Server {
             bucket: op.bucket.to_owned(),
@@ -169,7 +193,11 @@ struct ApiShape {
 
 impl ApiShape {
     fn of(api: &ApiError) -> Self {
-        ApiShape { code: api.error_code(), status: api.code(), text: description(api) }
+        ApiShape {
+            code: api.error_code(),
+            status: api.code(),
+            text: description(api),
+        }
     }
 
     fn into_error(self, op: Op<'_>, source: BoxError) -> Error {
@@ -181,9 +209,13 @@ impl ApiShape {
                 Error::JetStreamNotEnabled { source }
             }
             ErrorCode::STREAM_NAME_EXIST => Error::BucketExists { bucket, source },
-            ErrorCode(MESSAGE_TOO_LARGE) => {
-                Error::ValueTooLarge { bucket, key: String::new(), size: 0, limit: None, source }
-            }
+            ErrorCode(MESSAGE_TOO_LARGE) => Error::ValueTooLarge {
+                bucket,
+                key: String::new(),
+                size: 0,
+                limit: None,
+                source,
+            },
             _ if self.status == 403 => Error::PermissionDenied { bucket, source },
             code => Error::Server {
                 bucket,
@@ -201,7 +233,9 @@ fn no_responders(err: &(dyn StdError + 'static)) -> bool {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = current {
         let api = e.downcast_ref::<RequestError>().map(RequestError::kind);
-        let core = e.downcast_ref::<async_nats::RequestError>().map(async_nats::RequestError::kind);
+        let core = e
+            .downcast_ref::<async_nats::RequestError>()
+            .map(async_nats::RequestError::kind);
         if api == Some(RequestErrorKind::NoResponders)
             || core == Some(async_nats::RequestErrorKind::NoResponders)
         {

@@ -38,7 +38,10 @@ pub struct CodecError {
 impl CodecError {
     /// Wraps a codec's own error.
     pub fn new(codec: &'static str, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        CodecError { codec, source: source.into() }
+        CodecError {
+            codec,
+            source: source.into(),
+        }
     }
 
     /// The name of the codec that failed.
@@ -67,7 +70,9 @@ impl<V: Serialize + DeserializeOwned + 'static> Codec<V> for MsgPack {
     const NAME: &'static str = "msgpack";
 
     fn encode(value: &V) -> Result<Bytes, CodecError> {
-        rmp_serde::to_vec_named(value).map(Bytes::from).map_err(|e| CodecError::new("msgpack", e))
+        rmp_serde::to_vec_named(value)
+            .map(Bytes::from)
+            .map_err(|e| CodecError::new("msgpack", e))
     }
 
     fn decode(bytes: &[u8]) -> Result<V, CodecError> {
@@ -83,7 +88,9 @@ impl<V: Serialize + DeserializeOwned + 'static> Codec<V> for Json {
     const NAME: &'static str = "json";
 
     fn encode(value: &V) -> Result<Bytes, CodecError> {
-        serde_json::to_vec(value).map(Bytes::from).map_err(|e| CodecError::new("json", e))
+        serde_json::to_vec(value)
+            .map(Bytes::from)
+            .map_err(|e| CodecError::new("json", e))
     }
 
     fn decode(bytes: &[u8]) -> Result<V, CodecError> {
@@ -152,14 +159,29 @@ mod tests {
 
     #[test]
     fn msgpack_uses_named_fields_so_structs_can_grow() {
-        let bytes = <MsgPack as Codec<V1>>::encode(&V1 { a: 7, b: "x".into() }).unwrap();
+        let bytes = <MsgPack as Codec<V1>>::encode(&V1 {
+            a: 7,
+            b: "x".into(),
+        })
+        .unwrap();
         let v2: V2 = <MsgPack as Codec<V2>>::decode(&bytes).unwrap();
-        assert_eq!(v2, V2 { a: 7, b: "x".into(), c: None });
+        assert_eq!(
+            v2,
+            V2 {
+                a: 7,
+                b: "x".into(),
+                c: None
+            }
+        );
     }
 
     #[test]
     fn json_round_trips_and_reports_garbage() {
-        let bytes = <Json as Codec<V1>>::encode(&V1 { a: 1, b: "y".into() }).unwrap();
+        let bytes = <Json as Codec<V1>>::encode(&V1 {
+            a: 1,
+            b: "y".into(),
+        })
+        .unwrap();
         assert_eq!(&bytes[..], br#"{"a":1,"b":"y"}"#);
         let err = <Json as Codec<V1>>::decode(b"not json").unwrap_err();
         assert_eq!(err.codec(), "json");
@@ -167,8 +189,14 @@ mod tests {
 
     #[test]
     fn raw_keeps_bytes_and_checks_utf8() {
-        assert_eq!(<Raw as Codec<Vec<u8>>>::decode(&[0, 255]).unwrap(), vec![0, 255]);
+        assert_eq!(
+            <Raw as Codec<Vec<u8>>>::decode(&[0, 255]).unwrap(),
+            vec![0, 255]
+        );
         assert!(<Raw as Codec<String>>::decode(&[0xff]).is_err());
-        assert_eq!(<Raw as Codec<String>>::encode(&"hé".to_owned()).unwrap(), "hé".as_bytes());
+        assert_eq!(
+            <Raw as Codec<String>>::encode(&"hé".to_owned()).unwrap(),
+            "hé".as_bytes()
+        );
     }
 }

@@ -25,7 +25,9 @@ impl Operation {
     /// Reads the operation from a message's headers: `KV-Operation`, or a server limit marker's
     /// `Nats-Marker-Reason` (`MaxAge` and `Purge` are purges, `Remove` is a delete).
     pub(crate) fn from_headers(headers: Option<&HeaderMap>) -> Operation {
-        let Some(headers) = headers else { return Operation::Put };
+        let Some(headers) = headers else {
+            return Operation::Put;
+        };
         if let Some(op) = headers.get(KV_OPERATION) {
             return match op.as_str() {
                 "DEL" => Operation::Delete,
@@ -33,7 +35,10 @@ impl Operation {
                 _ => Operation::Put,
             };
         }
-        match headers.get(MARKER_REASON).map(async_nats::HeaderValue::as_str) {
+        match headers
+            .get(MARKER_REASON)
+            .map(async_nats::HeaderValue::as_str)
+        {
             Some("MaxAge" | "Purge") => Operation::Purge,
             Some("Remove") => Operation::Delete,
             _ => Operation::Put,
@@ -97,12 +102,30 @@ mod tests {
     #[test]
     fn operations_and_limit_markers_map_to_put_delete_purge() {
         assert_eq!(Operation::from_headers(None), Operation::Put);
-        assert_eq!(Operation::from_headers(Some(&headers(&[(KV_OPERATION, "DEL")]))), Operation::Delete);
-        assert_eq!(Operation::from_headers(Some(&headers(&[(KV_OPERATION, "PURGE")]))), Operation::Purge);
-        assert_eq!(Operation::from_headers(Some(&headers(&[(MARKER_REASON, "MaxAge")]))), Operation::Purge);
-        assert_eq!(Operation::from_headers(Some(&headers(&[(MARKER_REASON, "Purge")]))), Operation::Purge);
-        assert_eq!(Operation::from_headers(Some(&headers(&[(MARKER_REASON, "Remove")]))), Operation::Delete);
-        assert_eq!(Operation::from_headers(Some(&headers(&[("Other", "x")]))), Operation::Put);
+        assert_eq!(
+            Operation::from_headers(Some(&headers(&[(KV_OPERATION, "DEL")]))),
+            Operation::Delete
+        );
+        assert_eq!(
+            Operation::from_headers(Some(&headers(&[(KV_OPERATION, "PURGE")]))),
+            Operation::Purge
+        );
+        assert_eq!(
+            Operation::from_headers(Some(&headers(&[(MARKER_REASON, "MaxAge")]))),
+            Operation::Purge
+        );
+        assert_eq!(
+            Operation::from_headers(Some(&headers(&[(MARKER_REASON, "Purge")]))),
+            Operation::Purge
+        );
+        assert_eq!(
+            Operation::from_headers(Some(&headers(&[(MARKER_REASON, "Remove")]))),
+            Operation::Delete
+        );
+        assert_eq!(
+            Operation::from_headers(Some(&headers(&[("Other", "x")]))),
+            Operation::Put
+        );
         assert!(Operation::Delete.is_marker() && !Operation::Put.is_marker());
     }
 }

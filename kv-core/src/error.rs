@@ -66,7 +66,11 @@ pub struct Drift {
 
 impl fmt::Display for Drift {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: declared {}, server has {}", self.option, self.declared, self.actual)
+        write!(
+            f,
+            "{}: declared {}, server has {}",
+            self.option, self.declared, self.actual
+        )
     }
 }
 
@@ -117,7 +121,9 @@ pub enum Error {
     },
     /// A key stored in the bucket (written by someone else) has the family's shape but does not
     /// parse into its key type. Reads and watches report it and go on.
-    #[error("key `{key}` at revision {revision} in bucket `{bucket}` does not parse into the key type")]
+    #[error(
+        "key `{key}` at revision {revision} in bucket `{bucket}` does not parse into the key type"
+    )]
     ForeignKey {
         /// The bucket's name.
         bucket: String,
@@ -204,7 +210,10 @@ pub enum Error {
         source: Option<BoxError>,
     },
     /// The server's bucket configuration differs from the declared one.
-    #[error("bucket `{bucket}` differs from its declaration ({}); call `ensure` to update it", drift_text(differences))]
+    #[error(
+        "bucket `{bucket}` differs from its declaration ({}); call `ensure` to update it",
+        drift_text(differences)
+    )]
     ConfigDrift {
         /// The bucket's name.
         bucket: String,
@@ -212,7 +221,9 @@ pub enum Error {
         differences: Vec<Drift>,
     },
     /// The bucket's values were written by another schema declaration.
-    #[error("bucket `{bucket}` was written with schema `{found}`, this program declares `{expected}`")]
+    #[error(
+        "bucket `{bucket}` was written with schema `{found}`, this program declares `{expected}`"
+    )]
     SchemaMismatch {
         /// The bucket's name.
         bucket: String,
@@ -280,19 +291,31 @@ pub enum Error {
 }
 
 fn expected_text(expected: u64) -> String {
-    if expected == 0 { "no live value".to_owned() } else { format!("expected revision {expected}") }
+    if expected == 0 {
+        "no live value".to_owned()
+    } else {
+        format!("expected revision {expected}")
+    }
 }
 
 fn current_text(current: Option<u64>) -> String {
-    current.map(|c| format!(", it is at revision {c}")).unwrap_or_default()
+    current
+        .map(|c| format!(", it is at revision {c}"))
+        .unwrap_or_default()
 }
 
 fn revision_text(revision: Option<u64>) -> String {
-    revision.map(|r| format!(" at revision {r}")).unwrap_or_default()
+    revision
+        .map(|r| format!(" at revision {r}"))
+        .unwrap_or_default()
 }
 
 fn drift_text(differences: &[Drift]) -> String {
-    differences.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    differences
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Error {

@@ -45,7 +45,11 @@ struct Binding {
 
 impl<K, V, C, M> Clone for Family<K, V, C, M> {
     fn clone(&self) -> Self {
-        Family { bucket: self.bucket.clone(), binding: self.binding.clone(), types: PhantomData }
+        Family {
+            bucket: self.bucket.clone(),
+            binding: self.binding.clone(),
+            types: PhantomData,
+        }
     }
 }
 
@@ -132,7 +136,10 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     }
 
     fn invalid_key(&self, source: crate::key::KeyError) -> Error {
-        Error::InvalidKey { bucket: self.bucket.name().to_owned(), source }
+        Error::InvalidKey {
+            bucket: self.bucket.name().to_owned(),
+            source,
+        }
     }
 
     /// Parses a stored key; one that does not parse is [`Error::ForeignKey`] with its revision.
@@ -270,7 +277,10 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
             headers_only: false,
             follow: false,
         };
-        Ok(History { scan: Scan::start(&self.bucket, spec).await?, family: self.clone() })
+        Ok(History {
+            scan: Scan::start(&self.bucket, spec).await?,
+            family: self.clone(),
+        })
     }
 
     /// The keys of this family that have a live value, filtered on the server by a partial key
@@ -296,7 +306,10 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
             headers_only: true,
             follow: false,
         };
-        Ok(Keys { scan: Scan::start(&self.bucket, spec).await?, family: self.clone() })
+        Ok(Keys {
+            scan: Scan::start(&self.bucket, spec).await?,
+            family: self.clone(),
+        })
     }
 }
 
@@ -305,21 +318,39 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
         let rendered = self.key(key)?;
         let payload = self.encode(&rendered, value)?;
         let name = if expect.is_some() { "update" } else { "put" };
-        let write = Write::new(name, &rendered, Operation::Put).expect(expect.unwrap_or(Expect::Any));
+        let write =
+            Write::new(name, &rendered, Operation::Put).expect(expect.unwrap_or(Expect::Any));
         self.bucket.write(write, payload).await
     }
 
-    async fn marker(&self, key: &K, operation: Operation, expect: Expect, ttl: Option<Duration>) -> Result<u64> {
+    async fn marker(
+        &self,
+        key: &K,
+        operation: Operation,
+        expect: Expect,
+        ttl: Option<Duration>,
+    ) -> Result<u64> {
         let rendered = self.key(key)?;
-        let name = if operation == Operation::Delete { "delete" } else { "purge" };
-        let write = Write::new(name, &rendered, operation).expect(expect).ttl(ttl);
+        let name = if operation == Operation::Delete {
+            "delete"
+        } else {
+            "purge"
+        };
+        let write = Write::new(name, &rendered, operation)
+            .expect(expect)
+            .ttl(ttl);
         self.bucket.write(write, Bytes::new()).await
     }
 
     async fn create_inner(&self, key: &K, value: &V, ttl: Option<Duration>) -> Result<u64> {
         let rendered = self.key(key)?;
         let payload = self.encode(&rendered, value)?;
-        self.bucket.write_create(Write::new("create", &rendered, Operation::Put).ttl(ttl), payload).await
+        self.bucket
+            .write_create(
+                Write::new("create", &rendered, Operation::Put).ttl(ttl),
+                payload,
+            )
+            .await
     }
 
     /// Writes the key's value and returns its revision.
@@ -376,7 +407,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// # Cancel safety
     /// Not cancel safe: the value may be written even if the future is dropped.
     pub async fn update(&self, key: &K, value: &V, revision: u64) -> Result<u64> {
-        self.write_value(key, value, Some(Expect::Revision(revision))).await
+        self.write_value(key, value, Some(Expect::Revision(revision)))
+            .await
     }
 
     /// Deletes the key: leaves a delete marker, keeps earlier revisions. Returns the marker's
@@ -411,7 +443,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// # Cancel safety
     /// Not cancel safe: the key may be deleted even if the future is dropped.
     pub async fn delete_if(&self, key: &K, revision: u64) -> Result<u64> {
-        self.marker(key, Operation::Delete, Expect::Revision(revision), None).await
+        self.marker(key, Operation::Delete, Expect::Revision(revision), None)
+            .await
     }
 
     /// Purges the key: removes every revision and leaves one purge marker.
@@ -445,7 +478,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// # Cancel safety
     /// Not cancel safe: the key may be purged even if the future is dropped.
     pub async fn purge_if(&self, key: &K, revision: u64) -> Result<u64> {
-        self.marker(key, Operation::Purge, Expect::Revision(revision), None).await
+        self.marker(key, Operation::Purge, Expect::Revision(revision), None)
+            .await
     }
 
     /// Makes the value the key had at `revision` its latest value again; returns the new
@@ -466,7 +500,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
         let rendered = self.key(key)?;
         match self.bucket.at(&rendered, revision).await? {
             Some(raw) if raw.operation == Operation::Put => {
-                self.bucket.write(Write::new("revert", &rendered, Operation::Put), raw.payload).await
+                self.bucket
+                    .write(Write::new("revert", &rendered, Operation::Put), raw.payload)
+                    .await
             }
             _ => Err(Error::RevisionNotFound {
                 bucket: self.bucket.name().to_owned(),
@@ -514,7 +550,8 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
     /// Not cancel safe: the key may be purged even if the future is dropped.
     pub async fn purge_with_ttl(&self, key: &K, ttl: Duration) -> Result<u64> {
         let ttl = self.check_ttl(ttl)?;
-        self.marker(key, Operation::Purge, Expect::Any, Some(ttl)).await
+        self.marker(key, Operation::Purge, Expect::Any, Some(ttl))
+            .await
     }
 
     fn check_ttl(&self, ttl: Duration) -> Result<Duration> {
@@ -538,7 +575,9 @@ pub struct History<K, V, C = MsgPack, M = ReadWrite> {
 
 impl<K, V, C, M> fmt::Debug for History<K, V, C, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("History").field("scan", &self.scan).finish_non_exhaustive()
+        f.debug_struct("History")
+            .field("scan", &self.scan)
+            .finish_non_exhaustive()
     }
 }
 
@@ -561,7 +600,9 @@ pub struct Keys<K, V, C = MsgPack, M = ReadWrite> {
 
 impl<K, V, C, M> fmt::Debug for Keys<K, V, C, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Keys").field("scan", &self.scan).finish_non_exhaustive()
+        f.debug_struct("Keys")
+            .field("scan", &self.scan)
+            .finish_non_exhaustive()
     }
 }
 

@@ -556,37 +556,114 @@ single_param_key!(
 // Binding a key type to a pattern, rendering and parsing
 // ---------------------------------------------------------------------------------------------
 
-/// Binds a key type's parameters to a pattern's: for each pattern parameter (pattern order), its
-/// index in `key_params`. A `key_params` of exactly `[ANY_PARAM]` binds to a pattern's single
-/// parameter whatever its name.
-pub fn bind_params(pattern: &KeyPattern, key_params: &[&str]) -> Result<Vec<usize>, BindError> {
-    if key_params == [ANY_PARAM] {
-        return match pattern.param_count() {
-            1 => Ok(vec![0]),
-            pattern_params => Err(BindError::AnyParamCount { pattern_params }),
+/// Whether two strings are equal, in a const context.
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn contains(list: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < list.len() {
+        if str_eq(list[i], name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// How a key type's parameters fit a pattern's: see [`check_params`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamCheck {
+    /// They fit.
+    Fits,
+    /// The pattern parameter at this index (pattern order) is not a parameter of the key type.
+    Missing(usize),
+    /// The key-type parameter at this index is not used by the pattern.
+    Unused(usize),
+    /// A single-value key type (`[ANY_PARAM]`) and a pattern without exactly one parameter.
+    AnyParamCount,
+}
+
+/// How a key type's parameters fit a pattern's, as a const fn: every pattern parameter is a
+/// key-type parameter and the reverse, and a single-value key type ([`ANY_PARAM`]) has a pattern
+/// with exactly one parameter. [`bind_params`] applies it at run time; the derive at compile
+/// time, where it can see both.
+pub const fn check_params(key_params: &[&str], pattern_params: &[&str]) -> ParamCheck {
+    if key_params.len() == 1 && str_eq(key_params[0], ANY_PARAM) {
+        return if pattern_params.len() == 1 {
+            ParamCheck::Fits
+        } else {
+            ParamCheck::AnyParamCount
         };
     }
-    let map = pattern
-        .params()
+    let mut i = 0;
+    while i < pattern_params.len() {
+        if !contains(key_params, pattern_params[i]) {
+            return ParamCheck::Missing(i);
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < key_params.len() {
+        if !contains(pattern_params, key_params[j]) {
+            return ParamCheck::Unused(j);
+        }
+        j += 1;
+    }
+    ParamCheck::Fits
+}
+
+/// Binds a key type's parameters to a pattern's: for each pattern parameter (pattern order), its
+/// index in `key_params`. A `key_params` of exactly `[ANY_PARAM]` binds to a pattern's single
+/// parameter whatever its name. The rules are [`check_params`]'s.
+pub fn bind_params(pattern: &KeyPattern, key_params: &[&str]) -> Result<Vec<usize>, BindError> {
+    let pattern_params: Vec<&str> = pattern.params().collect();
+    let name = |list: &[&str], index: usize| {
+        list.get(index)
+            .map_or_else(String::new, |p| (*p).to_owned())
+    };
+    match check_params(key_params, &pattern_params) {
+        ParamCheck::Fits => {}
+        ParamCheck::Missing(i) => {
+            return Err(BindError::MissingParam {
+                param: name(&pattern_params, i),
+            });
+        }
+        ParamCheck::Unused(j) => {
+            return Err(BindError::UnusedParam {
+                param: name(key_params, j),
+            });
+        }
+        ParamCheck::AnyParamCount => {
+            return Err(BindError::AnyParamCount {
+                pattern_params: pattern_params.len(),
+            });
+        }
+    }
+    if key_params == [ANY_PARAM] {
+        return Ok(vec![0]);
+    }
+    Ok(pattern_params
+        .iter()
         .map(|name| {
             key_params
                 .iter()
-                .position(|p| *p == name)
-                .ok_or_else(|| BindError::MissingParam {
-                    param: name.to_owned(),
-                })
+                .position(|p| p == name)
+                .unwrap_or_default()
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    if let Some((_, unused)) = key_params
-        .iter()
-        .enumerate()
-        .find(|(index, _)| !map.contains(index))
-    {
-        return Err(BindError::UnusedParam {
-            param: (*unused).to_owned(),
-        });
-    }
-    Ok(map)
+        .collect())
 }
 
 /// Names an error after parameter `index` of `K`.

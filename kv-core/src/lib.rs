@@ -60,8 +60,8 @@ pub use crate::{
     family::{Family, History, Keys},
     mode::{PerKeyTtl, ReadOnly, ReadWrite},
     single::Single,
-    topology::Origin,
     spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, SCHEMA_METADATA_KEY, Storage},
+    topology::Origin,
     update::{RetryPolicy, UpdateWith, Updated, UpsertWith},
     watch::{BucketWatch, BucketWatchEvents, Watch, WatchBuilder, WatchEvent, WatchEvents},
 };

@@ -82,7 +82,9 @@ impl Bucket {
         }
         Err(Error::InvalidConfig {
             bucket: self.name().to_owned(),
-            reason: format!("cannot {what}: the bucket is read-only (a mirror or a read-only aggregate)"),
+            reason: format!(
+                "cannot {what}: the bucket is read-only (a mirror or a read-only aggregate)"
+            ),
         })
     }
 }

@@ -39,7 +39,13 @@ pub(crate) struct Write<'a> {
 
 impl<'a> Write<'a> {
     pub(crate) fn new(name: &'static str, key: &'a str, operation: Operation) -> Self {
-        Write { operation, expect: Expect::Any, ttl: None, name, key }
+        Write {
+            operation,
+            expect: Expect::Any,
+            ttl: None,
+            name,
+            key,
+        }
     }
 
     pub(crate) fn expect(mut self, expect: Expect) -> Self {
@@ -66,7 +72,10 @@ impl Bucket {
             }
         }
         if let Expect::Revision(revision) = write.expect {
-            headers.insert(EXPECTED_LAST_SUBJECT_SEQUENCE, revision.to_string().as_str());
+            headers.insert(
+                EXPECTED_LAST_SUBJECT_SEQUENCE,
+                revision.to_string().as_str(),
+            );
         }
         if let Some(ttl) = write.ttl {
             headers.insert(MESSAGE_TTL, ttl.as_secs().to_string().as_str());
@@ -74,7 +83,10 @@ impl Bucket {
         let subject = format!("{}{}", self.prefix(), write.key);
         let size = payload.len();
         let op = Op::write(self.name(), write.name);
-        let published = self.js().publish_with_headers(subject, headers, payload).await;
+        let published = self
+            .js()
+            .publish_with_headers(subject, headers, payload)
+            .await;
         let result = match published {
             Ok(ack) => ack.await.map(|ack| ack.sequence),
             Err(e) => Err(e),
@@ -82,7 +94,12 @@ impl Bucket {
         match result {
             Ok(revision) => Ok(revision),
             Err(e) if is_wrong_revision(&e) => {
-                let current = self.last(write.key).await.ok().flatten().map(|e| e.revision);
+                let current = self
+                    .last(write.key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|e| e.revision);
                 let expected = match write.expect {
                     Expect::Revision(r) => r,
                     Expect::Any => 0,
@@ -95,12 +112,21 @@ impl Bucket {
                 })
             }
             Err(e) => Err(match classify(op, e) {
-                Error::ValueTooLarge { bucket, limit, source, .. } => {
-                    Error::ValueTooLarge { bucket, key: write.key.to_owned(), size, limit, source }
-                }
-                Error::JetStreamNotEnabled { .. } => {
-                    Error::BucketNotFound { bucket: self.name().to_owned() }
-                }
+                Error::ValueTooLarge {
+                    bucket,
+                    limit,
+                    source,
+                    ..
+                } => Error::ValueTooLarge {
+                    bucket,
+                    key: write.key.to_owned(),
+                    size,
+                    limit,
+                    source,
+                },
+                Error::JetStreamNotEnabled { .. } => Error::BucketNotFound {
+                    bucket: self.name().to_owned(),
+                },
                 other => other,
             }),
         }
@@ -111,19 +137,21 @@ impl Bucket {
     pub(crate) async fn write_create(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
         let first = write.expect(Expect::Revision(0));
         match self.write(first, payload.clone()).await {
-            Err(Error::WrongRevision { current: Some(current), .. }) => {
-                match self.last(write.key).await? {
-                    Some(last) if last.operation.is_marker() && last.revision == current => {
-                        self.write(write.expect(Expect::Revision(current)), payload).await
-                    }
-                    last => Err(Error::WrongRevision {
-                        bucket: self.name().to_owned(),
-                        key: write.key.to_owned(),
-                        expected: 0,
-                        current: last.map(|l| l.revision),
-                    }),
+            Err(Error::WrongRevision {
+                current: Some(current),
+                ..
+            }) => match self.last(write.key).await? {
+                Some(last) if last.operation.is_marker() && last.revision == current => {
+                    self.write(write.expect(Expect::Revision(current)), payload)
+                        .await
                 }
-            }
+                last => Err(Error::WrongRevision {
+                    bucket: self.name().to_owned(),
+                    key: write.key.to_owned(),
+                    expected: 0,
+                    current: last.map(|l| l.revision),
+                }),
+            },
             other => other,
         }
     }
@@ -174,12 +202,18 @@ impl Bucket {
         &self,
         message: &async_nats::jetstream::Message,
     ) -> Result<RawEntry> {
-        let info = message
-            .info()
-            .map_err(|e| classify(Op::read(self.name(), "watch"), std::io::Error::other(e.to_string())))?;
+        let info = message.info().map_err(|e| {
+            classify(
+                Op::read(self.name(), "watch"),
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         let subject = message.subject.as_str();
         Ok(RawEntry {
-            key: subject.strip_prefix(self.prefix()).unwrap_or(subject).to_owned(),
+            key: subject
+                .strip_prefix(self.prefix())
+                .unwrap_or(subject)
+                .to_owned(),
             operation: Operation::from_headers(message.headers.as_ref()),
             payload: message.payload.clone(),
             revision: info.stream_sequence,

@@ -124,7 +124,9 @@ impl Stream for Scan {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
-            let Some(messages) = self.messages.as_mut() else { return Poll::Ready(None) };
+            let Some(messages) = self.messages.as_mut() else {
+                return Poll::Ready(None);
+            };
             let message = match messages.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {

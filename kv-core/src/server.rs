@@ -301,7 +301,11 @@ impl NatsServerBuilder {
             Some(dir) => dir,
             None => dir.path().join("jetstream"),
         };
-        let leafnode_port = if self.accept_leafnodes { Some(free_ports(1)?[0]) } else { None };
+        let leafnode_port = if self.accept_leafnodes {
+            Some(free_ports(1)?[0])
+        } else {
+            None
+        };
         let config = NodeConfig {
             server_name: None,
             client_port: None,
@@ -724,11 +728,16 @@ impl NodeConfig {
         }
         if let Some(store) = &self.store_dir {
             let store = quote(&store.to_string_lossy());
-            let domain =
-                self.domain.as_deref().map(|d| format!("\n  domain: {}", quote(d))).unwrap_or_default();
+            let domain = self
+                .domain
+                .as_deref()
+                .map(|d| format!("\n  domain: {}", quote(d)))
+                .unwrap_or_default();
             lines.push(format!("jetstream {{\n  store_dir: {store}{domain}\n}}"));
         }
-        let listen = self.leafnode_port.map(|p| format!("\n  listen: \"127.0.0.1:{p}\""));
+        let listen = self
+            .leafnode_port
+            .map(|p| format!("\n  listen: \"127.0.0.1:{p}\""));
         let remote = self
             .leaf_remote
             .map(|p| format!("\n  remotes: [ {{ url: \"nats-leaf://127.0.0.1:{p}\" }} ]"));
@@ -904,7 +913,9 @@ impl Node {
 
     /// Sends a signal (`-STOP`, `-CONT`) to the process with `kill`.
     fn signal(&mut self, signal: &str) -> Result<(), ServerError> {
-        let Some(child) = &self.child else { return Ok(()) };
+        let Some(child) = &self.child else {
+            return Ok(());
+        };
         let status = std::process::Command::new("kill")
             .arg(signal)
             .arg(child.id().to_string())
@@ -913,7 +924,9 @@ impl Node {
         if status.success() {
             Ok(())
         } else {
-            Err(io_error("signal nats-server")(std::io::Error::other(format!("kill {signal} failed"))))
+            Err(io_error("signal nats-server")(std::io::Error::other(
+                format!("kill {signal} failed"),
+            )))
         }
     }
 
@@ -1066,7 +1079,10 @@ mod tests {
         assert!(text.contains("max_payload: 2048\n"), "{text}");
         assert!(text.contains("domain: \"hub\""), "{text}");
         assert!(text.contains("listen: \"127.0.0.1:7422\""), "{text}");
-        assert!(text.contains("url: \"nats-leaf://127.0.0.1:7423\""), "{text}");
+        assert!(
+            text.contains("url: \"nats-leaf://127.0.0.1:7423\""),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "routes: [\"nats-route://127.0.0.1:6223\", \"nats-route://127.0.0.1:6224\"]"

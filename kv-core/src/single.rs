@@ -19,7 +19,9 @@ pub struct Single<V, C = MsgPack, M = ReadWrite> {
 
 impl<V, C, M> Clone for Single<V, C, M> {
     fn clone(&self) -> Self {
-        Single { family: self.family.clone() }
+        Single {
+            family: self.family.clone(),
+        }
     }
 }
 

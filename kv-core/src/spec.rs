@@ -160,9 +160,10 @@ impl BucketSpec {
     /// [`Error::SchemaMismatch`] when the server's bucket carries another schema fingerprint.
     /// A bucket without one (made by another tool) passes.
     pub(crate) fn check_schema(&self, actual: &stream::Config) -> Result<()> {
-        let (Some(expected), Some(found)) =
-            (self.schema.as_deref(), actual.metadata.get(SCHEMA_METADATA_KEY))
-        else {
+        let (Some(expected), Some(found)) = (
+            self.schema.as_deref(),
+            actual.metadata.get(SCHEMA_METADATA_KEY),
+        ) else {
             return Ok(());
         };
         if expected == found {
@@ -290,7 +291,10 @@ impl BucketSpec {
             name: self.name.clone(),
             source,
         })?;
-        let invalid = |reason: String| Error::InvalidConfig { bucket: self.name.clone(), reason };
+        let invalid = |reason: String| Error::InvalidConfig {
+            bucket: self.name.clone(),
+            reason,
+        };
         if !(1..=MAX_HISTORY).contains(&self.history) {
             return Err(invalid(format!(
                 "history is {}, it must be between 1 and {MAX_HISTORY}",
@@ -304,29 +308,60 @@ impl BucketSpec {
             )));
         }
         if self.ttl.is_some_and(|t| t < Duration::from_millis(1)) {
-            return Err(invalid("ttl must be at least 1ms; leave it unset for no TTL".into()));
+            return Err(invalid(
+                "ttl must be at least 1ms; leave it unset for no TTL".into(),
+            ));
         }
-        if self.max_value_size.is_some_and(|s| s == 0 || i32::try_from(s).is_err()) {
-            return Err(invalid(format!("max_value_size must be between 1 and {} bytes", i32::MAX)));
+        if self
+            .max_value_size
+            .is_some_and(|s| s == 0 || i32::try_from(s).is_err())
+        {
+            return Err(invalid(format!(
+                "max_value_size must be between 1 and {} bytes",
+                i32::MAX
+            )));
         }
-        if self.max_bytes.is_some_and(|s| s == 0 || i64::try_from(s).is_err()) {
-            return Err(invalid(format!("max_bytes must be between 1 and {} bytes", i64::MAX)));
+        if self
+            .max_bytes
+            .is_some_and(|s| s == 0 || i64::try_from(s).is_err())
+        {
+            return Err(invalid(format!(
+                "max_bytes must be between 1 and {} bytes",
+                i64::MAX
+            )));
         }
-        if self.limit_markers.is_some_and(|t| t < Duration::from_secs(1)) {
+        if self
+            .limit_markers
+            .is_some_and(|t| t < Duration::from_secs(1))
+        {
             return Err(invalid("limit_markers must be at least 1s".into()));
         }
-        if let Some(key) = self.metadata.keys().find(|k| k.starts_with(SERVER_METADATA_PREFIX)) {
+        if let Some(key) = self
+            .metadata
+            .keys()
+            .find(|k| k.starts_with(SERVER_METADATA_PREFIX))
+        {
             return Err(invalid(format!(
                 "metadata key `{key}` is reserved for the server (prefix `{SERVER_METADATA_PREFIX}`)"
             )));
         }
         if self.mirror.is_some() && !self.sources.is_empty() {
-            return Err(invalid("a bucket is either a mirror or an aggregate, not both".into()));
+            return Err(invalid(
+                "a bucket is either a mirror or an aggregate, not both".into(),
+            ));
         }
-        if let Some(problem) = self.mirror.iter().chain(&self.sources).find_map(Origin::problem) {
+        if let Some(problem) = self
+            .mirror
+            .iter()
+            .chain(&self.sources)
+            .find_map(Origin::problem)
+        {
             return Err(invalid(problem));
         }
-        if self.mirror.as_ref().is_some_and(|m| m.bucket_name() == self.name)
+        if self
+            .mirror
+            .as_ref()
+            .is_some_and(|m| m.bucket_name() == self.name)
             || self.sources.iter().any(|s| s.bucket_name() == self.name)
         {
             return Err(invalid("a bucket cannot mirror or aggregate itself".into()));
@@ -350,10 +385,17 @@ impl BucketSpec {
             Some(ttl) if ttl < DEFAULT_DUPLICATE_WINDOW => ttl,
             _ => DEFAULT_DUPLICATE_WINDOW,
         };
-        let subjects =
-            if self.is_writable() { vec![format!("$KV.{}.>", self.name)] } else { Vec::new() };
-        let sources = (!self.sources.is_empty())
-            .then(|| self.sources.iter().map(|o| o.aggregate_source(&self.name)).collect());
+        let subjects = if self.is_writable() {
+            vec![format!("$KV.{}.>", self.name)]
+        } else {
+            Vec::new()
+        };
+        let sources = (!self.sources.is_empty()).then(|| {
+            self.sources
+                .iter()
+                .map(|o| o.aggregate_source(&self.name))
+                .collect()
+        });
         stream::Config {
             name: self.stream_name(),
             description: self.description.clone(),
@@ -362,7 +404,9 @@ impl BucketSpec {
             mirror_direct: self.mirror.is_some(),
             sources,
             max_messages_per_subject: i64::from(self.history),
-            max_bytes: self.max_bytes.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)),
+            max_bytes: self
+                .max_bytes
+                .map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)),
             max_age: self.ttl.unwrap_or_default(),
             max_message_size: self
                 .max_value_size
@@ -380,7 +424,11 @@ impl BucketSpec {
                 .metadata
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
-                .chain(self.schema.iter().map(|s| (SCHEMA_METADATA_KEY.to_owned(), s.clone())))
+                .chain(
+                    self.schema
+                        .iter()
+                        .map(|s| (SCHEMA_METADATA_KEY.to_owned(), s.clone())),
+                )
                 .collect(),
             allow_message_ttl: self.limit_markers.is_some(),
             subject_delete_marker_ttl: self.limit_markers,
@@ -390,11 +438,16 @@ impl BucketSpec {
 
     /// Every option whose value in `actual` (the server's stream configuration) differs from
     /// this declaration.
+    #[allow(clippy::too_many_lines)] // one check per option reads best as one list
     pub(crate) fn drift(&self, actual: &stream::Config) -> Vec<Drift> {
         let mut out = Vec::new();
         let mut check = |option: &'static str, declared: String, actual: String| {
             if declared != actual {
-                out.push(Drift { option, declared, actual });
+                out.push(Drift {
+                    option,
+                    declared,
+                    actual,
+                });
             }
         };
         let declared = self.to_stream_config();
@@ -408,19 +461,31 @@ impl BucketSpec {
             declared.max_messages_per_subject.to_string(),
             actual.max_messages_per_subject.to_string(),
         );
-        check("ttl", format!("{:?}", declared.max_age), format!("{:?}", actual.max_age));
+        check(
+            "ttl",
+            format!("{:?}", declared.max_age),
+            format!("{:?}", actual.max_age),
+        );
         check(
             "max_value_size",
             limit_text(i64::from(declared.max_message_size)),
             limit_text(i64::from(actual.max_message_size)),
         );
-        check("max_bytes", limit_text(declared.max_bytes), limit_text(actual.max_bytes));
+        check(
+            "max_bytes",
+            limit_text(declared.max_bytes),
+            limit_text(actual.max_bytes),
+        );
         check(
             "storage",
             self.storage.as_str().to_owned(),
             Storage::from_nats(actual.storage).as_str().to_owned(),
         );
-        check("replicas", declared.num_replicas.to_string(), actual.num_replicas.max(1).to_string());
+        check(
+            "replicas",
+            declared.num_replicas.to_string(),
+            actual.num_replicas.max(1).to_string(),
+        );
         check(
             "compression",
             self.compression.to_string(),
@@ -434,16 +499,34 @@ impl BucketSpec {
         check(
             "limit_markers",
             format!("{:?}", self.limit_markers),
-            format!("{:?}", actual.allow_message_ttl.then_some(actual.subject_delete_marker_ttl).flatten()),
+            format!(
+                "{:?}",
+                actual
+                    .allow_message_ttl
+                    .then_some(actual.subject_delete_marker_ttl)
+                    .flatten()
+            ),
         );
         check(
             "mirror",
             format!("{:?}", self.mirror.as_ref().map(Origin::describe)),
-            format!("{:?}", actual.mirror.as_ref().map(|m| Origin::describe_source(m, None))),
+            format!(
+                "{:?}",
+                actual
+                    .mirror
+                    .as_ref()
+                    .map(|m| Origin::describe_source(m, None))
+            ),
         );
         check(
             "sources",
-            format!("{:?}", self.sources.iter().map(Origin::describe).collect::<Vec<_>>()),
+            format!(
+                "{:?}",
+                self.sources
+                    .iter()
+                    .map(Origin::describe)
+                    .collect::<Vec<_>>()
+            ),
             format!(
                 "{:?}",
                 actual
@@ -454,7 +537,11 @@ impl BucketSpec {
                     .collect::<Vec<_>>()
             ),
         );
-        check("writable", self.is_writable().to_string(), (!actual.subjects.is_empty()).to_string());
+        check(
+            "writable",
+            self.is_writable().to_string(),
+            (!actual.subjects.is_empty()).to_string(),
+        );
         out
     }
 }
@@ -469,7 +556,11 @@ pub(crate) fn user_metadata(metadata: &HashMap<String, String>) -> BTreeMap<Stri
 }
 
 fn limit_text(limit: i64) -> String {
-    if limit < 0 { "unlimited".to_owned() } else { limit.to_string() }
+    if limit < 0 {
+        "unlimited".to_owned()
+    } else {
+        limit.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -501,23 +592,44 @@ mod tests {
         assert_eq!(kind(BucketSpec::new("a").replicas(0)), InvalidConfig);
         assert_eq!(kind(BucketSpec::new("a").replicas(6)), InvalidConfig);
         assert_eq!(kind(BucketSpec::new("a").max_value_size(0)), InvalidConfig);
-        assert_eq!(kind(BucketSpec::new("a").max_value_size(u32::MAX)), InvalidConfig);
-        assert_eq!(kind(BucketSpec::new("a").ttl(Duration::ZERO)), InvalidConfig);
-        assert_eq!(kind(BucketSpec::new("a").limit_markers(Duration::from_millis(10))), InvalidConfig);
-        assert_eq!(kind(BucketSpec::new("a").metadata("_nats.x", "1")), InvalidConfig);
-        BucketSpec::new("a").history(64).replicas(5).validate().unwrap();
+        assert_eq!(
+            kind(BucketSpec::new("a").max_value_size(u32::MAX)),
+            InvalidConfig
+        );
+        assert_eq!(
+            kind(BucketSpec::new("a").ttl(Duration::ZERO)),
+            InvalidConfig
+        );
+        assert_eq!(
+            kind(BucketSpec::new("a").limit_markers(Duration::from_millis(10))),
+            InvalidConfig
+        );
+        assert_eq!(
+            kind(BucketSpec::new("a").metadata("_nats.x", "1")),
+            InvalidConfig
+        );
+        BucketSpec::new("a")
+            .history(64)
+            .replicas(5)
+            .validate()
+            .unwrap();
     }
 
     #[test]
     fn ttl_shortens_the_duplicate_window() {
-        let config = BucketSpec::new("a").ttl(Duration::from_secs(30)).to_stream_config();
+        let config = BucketSpec::new("a")
+            .ttl(Duration::from_secs(30))
+            .to_stream_config();
         assert_eq!(config.duplicate_window, Duration::from_secs(30));
         assert_eq!(config.max_age, Duration::from_secs(30));
     }
 
     #[test]
     fn drift_lists_each_differing_option() {
-        let declared = BucketSpec::new("a").history(5).compression(true).metadata("team", "x");
+        let declared = BucketSpec::new("a")
+            .history(5)
+            .compression(true)
+            .metadata("team", "x");
         let mut actual = BucketSpec::new("a").history(2).to_stream_config();
         actual.metadata.insert("_nats.level".into(), "1".into());
         let drift = declared.drift(&actual);

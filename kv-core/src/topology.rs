@@ -89,13 +89,17 @@ impl Origin {
         if let Err(e) = validate_bucket_name(&self.bucket) {
             return Some(format!("origin bucket: {e}"));
         }
-        self.keys
-            .iter()
-            .find_map(|k| validate_filter(k).err().map(|e| format!("origin key filter: {e}")))
+        self.keys.iter().find_map(|k| {
+            validate_filter(k)
+                .err()
+                .map(|e| format!("origin key filter: {e}"))
+        })
     }
 
     fn stream_name(&self) -> String {
-        self.stream.clone().unwrap_or_else(|| format!("KV_{}", self.bucket))
+        self.stream
+            .clone()
+            .unwrap_or_else(|| format!("KV_{}", self.bucket))
     }
 
     fn external(&self) -> Option<External> {
@@ -111,7 +115,10 @@ impl Origin {
         let transforms = self
             .keys
             .iter()
-            .map(|k| SubjectTransform { source: subject(k), destination: subject(k) })
+            .map(|k| SubjectTransform {
+                source: subject(k),
+                destination: subject(k),
+            })
             .collect();
         Source {
             name: self.stream_name(),
@@ -123,8 +130,11 @@ impl Origin {
 
     /// The stream source of an aggregate: `$KV.<origin>.<key>` becomes `$KV.<into>.<key>`.
     pub(crate) fn aggregate_source(&self, into: &str) -> Source {
-        let filters: Vec<&str> =
-            if self.keys.is_empty() { vec![">"] } else { self.keys.iter().map(String::as_str).collect() };
+        let filters: Vec<&str> = if self.keys.is_empty() {
+            vec![">"]
+        } else {
+            self.keys.iter().map(String::as_str).collect()
+        };
         let transforms = filters
             .iter()
             .map(|filter| SubjectTransform {
@@ -209,7 +219,10 @@ mod tests {
         assert_eq!(
             pairs,
             [
-                ("$KV.orders.site.*.device.>", "$KV.all.site.{{wildcard(1)}}.device.>"),
+                (
+                    "$KV.orders.site.*.device.>",
+                    "$KV.all.site.{{wildcard(1)}}.device.>"
+                ),
                 ("$KV.orders.new.>", "$KV.all.new.>"),
             ]
         );
@@ -220,8 +233,13 @@ mod tests {
 
     #[test]
     fn origins_across_domains_carry_the_api_prefix() {
-        let source = Origin::bucket("hub").api_prefix("$JS.hub.API").mirror_source();
-        assert_eq!(source.external.map(|e| e.api_prefix).as_deref(), Some("$JS.hub.API"));
+        let source = Origin::bucket("hub")
+            .api_prefix("$JS.hub.API")
+            .mirror_source();
+        assert_eq!(
+            source.external.map(|e| e.api_prefix).as_deref(),
+            Some("$JS.hub.API")
+        );
         assert!(source.subject_transforms.is_empty());
     }
 

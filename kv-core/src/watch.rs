@@ -639,8 +639,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Watch<K, V, C, M> {
         self.core.stop().await;
     }
 
-    fn decode(&self, raw: RawEntry) -> Result<Entry<K, V>> {
-        self.family.decode(&raw, !self.core.options.meta_only)
+    fn decode(&self, raw: &RawEntry) -> Result<Entry<K, V>> {
+        self.family.decode(raw, !self.core.options.meta_only)
     }
 }
 
@@ -651,7 +651,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for Watch<K, V, C, M> {
         let this = &mut *self;
         this.core
             .poll_entry(cx)
-            .map(|item| item.map(|raw| raw.and_then(|raw| this.decode(raw))))
+            .map(|item| item.map(|raw| raw.and_then(|raw| this.decode(&raw))))
     }
 }
 
@@ -699,7 +699,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for WatchEvents<K, V, C, M> {
         let watch = &mut self.watch;
         watch.core.poll_event(cx).map(|item| {
             item.map(|event| match event? {
-                WatchEvent::Entry(raw) => watch.decode(raw).map(WatchEvent::Entry),
+                WatchEvent::Entry(raw) => watch.decode(&raw).map(WatchEvent::Entry),
                 WatchEvent::Initialized => Ok(WatchEvent::Initialized),
             })
         })
