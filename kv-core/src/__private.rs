@@ -26,6 +26,7 @@ pub use crate::key::{ANY_PARAM, KeyError, KeyFilter, KeyPart, KvKey, ParamCheck,
 pub use crate::mode::{Mode, PerKeyTtl, ReadOnly, ReadWrite};
 pub use crate::single::Single;
 pub use crate::spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, Storage};
+pub use crate::topology::Origin;
 
 // ---------------------------------------------------------------------------------------------
 // Bucket fields
@@ -115,6 +116,37 @@ impl WithoutLimitMarkers for ReadOnly {}
 
 /// Compiles only when mode `M` needs no limit markers.
 pub const fn assert_without_limit_markers<M: WithoutLimitMarkers>() {}
+
+/// The modes a family may have in a mirror: [`ReadOnly`] only. `C` is the family's codec, for
+/// the message.
+#[diagnostic::on_unimplemented(
+    message = "this bucket is a mirror (read-only): give the family the mode natskv::ReadOnly, \
+               `Family<K, V, {C}, ReadOnly>`",
+    label = "this family writes (mode `{Self}`)",
+    note = "a mirror copies its origin's keys and takes no writes of its own; write to the origin \
+            bucket, through its own declaration. A `Single` is `Single<V, {C}, ReadOnly>`"
+)]
+pub trait InMirror<C>: Mode {}
+
+impl<C> InMirror<C> for ReadOnly {}
+
+/// Compiles only when mode `M` fits in a mirror.
+pub const fn assert_read_only_in_mirror<M: InMirror<C>, C>() {}
+
+/// The modes a family may have in an aggregate declared without `writable`: [`ReadOnly`] only.
+#[diagnostic::on_unimplemented(
+    message = "this bucket is an aggregate (read-only): give the family the mode natskv::ReadOnly, \
+               `Family<K, V, {C}, ReadOnly>`",
+    label = "this family writes (mode `{Self}`)",
+    note = "an aggregate takes no writes of its own unless declared `writable` in the bucket's \
+            #[kv(...)]. A `Single` is `Single<V, {C}, ReadOnly>`"
+)]
+pub trait InReadOnlyAggregate<C>: Mode {}
+
+impl<C> InReadOnlyAggregate<C> for ReadOnly {}
+
+/// Compiles only when mode `M` fits in an aggregate that is not writable.
+pub const fn assert_read_only_in_aggregate<M: InReadOnlyAggregate<C>, C>() {}
 
 /// A family codec `Self` that is the bucket's declared codec `D`.
 #[diagnostic::on_unimplemented(

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use kv_core::pattern::{KeyPattern, validate_bucket_name};
+use kv_core::pattern::{KeyPattern, validate_bucket_name, validate_filter};
 use kv_core::units::{parse_duration, parse_size};
 use proc_macro2::{Span, TokenTree};
 use syn::ext::IdentExt as _;
@@ -17,9 +17,10 @@ use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Path, Token, Type};
 use crate::ctxt::Ctxt;
 use crate::spans;
 use crate::symbol::{
-    BUCKET, BUCKET_OPTIONS, CODEC, COMPRESSION, CRATE, DESCRIPTION, FIELD_OPTIONS, HISTORY, KEY,
-    KEY_TYPE_OPTIONS, KV, LIMIT_MARKERS, MAX_BYTES, MAX_VALUE_SIZE, METADATA, REPLICAS, STORAGE,
-    STORAGE_FILE, STORAGE_MEMORY, TTL,
+    API_PREFIX, BUCKET, BUCKET_OPTIONS, CODEC, COMPRESSION, CRATE, DELIVER_PREFIX, DESCRIPTION,
+    FIELD_OPTIONS, HISTORY, KEY, KEY_TYPE_OPTIONS, KEYS, KV, LIMIT_MARKERS, MAX_BYTES,
+    MAX_VALUE_SIZE, METADATA, MIRROR, ORIGIN_BUCKET, ORIGIN_OPTIONS, REPLICAS, SOURCE, STORAGE,
+    STORAGE_FILE, STORAGE_MEMORY, STREAM, TTL, WRITABLE,
 };
 
 /// An option that may be set once.
@@ -86,6 +87,25 @@ pub(crate) struct MetadataEntry {
     pub(crate) value: LitStr,
 }
 
+/// One `mirror(...)` or `source(...)`: the bucket a mirror or an aggregate takes its keys from.
+pub(crate) struct OriginAttr {
+    /// `mirror` or `source` as written, for errors about the whole origin.
+    pub(crate) path: Path,
+    /// The origin bucket (required; a missing one was reported).
+    pub(crate) bucket: Option<LitStr>,
+    /// The key filters (empty: every key).
+    pub(crate) keys: Vec<LitStr>,
+    pub(crate) api_prefix: Option<LitStr>,
+    pub(crate) deliver_prefix: Option<LitStr>,
+    pub(crate) stream: Option<LitStr>,
+}
+
+/// A flag option with the name it was written with, for errors about it.
+pub(crate) struct Flag {
+    pub(crate) path: Path,
+    pub(crate) value: bool,
+}
+
 /// The options of `#[derive(KvBucket)]` on the struct.
 pub(crate) struct BucketAttrs {
     pub(crate) bucket: Option<LitStr>,
@@ -101,6 +121,20 @@ pub(crate) struct BucketAttrs {
     pub(crate) limit_markers: Option<DurationOpt>,
     pub(crate) codec: Option<Type>,
     pub(crate) krate: Option<Path>,
+    /// `mirror(...)`: the bucket is a read-only copy of this origin.
+    pub(crate) mirror: Option<OriginAttr>,
+    /// `source(...)`, once per origin: the bucket is an aggregate of these.
+    pub(crate) sources: Vec<OriginAttr>,
+    /// `writable`: an aggregate that also takes writes.
+    pub(crate) writable: Option<Flag>,
+}
+
+impl BucketAttrs {
+    /// Whether the declaration takes no writes: a mirror, or an aggregate not declared writable.
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.mirror.is_some()
+            || (!self.sources.is_empty() && !self.writable.as_ref().is_some_and(|w| w.value))
+    }
 }
 
 /// A field's `#[kv(key = "...")]`: the literal, and the pattern when it parses.
@@ -162,10 +196,21 @@ fn unknown(
         let path = &meta.path;
         quote::quote!(#path).to_string().replace(' ', "")
     });
-    let mut message = format!("unknown kv option `{written}`");
+    let is_origin = level == MIRROR || level == SOURCE;
+    let mut message = if is_origin {
+        format!("unknown `{level}(...)` option `{written}`")
+    } else {
+        format!("unknown kv option `{written}`")
+    };
     let is_field_option = FIELD_OPTIONS.contains(&written.as_str());
     let is_bucket_option = BUCKET_OPTIONS.contains(&written.as_str());
-    if level == "bucket" && is_field_option {
+    if is_origin && is_bucket_option && !ORIGIN_OPTIONS.contains(&written.as_str()) {
+        message = format!(
+            "`{written}` is an option of the bucket itself: write it beside `{level}(...)`, not inside; \
+             the {level} options are: {}",
+            known.join(", ")
+        );
+    } else if level == "bucket" && is_field_option {
         message = format!(
             "`{written}` is a field option: put #[kv({written} = \"...\")] on a field of the struct"
         );
@@ -372,9 +417,135 @@ fn bucket_name(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>>
         return Ok(None);
     };
     if let Err(error) = validate_bucket_name(&lit.value()) {
-        cx.syn_error(spans::bucket_name_error(&lit, &error));
+        cx.syn_error(spans::name_error(&lit, &error, &error.to_string()));
     }
     Ok(Some(lit))
+}
+
+/// `mirror(...)` or `source(...)` (`kind`): the origin bucket, its key filters and how to reach
+/// it. Names and filters are checked with the runtime's rules (`kv_core::pattern`).
+fn origin(cx: &Ctxt, meta: &ParseNestedMeta, kind: &'static str) -> syn::Result<OriginAttr> {
+    let mut bucket = Attr::none(cx, ORIGIN_BUCKET);
+    let mut keys = Attr::none(cx, KEYS);
+    let mut api_prefix = Attr::none(cx, API_PREFIX);
+    let mut deliver_prefix = Attr::none(cx, DELIVER_PREFIX);
+    let mut stream = Attr::none(cx, STREAM);
+    let parenthesized = meta.input.peek(syn::token::Paren);
+    // Whether `bucket` was written at all: a bad value was reported, not a missing one.
+    let mut bucket_written = false;
+    if parenthesized {
+        meta.parse_nested_meta(|inner| {
+            let path = &inner.path;
+            match option_name(path).as_deref() {
+                Some(ORIGIN_BUCKET) => {
+                    bucket_written = true;
+                    bucket.set_some(path, origin_bucket(cx, &inner, kind)?);
+                }
+                Some(KEYS) => keys.set_some(path, key_filters(cx, &inner, kind)?),
+                Some(API_PREFIX) => api_prefix.set_some(
+                    path,
+                    string_value(cx, &inner, API_PREFIX, "\"$JS.hub.API\"")?,
+                ),
+                Some(DELIVER_PREFIX) => deliver_prefix.set_some(
+                    path,
+                    string_value(cx, &inner, DELIVER_PREFIX, "\"deliver.hub\"")?,
+                ),
+                Some(STREAM) => {
+                    stream.set_some(path, string_value(cx, &inner, STREAM, "\"KV_fleet\"")?);
+                }
+                _ => return unknown(cx, &inner, ORIGIN_OPTIONS, kind),
+            }
+            Ok(())
+        })?;
+    } else {
+        cx.error_spanned_by(
+            &meta.path,
+            format!(
+                "write the origin in parentheses: `{kind}(bucket = \"fleet\")`, optionally with \
+                 `keys = [\"site.paris.>\"]`, `api_prefix`, `deliver_prefix` and `stream`"
+            ),
+        );
+        skip_value(meta)?;
+    }
+    let bucket = bucket.get();
+    if parenthesized && !bucket_written {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{kind}(...)` needs the origin bucket: `{kind}(bucket = \"fleet\")`"),
+        );
+    }
+    Ok(OriginAttr {
+        path: meta.path.clone(),
+        bucket,
+        keys: keys.get().unwrap_or_default(),
+        api_prefix: api_prefix.get(),
+        deliver_prefix: deliver_prefix.get(),
+        stream: stream.get(),
+    })
+}
+
+/// An origin's bucket name, checked against the naming rules.
+fn origin_bucket(cx: &Ctxt, meta: &ParseNestedMeta, kind: &str) -> syn::Result<Option<LitStr>> {
+    let Some(lit) = string_value(cx, meta, ORIGIN_BUCKET, "\"fleet\"")? else {
+        return Ok(None);
+    };
+    if let Err(error) = validate_bucket_name(&lit.value()) {
+        let message = format!("`{kind}(bucket = ...)`: {error}");
+        cx.syn_error(spans::name_error(&lit, &error, &message));
+    }
+    Ok(Some(lit))
+}
+
+/// `keys = ["site.paris.>", ...]`: key filters, each checked with the runtime's filter rules.
+fn key_filters(cx: &Ctxt, meta: &ParseNestedMeta, kind: &str) -> syn::Result<Option<Vec<LitStr>>> {
+    const EXAMPLE: &str = "[\"site.paris.>\", \"config.*\"]";
+    let Expr::Array(array) = value_expr(meta, KEYS, EXAMPLE)? else {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`keys` takes a list of key filters, such as `keys = {EXAMPLE}`"),
+        );
+        return Ok(None);
+    };
+    if array.elems.is_empty() {
+        cx.error_spanned_by(
+            &array,
+            format!(
+                "`keys` is empty; remove it to take every key of the origin, or list key \
+                 filters such as `keys = {EXAMPLE}`"
+            ),
+        );
+        return Ok(None);
+    }
+    let mut filters: Vec<LitStr> = Vec::new();
+    for mut elem in array.elems {
+        while let Expr::Group(group) = elem {
+            elem = *group.expr;
+        }
+        let Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) = elem
+        else {
+            cx.error_spanned_by(
+                elem,
+                "a key filter is a string, such as \"site.paris.>\" (`*` stands for one token, \
+                 a final `>` for the rest)",
+            );
+            continue;
+        };
+        let value = lit.value();
+        if let Err(error) = validate_filter(&value) {
+            let message = format!("`{kind}(keys = ...)`: {error}");
+            cx.syn_error(spans::name_error(&lit, &error, &message));
+        } else if filters.iter().any(|f| f.value() == value) {
+            cx.error_spanned_by(
+                &lit,
+                format!("key filter \"{value}\" is given twice; keep one"),
+            );
+        } else {
+            filters.push(lit);
+        }
+    }
+    Ok(Some(filters))
 }
 
 /// `max_value_size`, which must fit in 32 bits.
@@ -479,6 +650,9 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
     let mut limit_markers = Attr::none(cx, LIMIT_MARKERS);
     let mut codec = Attr::none(cx, CODEC);
     let mut krate = Attr::none(cx, CRATE);
+    let mut mirror: Option<OriginAttr> = None;
+    let mut sources: Vec<OriginAttr> = Vec::new();
+    let mut writable = Attr::none(cx, WRITABLE);
 
     for_each_option(cx, attrs, |meta, name| {
         let path = &meta.path;
@@ -505,6 +679,29 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
             }
             Some(CODEC) => codec.set(path, type_value(meta, CODEC, "natskv::Json")?),
             Some(CRATE) => krate.set(path, path_value(meta)?),
+            Some(MIRROR) => {
+                let parsed = origin(cx, meta, MIRROR)?;
+                if mirror.is_some() {
+                    cx.error_spanned_by(
+                        path,
+                        "`mirror` is given twice: a mirror copies one bucket; to collect the keys \
+                         of several, make an aggregate with one `source(...)` per bucket",
+                    );
+                } else {
+                    mirror = Some(parsed);
+                }
+            }
+            Some(SOURCE) => sources.push(origin(cx, meta, SOURCE)?),
+            Some(WRITABLE) => {
+                let value = flag_value(cx, meta, WRITABLE)?;
+                writable.set_some(
+                    path,
+                    value.map(|value| Flag {
+                        path: path.clone(),
+                        value,
+                    }),
+                );
+            }
             _ => return unknown(cx, meta, BUCKET_OPTIONS, "bucket"),
         }
         Ok(())
@@ -524,6 +721,9 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
         limit_markers: limit_markers.get(),
         codec: codec.get(),
         krate: krate.get(),
+        mirror,
+        sources,
+        writable: writable.get(),
     }
 }
 

@@ -14,6 +14,7 @@ use crate::types::Shape;
 /// Runs every cross-attribute check of a bucket.
 pub(crate) fn bucket(cx: &Ctxt, decl: &BucketDecl) {
     missing_bucket_name(cx, decl);
+    topology(cx, decl);
     let Some(fields) = &decl.fields else {
         return;
     };
@@ -37,6 +38,54 @@ fn missing_bucket_name(cx: &Ctxt, decl: &BucketDecl) {
                 decl.ident
             ),
         );
+    }
+}
+
+/// A mirror or an aggregate (ADR-8), with the runtime's rules (`BucketSpec::validate`): not
+/// both, never of itself, and `writable` only on an aggregate.
+fn topology(cx: &Ctxt, decl: &BucketDecl) {
+    let attrs = &decl.attrs;
+    if let (Some(mirror), false) = (&attrs.mirror, attrs.sources.is_empty()) {
+        cx.error_spanned_by(
+            &mirror.path,
+            "a bucket is either a mirror or an aggregate, not both: keep `mirror(...)` for a \
+             read-only copy of one bucket, or the `source(...)`s for an aggregate of several",
+        );
+    }
+    if let Some(name) = &attrs.bucket {
+        let own = name.value();
+        let origins = attrs
+            .mirror
+            .iter()
+            .map(|o| ("mirror", o))
+            .chain(attrs.sources.iter().map(|o| ("take keys from", o)));
+        for (what, origin) in origins {
+            let Some(bucket) = origin.bucket.as_ref().filter(|b| b.value() == own) else {
+                continue;
+            };
+            cx.error_spanned_by(
+                bucket,
+                format!(
+                    "bucket \"{own}\" cannot {what} itself; name the origin bucket, the one that \
+                     is written to"
+                ),
+            );
+        }
+    }
+    if let Some(writable) = &attrs.writable {
+        if attrs.mirror.is_some() {
+            cx.error_spanned_by(
+                &writable.path,
+                "a mirror is read-only: remove `writable` (only an aggregate, declared with \
+                 `source(...)`, can take writes of its own), and write to the origin bucket",
+            );
+        } else if attrs.sources.is_empty() {
+            cx.error_spanned_by(
+                &writable.path,
+                "`writable` applies to an aggregate, a bucket declared with `source(...)`; a \
+                 bucket without `mirror` or `source` is writable already: remove it",
+            );
+        }
     }
 }
 

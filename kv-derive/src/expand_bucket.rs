@@ -7,6 +7,8 @@
 //! - the key type's parameters against the pattern's (`check_params`, at the pattern);
 //! - a per-key TTL family in a bucket without limit markers (a trait bound, at the mode);
 //! - a family whose codec is not the bucket's declared codec (a trait bound, at the codec);
+//! - a family that can write in a read-only bucket, a mirror or an aggregate without
+//!   `writable` (a trait bound, at the mode);
 //! - `history` and `replicas` against the runtime's limits (`check_range`, at the number).
 
 use proc_macro2::{Span, TokenStream};
@@ -14,11 +16,11 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 
 use crate::ast::{BucketDecl, BucketFieldDecl, crate_path, local};
-use crate::attr::{Number, StorageOpt};
+use crate::attr::{BucketAttrs, Number, OriginAttr, StorageOpt};
 use crate::check;
 use crate::ctxt::Ctxt;
 use crate::fallback;
-use crate::respan::around;
+use crate::respan::{around, first_last, respan};
 use crate::types::{Shape, type_name};
 
 /// The derive's entry point: the expansion, or the errors and a stub.
@@ -121,7 +123,7 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
         from_bucket: doc_from_bucket,
         bucket: doc_bucket,
         status: doc_status,
-    } = docs(&bucket_name, fields);
+    } = docs(&bucket_name, &decl.attrs, fields);
 
     quote! {
         #(#field_checks)*
@@ -187,7 +189,7 @@ struct Docs {
     status: String,
 }
 
-fn docs(bucket_name: &str, fields: &[BucketFieldDecl]) -> Docs {
+fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> Docs {
     let family_list: String = fields
         .iter()
         .filter_map(|f| {
@@ -198,10 +200,30 @@ fn docs(bucket_name: &str, fields: &[BucketFieldDecl]) -> Docs {
             ))
         })
         .collect();
+    let origin_names = |origins: &[&OriginAttr]| {
+        origins
+            .iter()
+            .filter_map(|o| Some(format!("`{}`", o.bucket.as_ref()?.value())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let topology = match (&attrs.mirror, attrs.sources.as_slice()) {
+        (Some(mirror), _) => format!("\n\nA read-only mirror of {}.", origin_names(&[mirror])),
+        (None, []) => String::new(),
+        (None, sources) => format!(
+            "\n\nAn aggregate of {}, {}.",
+            origin_names(&sources.iter().collect::<Vec<_>>()),
+            if attrs.is_read_only() {
+                "read-only"
+            } else {
+                "also taking writes of its own"
+            }
+        ),
+    };
     let spec = format!(
         "The declared configuration of bucket `{bucket_name}`, with the schema fingerprint of its \
-         families:\n{family_list}\n\nThe options come from the struct's `#[kv(...)]`; `create`, \
-         `open` and `ensure` use this spec."
+         families:\n{family_list}{topology}\n\nThe options come from the struct's `#[kv(...)]`; \
+         `create`, `open` and `ensure` use this spec."
     );
     let create = format!(
         "Creates bucket `{bucket_name}` as declared and binds its families.\n\n\
@@ -304,12 +326,45 @@ fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStre
     if let Some(markers) = attrs.limit_markers {
         set("limit_markers", duration(markers.value, p));
     }
+    if let Some(origin) = attrs.mirror.as_ref().and_then(|o| origin_expr(o, p)) {
+        set("mirror", origin);
+    }
+    for origin in attrs.sources.iter().filter_map(|o| origin_expr(o, p)) {
+        set("source", origin);
+    }
+    if let Some(writable) = &attrs.writable {
+        let value = writable.value;
+        set("writable", quote!(#value));
+    }
     let fingerprint = local("__KV_FINGERPRINT");
     quote! {
         let #spec = #p::BucketSpec::new(#bucket_name);
         #(#setters)*
         #p::BucketSpec::schema(#spec, #p::fingerprint_text(#fingerprint))
     }
+}
+
+/// `Origin::bucket(..)` and one setter per declared origin option (`None` without a bucket,
+/// which was reported).
+fn origin_expr(origin: &OriginAttr, p: &TokenStream) -> Option<TokenStream> {
+    let bucket = origin.bucket.as_ref()?;
+    let mut expr = quote!(#p::Origin::bucket(#bucket));
+    if !origin.keys.is_empty() {
+        let keys = &origin.keys;
+        expr = quote!(#p::Origin::keys(#expr, [#(#keys),*]));
+    }
+    let optional = [
+        ("api_prefix", &origin.api_prefix),
+        ("deliver_prefix", &origin.deliver_prefix),
+        ("stream", &origin.stream),
+    ];
+    for (method, value) in optional {
+        if let Some(value) = value {
+            let method = syn::Ident::new(method, Span::call_site());
+            expr = quote!(#p::Origin::#method(#expr, #value));
+        }
+    }
+    Some(expr)
 }
 
 fn duration(value: std::time::Duration, p: &TokenStream) -> TokenStream {
@@ -319,8 +374,10 @@ fn duration(value: std::time::Duration, p: &TokenStream) -> TokenStream {
 }
 
 /// The schema fingerprint: a hash of the bucket name and, for each field in name order, its
-/// name, pattern, key and value type names and codec name. A changed declaration gets another
-/// fingerprint; reordering fields or importing a type by another path does not change it.
+/// name, pattern, key and value type names and codec name: what decides how the bucket's values
+/// are encoded. A changed declaration gets another fingerprint; reordering fields, or importing
+/// a type by another path, does not change it. A mirror's or an aggregate's origins are
+/// configuration, compared by `open` and updated by `ensure`, not part of the schema.
 fn fingerprint(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStream {
     let mut fields: Vec<&BucketFieldDecl> = decl.fields().iter().collect();
     fields.sort_by_key(|f| f.ident.to_string());
@@ -341,7 +398,8 @@ fn fingerprint(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenSt
     });
     let fingerprint = local("__KV_FINGERPRINT");
     quote! {
-        const #fingerprint: u64 = #p::fingerprint(&["natskv-schema-v1", #bucket_name, #(#parts)*]);
+        const #fingerprint: u64 =
+            #p::fingerprint(&["natskv-schema-v1", #bucket_name, #(#parts)*]);
     }
 }
 
@@ -371,7 +429,10 @@ fn field_checks(
         out.extend(param_check(field, &key_params, key.lit.span(), pattern, p));
     }
 
-    if decl.attrs.limit_markers.is_none() {
+    if decl.attrs.is_read_only() {
+        // Only `ReadOnly` fits, so the limit-markers check below would only repeat the error.
+        out.extend(read_only_check(decl, field, p));
+    } else if decl.attrs.limit_markers.is_none() {
         let check = match field.shape.mode() {
             Some(mode) => around(mode, quote!(#p::assert_without_limit_markers::<), quote!(>)),
             None => around(
@@ -395,6 +456,30 @@ fn field_checks(
         out.extend(quote!(const _: () = #check();));
     }
     out
+}
+
+/// In a mirror or a read-only aggregate, a family's mode must be `ReadOnly`: a trait bound on the
+/// mode (the written one, else the field type's), with the family's codec for the message.
+fn read_only_check(decl: &BucketDecl, field: &BucketFieldDecl, p: &TokenStream) -> TokenStream {
+    let assert = if decl.attrs.mirror.is_some() {
+        quote!(assert_read_only_in_mirror)
+    } else {
+        quote!(assert_read_only_in_aggregate)
+    };
+    let ty = field.ty;
+    let check = if let (Some(mode), Some(codec)) = (field.shape.mode(), field.shape.codec()) {
+        around(mode, quote!(#p::#assert::<), quote!(, #codec>))
+    } else {
+        // `<Ty as BucketField>::Mode, <Ty as BucketField>::ValueCodec`, the whole spanned over
+        // the field's type.
+        let mode = around(ty, quote!(<), quote!(as #p::BucketField>::Mode));
+        let codec = around(ty, quote!(<), quote!(as #p::BucketField>::ValueCodec));
+        let (first, last) = first_last(ty);
+        let head = respan(quote!(#p::#assert::<), first);
+        let tail = respan(quote!(>), last);
+        quote!(#head #mode, #codec #tail)
+    };
+    quote!(const _: () = #check();)
 }
 
 /// Checks the key type's parameters against the pattern's, when the program is compiled.

@@ -63,6 +63,41 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `limit_markers` | enables per-key TTLs; how long markers stay, such as `"1s"` | off |
 /// | `codec` | the codec every family must use, such as `natskv::Json` | any |
 /// | `crate` | the path natskv is reachable at, for a renamed dependency | `::natskv` |
+/// | `mirror(...)` | makes the bucket a read-only mirror of one origin (see below); at most once | none |
+/// | `source(...)` | makes the bucket an aggregate taking the keys of this origin; once per origin | none |
+/// | `writable` | lets an aggregate take writes of its own (bare means `true`; only with `source`) | `false` |
+///
+/// # Mirrors and aggregates (ADR-8)
+///
+/// `mirror(...)` and `source(...)` name an origin: `bucket` (required), then optionally `keys`
+/// (key filters, where `*` stands for one token and a final `>` for the rest; every key when
+/// left out), `api_prefix` (the JetStream API prefix of the origin's domain or account, such as
+/// `"$JS.hub.API"`), `deliver_prefix` and `stream` (the origin's stream when it is not
+/// `KV_<bucket>`). They become `natskv::Origin`s in `spec()`.
+///
+/// ```ignore
+/// use natskv::{Family, KvBucket, MsgPack, ReadOnly};
+///
+/// /// A read-only copy of the Paris keys of `fleet`.
+/// #[derive(KvBucket)]
+/// #[kv(bucket = "fleet_paris", mirror(bucket = "fleet", keys = ["site.paris.>"]))]
+/// pub struct FleetParis {
+///     #[kv(key = "site.{site}.device.{id}")]
+///     pub devices: Family<DeviceKey, DeviceState, MsgPack, ReadOnly>,
+/// }
+///
+/// /// The devices of two fleets in one bucket, which also takes writes of its own.
+/// #[derive(KvBucket)]
+/// #[kv(bucket = "all_devices", source(bucket = "fleet"), source(bucket = "depot"), writable)]
+/// pub struct AllDevices {
+///     #[kv(key = "site.{site}.device.{id}")]
+///     pub devices: Family<DeviceKey, DeviceState>,
+/// }
+/// ```
+///
+/// A mirror, and an aggregate without `writable`, take no writes: each of their families must
+/// have the mode `natskv::ReadOnly` (`Family<K, V, MsgPack, ReadOnly>`), which has no write
+/// methods. The origins are configuration (`open` reports drift, `ensure` updates them), not part of the schema fingerprint.
 ///
 /// # Fields: `#[kv(key = "pattern")]`
 ///
@@ -85,7 +120,11 @@ use syn::{DeriveInput, parse_macro_input};
 /// the reserved `_kv` prefix, braces, repeated parameters), parameters the key type does not
 /// have and key-type fields the pattern does not use, two families whose patterns can match the
 /// same key, field types that are not families, key and value types, per-key TTL without limit
-/// markers, and a family whose codec is not the declared `codec`.
+/// markers, and a family whose codec is not the declared `codec`. For mirrors and aggregates:
+/// origin bucket names and key filters (the runtime's rules), unknown or repeated origin
+/// options, `mirror` together with `source`, a bucket that mirrors or aggregates itself,
+/// `writable` on a mirror or without a `source`, and a family that can write in a read-only
+/// bucket.
 #[proc_macro_derive(KvBucket, attributes(kv))]
 pub fn derive_kv_bucket(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -1,4 +1,4 @@
-//! Errors that point inside a string literal: a key pattern or a bucket name.
+//! Errors that point inside a string literal: a key pattern, a bucket name or a key filter.
 //!
 //! `proc_macro2::Literal::subspan` gives the exact characters on compilers that support it; on
 //! stable it does not, so the whole literal is underlined and the message repeats the text with
@@ -58,13 +58,17 @@ pub(crate) fn pattern_error(lit: &LitStr, error: &PatternError) -> syn::Error {
     located(lit, &range, error.message())
 }
 
-/// A bucket name that breaks the naming rules.
-pub(crate) fn bucket_name_error(lit: &LitStr, error: &NameError) -> syn::Error {
-    let message = error.to_string();
-    match error.reason() {
-        NameErrorReason::InvalidChar { ch, at } => {
-            located(lit, &(at..at + ch.len_utf8()), &message)
+/// A bucket name or a key filter that breaks the naming rules, reported with `message` and
+/// pointed at the offending characters when the rule says which.
+pub(crate) fn name_error(lit: &LitStr, error: &NameError, message: &str) -> syn::Error {
+    let range = match error.reason() {
+        NameErrorReason::InvalidChar { ch, at } | NameErrorReason::Wildcard { ch, at } => {
+            at..at + ch.len_utf8()
         }
-        _ => syn::Error::new(lit.span(), message),
-    }
+        NameErrorReason::MisplacedWildcard { at } | NameErrorReason::EmptyToken { at } => {
+            at..at + 1
+        }
+        _ => return syn::Error::new(lit.span(), message),
+    };
+    located(lit, &range, message)
 }

@@ -17,6 +17,9 @@ pub(crate) const METADATA: &str = "metadata";
 pub(crate) const LIMIT_MARKERS: &str = "limit_markers";
 pub(crate) const CODEC: &str = "codec";
 pub(crate) const CRATE: &str = "crate";
+pub(crate) const MIRROR: &str = "mirror";
+pub(crate) const SOURCE: &str = "source";
+pub(crate) const WRITABLE: &str = "writable";
 
 /// Every bucket option, for "did you mean" and the list in an unknown-option error.
 pub(crate) const BUCKET_OPTIONS: &[&str] = &[
@@ -33,7 +36,21 @@ pub(crate) const BUCKET_OPTIONS: &[&str] = &[
     LIMIT_MARKERS,
     CODEC,
     CRATE,
+    MIRROR,
+    SOURCE,
+    WRITABLE,
 ];
+
+// Options inside `mirror(...)` and `source(...)`: where the keys come from.
+pub(crate) const ORIGIN_BUCKET: &str = "bucket";
+pub(crate) const KEYS: &str = "keys";
+pub(crate) const API_PREFIX: &str = "api_prefix";
+pub(crate) const DELIVER_PREFIX: &str = "deliver_prefix";
+pub(crate) const STREAM: &str = "stream";
+
+/// Every option of an origin.
+pub(crate) const ORIGIN_OPTIONS: &[&str] =
+    &[ORIGIN_BUCKET, KEYS, API_PREFIX, DELIVER_PREFIX, STREAM];
 
 // Field options of a bucket.
 pub(crate) const KEY: &str = "key";

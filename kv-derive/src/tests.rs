@@ -284,3 +284,170 @@ fn the_fingerprint_covers_the_declaration() {
         assert_ne!(parts(changed), base, "{changed}");
     }
 }
+
+fn with_origin(origin: &str) -> String {
+    format!(
+        "#[kv(bucket = \"b\", {origin})] struct B {{ #[kv(key = \"k\")] f: Single<u8, MsgPack, ReadOnly> }}"
+    )
+}
+
+#[test]
+fn origin_filters_are_judged_by_the_shared_rules() {
+    for &(filter, expected) in cases::FILTER_CASES {
+        let messages = errors(&bucket(&with_origin(&format!(
+            "mirror(bucket = \"a\", keys = [{filter:?}])"
+        ))));
+        assert_eq!(
+            messages.is_empty(),
+            expected.is_none(),
+            "{filter:?}: {messages:?}"
+        );
+        if let Err(error) = kv_core::pattern::validate_filter(filter) {
+            assert!(
+                messages[0].contains(&error.to_string()),
+                "{filter:?}: {messages:?}"
+            );
+        }
+    }
+    for &(name, expected) in cases::BUCKET_CASES {
+        let messages = errors(&bucket(&with_origin(&format!("source(bucket = {name:?})"))));
+        // A name that is valid may still be the bucket's own.
+        if name != "b" {
+            assert_eq!(
+                messages.is_empty(),
+                expected.is_none(),
+                "{name:?}: {messages:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn topology_mistakes_show_in_one_build() {
+    let messages = errors(&bucket(&with_origin(
+        "mirror(bucket = \"a.b\", keys = [\"x..y\"], color = 1), source(bucket = \"b\"), writable",
+    )));
+    let expect = [
+        "`mirror(bucket = ...)`: invalid bucket name \"a.b\"",
+        "`mirror(keys = ...)`: invalid key filter \"x..y\"",
+        "unknown `mirror(...)` option `color`",
+        "a bucket is either a mirror or an aggregate, not both",
+        "bucket \"b\" cannot take keys from itself",
+        "a mirror is read-only: remove `writable`",
+    ];
+    for start in expect {
+        assert!(
+            messages.iter().any(|m| m.starts_with(start)),
+            "{start}: {messages:#?}"
+        );
+    }
+    assert_eq!(messages.len(), expect.len(), "{messages:#?}");
+}
+
+#[test]
+fn topology_shape_errors() {
+    for (origin, start) in [
+        ("mirror = \"a\"", "write the origin in parentheses"),
+        (
+            "mirror(keys = [\"x\"])",
+            "`mirror(...)` needs the origin bucket",
+        ),
+        ("source(bucket = 1)", "`bucket` takes a string"),
+        (
+            "mirror(bucket = \"a\"), mirror(bucket = \"c\")",
+            "`mirror` is given twice",
+        ),
+        (
+            "mirror(bucket = \"a\", bucket = \"c\")",
+            "`bucket` is given twice",
+        ),
+        (
+            "mirror(bucket = \"a\", keys = \"x.>\")",
+            "`keys` takes a list",
+        ),
+        ("mirror(bucket = \"a\", keys = [])", "`keys` is empty"),
+        (
+            "mirror(bucket = \"a\", keys = [1])",
+            "a key filter is a string",
+        ),
+        (
+            "mirror(bucket = \"a\", keys = [\"x\", \"x\"])",
+            "key filter \"x\" is given twice",
+        ),
+        (
+            "mirror(bucket = \"a\", history = 5)",
+            "`history` is an option of the bucket itself",
+        ),
+        (
+            "mirror(bucket = \"b\")",
+            "bucket \"b\" cannot mirror itself",
+        ),
+        (
+            "source(bucket = \"a\"), writable = 1",
+            "`writable` takes `true` or `false`",
+        ),
+        ("writable = false", "`writable` applies to an aggregate"),
+    ] {
+        let source = with_origin(origin);
+        let messages = errors(&bucket(&source));
+        assert!(
+            messages.iter().any(|m| m.starts_with(start)),
+            "{source}: {messages:#?}"
+        );
+        assert_eq!(messages.len(), 1, "{source}: {messages:#?}");
+    }
+}
+
+#[test]
+fn topologies_expand_to_origins_and_read_only_checks() {
+    let text = |origin: &str| {
+        let tokens = bucket(&with_origin(origin));
+        assert!(errors(&tokens).is_empty(), "{origin}");
+        tokens.to_string()
+    };
+    let mirror = text(
+        "mirror(bucket = \"a\", keys = [\"x.>\", \"y.*\"], api_prefix = \"$JS.hub.API\", \
+         deliver_prefix = \"d\", stream = \"KV_a\")",
+    );
+    for part in [
+        "BucketSpec :: mirror",
+        "Origin :: bucket (\"a\")",
+        "[\"x.>\" , \"y.*\"]",
+        "Origin :: api_prefix",
+        "Origin :: deliver_prefix",
+        "Origin :: stream",
+        "assert_read_only_in_mirror",
+    ] {
+        assert!(mirror.contains(part), "{part}: {mirror}");
+    }
+    assert!(!mirror.contains("assert_without_limit_markers"), "{mirror}");
+    let read_only = text("source(bucket = \"a\"), source(bucket = \"c\")");
+    assert_eq!(read_only.matches("BucketSpec :: source").count(), 2);
+    assert!(read_only.contains("assert_read_only_in_aggregate"));
+    assert!(!read_only.contains("BucketSpec :: writable"));
+    let writable = text("source(bucket = \"a\"), writable");
+    assert!(writable.contains("BucketSpec :: writable"));
+    assert!(!writable.contains("assert_read_only"), "{writable}");
+}
+
+#[test]
+fn the_fingerprint_leaves_the_topology_to_the_configuration() {
+    let parts = |origin: &str| {
+        let text = bucket(&with_origin(origin)).to_string();
+        let start = text.find("fingerprint (&").expect("a fingerprint");
+        text[start..]
+            .split(']')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // Origins decide where values come from, not how they are encoded: `ensure` updates them.
+    let base = parts("source(bucket = \"a\", keys = [\"x.>\", \"y.*\"]), source(bucket = \"c\")");
+    for other in [
+        "source(bucket = \"c\")",
+        "source(bucket = \"a\", keys = [\"x.>\"]), source(bucket = \"d\"), writable",
+        "mirror(bucket = \"a\", keys = [\"x.>\", \"y.*\"])",
+    ] {
+        assert_eq!(parts(other), base, "{other}");
+    }
+}

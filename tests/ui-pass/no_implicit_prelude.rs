@@ -35,7 +35,31 @@ pub struct Fleet {
     pub maintenance: natskv::Single<bool>,
 }
 
+#[derive(natskv::KvBucket)]
+#[kv(
+    bucket = "fleet_copy",
+    mirror(bucket = "fleet", keys = ["site.>"], api_prefix = "$JS.hub.API")
+)]
+pub struct FleetCopy {
+    #[kv(key = "site.{site}.device.{id}")]
+    pub devices: natskv::Family<DeviceKey, DeviceState, natskv::MsgPack, natskv::ReadOnly>,
+}
+
+#[derive(natskv::KvBucket)]
+#[kv(
+    bucket = "all_sites",
+    source(bucket = "fleet", keys = ["site.*.device.*"]),
+    source(bucket = "depot"),
+    writable
+)]
+pub struct AllSites {
+    #[kv(key = "site.{site}.device.{id}")]
+    pub devices: natskv::Family<DeviceKey, DeviceState>,
+}
+
 fn main() {
+    ::std::assert!(!FleetCopy::spec().is_writable());
+    ::std::assert!(AllSites::spec().is_writable());
     let spec = Fleet::spec();
     ::std::assert_eq!(spec.name(), "fleet");
     let filter = <natskv::KeyFilter<DeviceKey> as ::core::convert::From<_>>::from(
