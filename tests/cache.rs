@@ -8,34 +8,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use natskv::{Bucket, BucketSpec, Cache, Family, KeyError, KeyFilter, KeyPart, KvKey, Single};
+use natskv::{Bucket, BucketSpec, Cache, Family, KeyFilter, KvKey, Single};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(KvKey, Debug, Clone, PartialEq, Eq, Hash)]
 struct DeviceKey {
     site: String,
     id: u32,
-}
-
-impl KvKey for DeviceKey {
-    const PARAMS: &'static [&'static str] = &["site", "id"];
-
-    fn write_param(&self, index: usize, out: &mut String) -> Result<(), KeyError> {
-        match index {
-            0 => self.site.write_token(out),
-            _ => self.id.write_token(out),
-        }
-    }
-
-    fn from_tokens(tokens: &[&str]) -> Result<Self, KeyError> {
-        match tokens {
-            [site, id] => Ok(DeviceKey {
-                site: String::parse_token(site)?,
-                id: u32::parse_token(id)?,
-            }),
-            _ => Err(KeyError::token_count(2, tokens.len())),
-        }
-    }
 }
 
 fn dev(site: &str, id: u32) -> DeviceKey {
@@ -45,9 +24,9 @@ fn dev(site: &str, id: u32) -> DeviceKey {
     }
 }
 
-/// A partial key with the site fixed, as `#[derive(KvKey)]`'s `filter().site(..)` makes.
+/// A partial key with the site fixed.
 fn site(site: &str) -> KeyFilter<DeviceKey> {
-    KeyFilter::any().with(0, &site.to_owned())
+    DeviceKey::filter().site(site).into()
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

@@ -9,47 +9,26 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use natskv::{
-    Bucket, BucketSpec, Entry, Error, ErrorKind, Family, KeyError, KeyFilter, KeyPart, KvKey,
-    Operation, Result, Single, WatchEvent,
+    Bucket, BucketSpec, Entry, Error, ErrorKind, Family, KeyFilter, KvKey, Operation, Result,
+    Single, WatchEvent,
 };
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(KvKey, Debug, Clone, PartialEq, Eq, Hash)]
 struct DeviceKey {
     site: String,
     id: u32,
 }
 
 impl DeviceKey {
-    /// A partial key with the site fixed, as `#[derive(KvKey)]`'s `filter().site(..)` makes.
+    /// A partial key with the site fixed.
     fn site(site: &str) -> KeyFilter<DeviceKey> {
-        KeyFilter::any().with(0, &site.to_owned())
+        DeviceKey::filter().site(site).into()
     }
 
     /// A partial key with the id fixed.
     fn id(id: u32) -> KeyFilter<DeviceKey> {
-        KeyFilter::any().with(1, &id)
-    }
-}
-
-impl KvKey for DeviceKey {
-    const PARAMS: &'static [&'static str] = &["site", "id"];
-
-    fn write_param(&self, index: usize, out: &mut String) -> Result<(), KeyError> {
-        match index {
-            0 => self.site.write_token(out),
-            _ => self.id.write_token(out),
-        }
-    }
-
-    fn from_tokens(tokens: &[&str]) -> Result<Self, KeyError> {
-        match tokens {
-            [site, id] => Ok(DeviceKey {
-                site: String::parse_token(site)?,
-                id: u32::parse_token(id)?,
-            }),
-            _ => Err(KeyError::token_count(2, tokens.len())),
-        }
+        DeviceKey::filter().id(id).into()
     }
 }
 

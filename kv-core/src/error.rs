@@ -232,7 +232,9 @@ pub enum Error {
         /// The fingerprint found in the bucket's metadata.
         found: String,
     },
-    /// The server refused the operation for lack of permission.
+    /// The server refused the operation for lack of permission, in its answer. (A publish or
+    /// request that the connection's permissions deny gets no answer at all: the server reports
+    /// the violation on the connection, and the operation ends as a [`Error::Timeout`].)
     #[error("permission denied on bucket `{bucket}`")]
     PermissionDenied {
         /// The bucket's name.
