@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::kv::Store;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use natskv::server::NatsServer;
 use natskv::{Bucket, BucketSpec, Codec, Family, KeyFilter, KvKey, MsgPack, Storage};
 use serde::{Deserialize, Serialize};
@@ -226,4 +226,80 @@ async fn main() {
         );
     }
     report("keys (all, streamed)", ops, &ours, &raw);
+
+    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        ours.push(
+            measure(async {
+                let mut watch = devices.watch(KeyFilter::any()).await.expect("watch");
+                for _ in 0..ops {
+                    let entry = watch.next().await.expect("an entry").expect("decoded");
+                    assert!(entry.value.is_some());
+                }
+            })
+            .await,
+        );
+        raw.push(
+            measure(async {
+                // The latest value of every key, then updates: async-nats's `watch_all` is updates only.
+                let mut watch = store.watch_with_history(">").await.expect("watch");
+                for _ in 0..ops {
+                    let entry = watch.next().await.expect("an entry").expect("an entry");
+                    let value: DeviceState =
+                        <MsgPack as Codec<DeviceState>>::decode(&entry.value).expect("decode");
+                    assert!(value.battery < 100);
+                }
+            })
+            .await,
+        );
+    }
+    report("watch (replay + decode)", ops, &ours, &raw);
+
+    codecs(if full { 200_000 } else { 100 });
+}
+
+/// The codecs on their own: natskv's against calling rmp-serde and serde_json directly.
+fn codecs(ops: u32) {
+    let value = state(7);
+    let run = |f: &dyn Fn()| {
+        let mut rounds: Vec<Cost> = Vec::new();
+        for _ in 0..5 {
+            let (bytes, allocations) = (
+                ALLOCATED.load(Ordering::Relaxed),
+                ALLOCATIONS.load(Ordering::Relaxed),
+            );
+            let start = Instant::now();
+            for _ in 0..ops {
+                f();
+            }
+            rounds.push(Cost {
+                time: start.elapsed(),
+                bytes: ALLOCATED.load(Ordering::Relaxed) - bytes,
+                allocations: ALLOCATIONS.load(Ordering::Relaxed) - allocations,
+            });
+        }
+        rounds
+    };
+    let ours = run(&|| {
+        let bytes = <MsgPack as Codec<DeviceState>>::encode(&value).expect("encode");
+        let back = <MsgPack as Codec<DeviceState>>::decode(&bytes).expect("decode");
+        assert_eq!(back.battery, 7);
+    });
+    let raw = run(&|| {
+        let bytes = rmp_serde::to_vec_named(&value).expect("encode");
+        let back: DeviceState = rmp_serde::from_slice(&bytes).expect("decode");
+        assert_eq!(back.battery, 7);
+    });
+    report("codec msgpack (vs rmp-serde)", ops, &ours, &raw);
+    let ours = run(&|| {
+        let bytes = <natskv::Json as Codec<DeviceState>>::encode(&value).expect("encode");
+        let back = <natskv::Json as Codec<DeviceState>>::decode(&bytes).expect("decode");
+        assert_eq!(back.battery, 7);
+    });
+    let raw = run(&|| {
+        let bytes = serde_json::to_vec(&value).expect("encode");
+        let back: DeviceState = serde_json::from_slice(&bytes).expect("decode");
+        assert_eq!(back.battery, 7);
+    });
+    report("codec json (vs serde_json)", ops, &ours, &raw);
 }
