@@ -10,7 +10,8 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 
 use crate::pattern::{
-    KeyPattern, NameError, is_token_char, validate_filter, validate_key, validate_token,
+    KeyPattern, NameError, RESERVED_PREFIX, is_token_char, validate_filter, validate_key,
+    validate_token,
 };
 
 /// The parameter name of a key type that has one unnamed parameter (`String`, integers, `bool`,
@@ -739,11 +740,16 @@ pub fn parse_key<K: KvKey>(pattern: &KeyPattern, map: &[usize], key: &str) -> Re
             pattern: pattern.as_str().to_owned(),
         })
     };
-    if validate_key(key).is_err() {
+    // `match_key` checks every token (literals equal, parameters valid tokens); only the
+    // reserved prefix, which a first parameter could carry, is left to check.
+    if key.starts_with(RESERVED_PREFIX) {
         return Err(not_matching());
     }
     check_map::<K>(pattern, map)?;
     let tokens = pattern.match_key(key).ok_or_else(not_matching)?;
+    if map.iter().enumerate().all(|(i, &index)| i == index) {
+        return K::from_tokens(&tokens);
+    }
     let mut ordered = vec![""; map.len()];
     for (&index, token) in map.iter().zip(tokens) {
         if let Some(slot) = ordered.get_mut(index) {

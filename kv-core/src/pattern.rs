@@ -227,6 +227,9 @@ pub fn validate_token(token: &str) -> Result<(), NameError> {
     }
 }
 
+/// The prefix NATS reserves: no key's first token may start with it.
+pub const RESERVED_PREFIX: &str = "_kv";
+
 /// Checks a key: `.`-separated non-empty tokens, no wildcard, not starting with `_kv`.
 pub fn validate_key(key: &str) -> Result<(), NameError> {
     check_subject(key, NameKind::Key)
@@ -260,7 +263,7 @@ fn check_subject(input: &str, kind: NameKind) -> Result<(), NameError> {
                 _ => {}
             }
         }
-        if index == 0 && token.starts_with("_kv") {
+        if index == 0 && token.starts_with(RESERVED_PREFIX) {
             return fail(NameErrorReason::Reserved);
         }
     }
@@ -424,7 +427,7 @@ impl KeyPattern {
             }
             let segment = parse_segment(source, start, token, &segments)?;
             if segments.is_empty()
-                && matches!(&segment, Segment::Literal(l) if l.starts_with("_kv"))
+                && matches!(&segment, Segment::Literal(l) if l.starts_with(RESERVED_PREFIX))
             {
                 return fail(
                     K::ReservedPrefix,

@@ -16,6 +16,10 @@ const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequenc
 const ROLLUP: &str = "Nats-Rollup";
 const MESSAGE_TTL: &str = "Nats-TTL";
 
+/// A write that lost its compare-and-set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lost;
+
 /// What a write expects of the key's latest revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Expect {
@@ -62,6 +66,39 @@ impl<'a> Write<'a> {
 impl Bucket {
     /// Publishes a put, delete or purge and returns its revision.
     pub(crate) async fn write(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
+        match self.publish(write, payload).await? {
+            Ok(revision) => Ok(revision),
+            Err(Lost) => {
+                let current = self
+                    .last(write.key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|e| e.revision);
+                Err(self.wrong_revision(write, current))
+            }
+        }
+    }
+
+    /// Writes a value only if the key has no live value: first writer wins, also over a delete
+    /// or purge marker (whose revision becomes the expected one, keeping any per-key TTL).
+    pub(crate) async fn write_create(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
+        let first = write.expect(Expect::Revision(0));
+        if let Ok(revision) = self.publish(first, payload.clone()).await? {
+            return Ok(revision);
+        }
+        match self.last(write.key).await? {
+            Some(last) if last.operation.is_marker() => {
+                self.write(write.expect(Expect::Revision(last.revision)), payload)
+                    .await
+            }
+            last => Err(self.wrong_revision(first, last.map(|l| l.revision))),
+        }
+    }
+
+    /// Publishes one write: the new revision, or [`Lost`] when its expected revision was not
+    /// the key's.
+    async fn publish(&self, write: Write<'_>, payload: Bytes) -> Result<Result<u64, Lost>> {
         let mut headers = HeaderMap::new();
         match write.operation {
             Operation::Put => {}
@@ -82,77 +119,51 @@ impl Bucket {
         }
         let subject = format!("{}{}", self.prefix(), write.key);
         let size = payload.len();
-        let op = Op::write(self.name(), write.name);
         let published = self
             .js()
             .publish_with_headers(subject, headers, payload)
             .await;
-        let result = match published {
-            Ok(ack) => ack.await.map(|ack| ack.sequence),
-            Err(e) => Err(e),
+        let error = match published {
+            Ok(ack) => match ack.await {
+                Ok(ack) => return Ok(Ok(ack.sequence)),
+                Err(e) => e,
+            },
+            Err(e) => e,
         };
-        match result {
-            Ok(revision) => Ok(revision),
-            Err(e) if is_wrong_revision(&e) => {
-                let current = self
-                    .last(write.key)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|e| e.revision);
-                let expected = match write.expect {
-                    Expect::Revision(r) => r,
-                    Expect::Any => 0,
-                };
-                Err(Error::WrongRevision {
-                    bucket: self.name().to_owned(),
-                    key: write.key.to_owned(),
-                    expected,
-                    current,
-                })
-            }
-            Err(e) => Err(match classify(op, e) {
-                Error::ValueTooLarge {
-                    bucket,
-                    limit,
-                    source,
-                    ..
-                } => Error::ValueTooLarge {
-                    bucket,
-                    key: write.key.to_owned(),
-                    size,
-                    limit,
-                    source,
-                },
-                Error::JetStreamNotEnabled { .. } => Error::BucketNotFound {
-                    bucket: self.name().to_owned(),
-                },
-                other => other,
-            }),
+        if is_wrong_revision(&error) {
+            return Ok(Err(Lost));
         }
-    }
-
-    /// Writes a value only if the key has no live value: first writer wins, also over a delete
-    /// or purge marker (whose revision becomes the expected one, keeping any per-key TTL).
-    pub(crate) async fn write_create(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
-        let first = write.expect(Expect::Revision(0));
-        match self.write(first, payload.clone()).await {
-            Err(Error::WrongRevision {
-                current: Some(current),
+        Err(match classify(Op::write(self.name(), write.name), error) {
+            Error::ValueTooLarge {
+                bucket,
+                limit,
+                source,
                 ..
-            }) => match self.last(write.key).await? {
-                Some(last) if last.operation.is_marker() && last.revision == current => {
-                    self.write(write.expect(Expect::Revision(current)), payload)
-                        .await
-                }
-                last => Err(Error::WrongRevision {
-                    bucket: self.name().to_owned(),
-                    key: write.key.to_owned(),
-                    expected: 0,
-                    current: last.map(|l| l.revision),
-                }),
+            } => Error::ValueTooLarge {
+                bucket,
+                key: write.key.to_owned(),
+                size,
+                limit,
+                source,
+            },
+            // Nobody answers a publish to a subject without a stream.
+            Error::JetStreamNotEnabled { .. } => Error::BucketNotFound {
+                bucket: self.name().to_owned(),
             },
             other => other,
+        })
+    }
+
+    fn wrong_revision(&self, write: Write<'_>, current: Option<u64>) -> Error {
+        let expected = match write.expect {
+            Expect::Revision(r) => r,
+            Expect::Any => 0,
+        };
+        Error::WrongRevision {
+            bucket: self.name().to_owned(),
+            key: write.key.to_owned(),
+            expected,
+            current,
         }
     }
 
