@@ -65,3 +65,8 @@ pub use crate::{
     update::{RetryPolicy, UpdateWith, Updated, UpsertWith},
     watch::{BucketWatch, BucketWatchEvents, Watch, WatchBuilder, WatchEvent, WatchEvents},
 };
+
+/// The stream traits the watches, histories and key listings implement, re-exported so
+/// `while let Some(entry) = watch.next().await` needs no other dependency.
+#[cfg(feature = "runtime")]
+pub use futures::{Stream, StreamExt, TryStreamExt};

@@ -66,18 +66,16 @@ impl<'a> Write<'a> {
 impl Bucket {
     /// Publishes a put, delete or purge and returns its revision.
     pub(crate) async fn write(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
-        match self.publish(write, payload).await? {
-            Ok(revision) => Ok(revision),
-            Err(Lost) => {
-                let current = self
-                    .last(write.key)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|e| e.revision);
-                Err(self.wrong_revision(write, current))
-            }
+        if let Ok(revision) = self.publish(write, payload).await? {
+            return Ok(revision);
         }
+        let current = self
+            .last(write.key)
+            .await
+            .ok()
+            .flatten()
+            .map(|e| e.revision);
+        Err(self.wrong_revision(write, current))
     }
 
     /// Writes a value only if the key has no live value: first writer wins, also over a delete
