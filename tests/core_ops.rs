@@ -783,16 +783,17 @@ async fn replicated_bucket_survives_a_node_loss() {
 #[tokio::test]
 async fn an_unresponsive_server_is_a_timeout_and_writes_say_they_may_have_applied() {
     let mut server = common::server().await;
-    let nats = async_nats::ConnectOptions::new()
-        .request_timeout(Some(Duration::from_millis(500)))
-        .connect(server.url())
+    let nats = common::connect(&server).await;
+    let bucket = Bucket::create(&nats, &BucketSpec::new("slow"))
         .await
         .unwrap();
+    let ready: Family<String, u32> = Family::bind(&bucket, "n.{id}").unwrap();
+    ready.put(&"a".to_owned(), &1).await.unwrap();
+    // The same bucket through a JetStream context that waits half a second for answers.
     let mut js = async_nats::jetstream::new(nats.clone());
     js.set_timeout(Duration::from_millis(500));
-    let bucket = Bucket::create(&js, &BucketSpec::new("slow")).await.unwrap();
-    let fam: Family<String, u32> = Family::bind(&bucket, "n.{id}").unwrap();
-    fam.put(&"a".to_owned(), &1).await.unwrap();
+    let fam: Family<String, u32> =
+        Family::bind(&Bucket::open_name(&js, "slow").await.unwrap(), "n.{id}").unwrap();
 
     server.freeze().unwrap();
     let read = fam.get(&"a".to_owned()).await.unwrap_err();
