@@ -830,3 +830,39 @@ async fn an_unresponsive_server_is_a_timeout_and_writes_say_they_may_have_applie
         "the timed-out write may or may not have landed: {value}"
     );
 }
+
+#[tokio::test]
+async fn a_change_the_server_refuses_is_a_server_error_with_its_code() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    Bucket::create(&nats, &BucketSpec::new("fixed").storage(Storage::File))
+        .await
+        .unwrap();
+    let err = Bucket::ensure(&nats, &BucketSpec::new("fixed").storage(Storage::Memory))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Server {
+            code,
+            description,
+            operation,
+            ..
+        } => {
+            assert!(*code > 10_000, "a JetStream error code: {code}");
+            assert!(description.contains("storage"), "{description}");
+            assert_eq!(*operation, "update bucket");
+        }
+        other => panic!("expected a server error, got {other:?}"),
+    }
+    assert!(err.server_code().is_some_and(|c| c > 10_000), "{err:?}");
+    assert_eq!(
+        Bucket::open_name(&nats, "fixed")
+            .await
+            .unwrap()
+            .status()
+            .await
+            .unwrap()
+            .storage,
+        Storage::File
+    );
+}
