@@ -1,0 +1,273 @@
+//! Typed watches: a family's (or a whole bucket's) entries as they are written, after an
+//! optional replay of what is already there.
+//!
+//! A watch is an async-nats ordered pull consumer underneath ([`Scan`]): it only pulls when it is
+//! polled (at most one batch of a few hundred entries waits in memory), it recreates its consumer
+//! after a disconnect or a server restart and resumes right after the last revision it delivered,
+//! and it drops anything at or below that revision, so a resume has no gap and no duplicate.
+
+mod bucket;
+mod builder;
+mod feed;
+mod filters;
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+
+pub use self::bucket::{BucketWatch, BucketWatchEvents};
+pub use self::builder::WatchBuilder;
+use self::feed::Core;
+use crate::codec::{Codec, MsgPack};
+use crate::entry::{Entry, RawEntry};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::family::Family;
+use crate::key::{KeyFilter, KvKey};
+use crate::mode::{Mode, ReadWrite};
+#[cfg(doc)]
+use crate::scan::Scan;
+use crate::single::Single;
+
+/// What a watch's [`events`](Watch::events) stream delivers: entries, and once, the moment the
+/// replay of what existed at the start is over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent<T> {
+    /// An entry.
+    Entry(T),
+    /// Every entry that existed when the watch started has been delivered (or left out by
+    /// `ignore_deletes`). Comes exactly once: first for an updates-only watch or an empty
+    /// range, right after the last replayed entry otherwise.
+    Initialized,
+}
+
+/// A typed watch on a family: a [`Stream`] of `Result<Entry<K, V>>` in revision order that never
+/// ends on its own. Made by [`Family::watch`] and [`WatchBuilder::start`].
+///
+/// A value that does not decode ([`Error::Codec`]) or a key that does not parse into `K`
+/// ([`Error::InvalidKey`], a key someone else wrote) is one `Err` item, and the watch goes on.
+///
+/// It pulls only while polled: a slow reader holds the server back rather than growing memory.
+/// It survives disconnects and server restarts, resuming right after the last revision it
+/// delivered. Dropping it stops its pulls at once; its server-side consumer is then removed by
+/// the server after 30 s without pulls. [`stop`](Self::stop) removes it now.
+pub struct Watch<K, V, C = MsgPack, M = ReadWrite> {
+    core: Core,
+    family: Family<K, V, C, M>,
+}
+
+impl<K, V, C, M> fmt::Debug for Watch<K, V, C, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("family", &self.family)
+            .field("core", &self.core)
+            .finish()
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Mode> Watch<K, V, C, M> {
+    /// Whether every entry that existed when the watch started has been delivered: true from
+    /// the start for an updates-only watch or an empty range, and true right after the last
+    /// replayed entry comes out. [`events`](Self::events) turns this into an item.
+    pub fn is_initialized(&self) -> bool {
+        self.core.initialized
+    }
+
+    /// The revision the watch has reached: the last one delivered (or left out), or where it
+    /// started before that.
+    pub fn last_revision(&self) -> u64 {
+        self.core.last_revision
+    }
+
+    /// The same watch as a stream of [`WatchEvent`]s, which marks the end of the replay with
+    /// [`WatchEvent::Initialized`], also when the replay is empty or its last entry was left
+    /// out.
+    ///
+    /// ```no_run
+    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// use futures::TryStreamExt;
+    /// use kv_core::WatchEvent;
+    /// let mut events = devices.watch(kv_core::KeyFilter::any()).await?.events();
+    /// while let Some(event) = events.try_next().await? {
+    ///     match event {
+    ///         WatchEvent::Entry(entry) => println!("{} = {:?}", entry.key, entry.value),
+    ///         WatchEvent::Initialized => println!("up to date"),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn events(self) -> WatchEvents<K, V, C, M> {
+        WatchEvents { watch: self }
+    }
+
+    /// Ends the watch and removes its server-side consumer now rather than after the server's
+    /// inactivity threshold. Best effort: if the server cannot be reached, the threshold does it.
+    ///
+    /// ```no_run
+    /// # async fn demo(watch: kv_core::Watch<String, u32>) {
+    /// watch.stop().await;
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the watch is stopped either way, and the server removes the consumer later.
+    pub async fn stop(self) {
+        self.core.stop().await;
+    }
+
+    fn decode(&self, raw: &RawEntry) -> Result<Entry<K, V>> {
+        self.family.decode(raw, !self.core.options.meta_only)
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for Watch<K, V, C, M> {
+    type Item = Result<Entry<K, V>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        this.core
+            .poll_entry(cx)
+            .map(|item| item.map(|raw| raw.and_then(|raw| this.decode(&raw))))
+    }
+}
+
+/// A [`Watch`] as a stream of [`WatchEvent`]s: see [`Watch::events`].
+pub struct WatchEvents<K, V, C = MsgPack, M = ReadWrite> {
+    watch: Watch<K, V, C, M>,
+}
+
+impl<K, V, C, M> fmt::Debug for WatchEvents<K, V, C, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WatchEvents").field(&self.watch).finish()
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Mode> WatchEvents<K, V, C, M> {
+    /// See [`Watch::is_initialized`].
+    pub fn is_initialized(&self) -> bool {
+        self.watch.is_initialized()
+    }
+
+    /// See [`Watch::last_revision`].
+    pub fn last_revision(&self) -> u64 {
+        self.watch.last_revision()
+    }
+
+    /// See [`Watch::stop`].
+    ///
+    /// ```no_run
+    /// # async fn demo(events: kv_core::WatchEvents<String, u32>) {
+    /// events.stop().await;
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As [`Watch::stop`].
+    pub async fn stop(self) {
+        self.watch.stop().await;
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for WatchEvents<K, V, C, M> {
+    type Item = Result<WatchEvent<Entry<K, V>>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let watch = &mut self.watch;
+        watch.core.poll_event(cx).map(|item| {
+            item.map(|event| match event? {
+                WatchEvent::Entry(raw) => watch.decode(&raw).map(WatchEvent::Entry),
+                WatchEvent::Initialized => Ok(WatchEvent::Initialized),
+            })
+        })
+    }
+}
+
+impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
+    /// Watches the keys matching a partial key (`KeyFilter::any()` for the whole family, a `&K`
+    /// for one key): each one's latest entry, then every update. See [`Watch`].
+    ///
+    /// ```no_run
+    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// use futures::TryStreamExt;
+    /// let mut watch = devices.watch(kv_core::KeyFilter::any()).await?;
+    /// while let Some(entry) = watch.try_next().await? {
+    ///     println!("{} = {:?} at {}", entry.key, entry.value, entry.revision);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`WatchBuilder::start`].
+    ///
+    /// # Cancel safety
+    /// As [`WatchBuilder::start`].
+    pub async fn watch(&self, filter: impl Into<KeyFilter<K>>) -> Result<Watch<K, V, C, M>> {
+        self.watch_with(filter).start().await
+    }
+
+    /// A watch on the keys matching a partial key, with options: see [`WatchBuilder`].
+    ///
+    /// ```no_run
+    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// let watch = devices.watch_with(kv_core::KeyFilter::any()).updates_only().start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn watch_with(&self, filter: impl Into<KeyFilter<K>>) -> WatchBuilder<Family<K, V, C, M>> {
+        WatchBuilder::new(self.clone(), self.bucket().clone()).or(filter)
+    }
+
+    /// A watch on the union of several partial keys, in one stream, each entry once: see
+    /// [`WatchBuilder`].
+    ///
+    /// ```no_run
+    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// let watch = devices.watch_many([&"a".to_owned(), &"b".to_owned()]).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn watch_many<F: Into<KeyFilter<K>>>(
+        &self,
+        filters: impl IntoIterator<Item = F>,
+    ) -> WatchBuilder<Family<K, V, C, M>> {
+        filters.into_iter().fold(
+            WatchBuilder::new(self.clone(), self.bucket().clone()),
+            WatchBuilder::or,
+        )
+    }
+}
+
+impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
+    /// Watches the key: its latest entry, then every update. See [`Family::watch`].
+    ///
+    /// ```no_run
+    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// use futures::TryStreamExt;
+    /// let mut watch = maintenance.watch().await?;
+    /// while let Some(entry) = watch.try_next().await? {
+    ///     println!("maintenance: {:?}", entry.value);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`WatchBuilder::start`].
+    ///
+    /// # Cancel safety
+    /// As [`WatchBuilder::start`].
+    pub async fn watch(&self) -> Result<Watch<(), V, C, M>> {
+        self.as_family().watch(&()).await
+    }
+
+    /// A watch on the key, with options: see [`WatchBuilder`].
+    ///
+    /// ```no_run
+    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// let watch = maintenance.watch_with().history().start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn watch_with(&self) -> WatchBuilder<Family<(), V, C, M>> {
+        self.as_family().watch_with(&())
+    }
+}
