@@ -102,30 +102,35 @@ impl Origin {
             .unwrap_or_else(|| format!("KV_{}", self.bucket))
     }
 
-    fn external(&self) -> Option<External> {
-        self.api_prefix.as_ref().map(|api| External {
-            api_prefix: api.clone(),
-            delivery_prefix: self.deliver_prefix.clone(),
-        })
-    }
-
-    /// The stream source of a mirror: the origin's subjects are kept as they are.
-    pub(crate) fn mirror_source(&self) -> Source {
-        let subject = |k: &str| format!("$KV.{}.{k}", self.bucket);
-        let transforms = self
-            .keys
-            .iter()
-            .map(|k| SubjectTransform {
-                source: subject(k),
-                destination: subject(k),
+    /// The stream source reading `filters` of the origin, each written to the subject
+    /// `destination` gives it.
+    fn source<'f>(
+        &self,
+        filters: impl Iterator<Item = &'f str>,
+        destination: impl Fn(&str) -> String,
+    ) -> Source {
+        let subject_transforms = filters
+            .map(|filter| SubjectTransform {
+                source: format!("$KV.{}.{filter}", self.bucket),
+                destination: destination(filter),
             })
             .collect();
         Source {
             name: self.stream_name(),
-            external: self.external(),
-            subject_transforms: transforms,
+            external: self.api_prefix.as_ref().map(|api| External {
+                api_prefix: api.clone(),
+                delivery_prefix: self.deliver_prefix.clone(),
+            }),
+            subject_transforms,
             ..Source::default()
         }
+    }
+
+    /// The stream source of a mirror: the origin's subjects are kept as they are.
+    pub(crate) fn mirror_source(&self) -> Source {
+        self.source(self.keys.iter().map(String::as_str), |k| {
+            format!("$KV.{}.{k}", self.bucket)
+        })
     }
 
     /// The stream source of an aggregate: `$KV.<origin>.<key>` becomes `$KV.<into>.<key>`.
@@ -135,19 +140,9 @@ impl Origin {
         } else {
             self.keys.iter().map(String::as_str).collect()
         };
-        let transforms = filters
-            .iter()
-            .map(|filter| SubjectTransform {
-                source: format!("$KV.{}.{filter}", self.bucket),
-                destination: format!("$KV.{into}.{}", keep_wildcards(filter)),
-            })
-            .collect();
-        Source {
-            name: self.stream_name(),
-            external: self.external(),
-            subject_transforms: transforms,
-            ..Source::default()
-        }
+        self.source(filters.into_iter(), |filter| {
+            format!("$KV.{into}.{}", keep_wildcards(filter))
+        })
     }
 
     /// A short description for drift reports.
