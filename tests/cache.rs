@@ -284,22 +284,7 @@ async fn dropping_the_last_handle_stops_the_cache_and_its_consumer() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
     let fam = devices(&nats).await;
-    let js = async_nats::jetstream::new(nats.clone());
-    let stream_name = format!("KV_{}", fam.bucket().name());
-    let consumers = || {
-        let js = js.clone();
-        let name = stream_name.clone();
-        async move {
-            js.get_stream(&name)
-                .await
-                .unwrap()
-                .info()
-                .await
-                .unwrap()
-                .state
-                .consumer_count
-        }
-    };
+    let consumers = || common::consumer_count(&nats, fam.bucket().name());
 
     let cache = fam.cache().await.unwrap();
     initialized(&cache).await;

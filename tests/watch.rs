@@ -578,22 +578,7 @@ async fn stop_removes_the_consumer_now() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
     let fam = devices(&nats, 1).await;
-    let js = async_nats::jetstream::new(nats.clone());
-    let stream_name = format!("KV_{}", fam.bucket().name());
-    let consumers = || {
-        let js = js.clone();
-        let name = stream_name.clone();
-        async move {
-            js.get_stream(&name)
-                .await
-                .unwrap()
-                .info()
-                .await
-                .unwrap()
-                .state
-                .consumer_count
-        }
-    };
+    let consumers = || common::consumer_count(&nats, fam.bucket().name());
     let w = fam.watch(KeyFilter::any()).await.unwrap();
     assert_eq!(consumers().await, 1);
     w.stop().await;

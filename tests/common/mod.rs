@@ -83,3 +83,17 @@ pub(crate) fn needs_server(
     }
     ok
 }
+
+/// How many consumers the stream behind `bucket` has now: for checking that watches and caches
+/// release theirs.
+pub(crate) async fn consumer_count(nats: &async_nats::Client, bucket: &str) -> usize {
+    let js = async_nats::jetstream::new(nats.clone());
+    let mut stream = match js.get_stream(format!("KV_{bucket}")).await {
+        Ok(stream) => stream,
+        Err(error) => panic!("bucket {bucket}: {error}"),
+    };
+    match stream.info().await {
+        Ok(info) => info.state.consumer_count,
+        Err(error) => panic!("bucket {bucket}: {error}"),
+    }
+}
