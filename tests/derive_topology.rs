@@ -4,9 +4,7 @@
 
 mod common;
 
-use futures::TryStreamExt;
-use natskv::mode::Mode;
-use natskv::{Family, KeyFilter, KvBucket, KvKey, MsgPack, ReadOnly, Single};
+use natskv::{Family, KvBucket, KvKey, MsgPack, ReadOnly, Single};
 
 #[derive(KvKey, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct DeviceKey {
@@ -70,28 +68,6 @@ struct AllDevices {
     devices: Family<DeviceKey, u32>,
 }
 
-/// Waits until `family` reads `value` at `key`.
-async fn arrives<M: Mode>(family: &Family<DeviceKey, u32, MsgPack, M>, key: DeviceKey, value: u32) {
-    common::wait_for(&format!("{key:?} = {value} to arrive"), || {
-        let family = family.clone();
-        let key = key.clone();
-        async move { (family.value(&key).await.ok().flatten() == Some(value)).then_some(()) }
-    })
-    .await;
-}
-
-async fn sorted_keys<M: Mode>(family: &Family<DeviceKey, u32, MsgPack, M>) -> Vec<DeviceKey> {
-    let mut keys: Vec<DeviceKey> = family
-        .keys(KeyFilter::any())
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    keys.sort();
-    keys
-}
-
 #[tokio::test]
 async fn a_mirror_declaration_reads_the_origin_through_read_only_families() {
     let server = common::server().await;
@@ -105,7 +81,7 @@ async fn a_mirror_declaration_reads_the_origin_through_read_only_families() {
     let status = mirror.status().await.unwrap();
     assert_eq!(status.mirror_of.as_deref(), Some("fleet"));
 
-    arrives(&mirror.devices, device("paris", 1), 10).await;
+    common::arrives(&mirror.devices, &device("paris", 1), &10).await;
     common::wait_for("the switch to arrive", || {
         let maintenance = mirror.maintenance.clone();
         async move { (maintenance.value().await.ok().flatten() == Some(true)).then_some(()) }
@@ -115,10 +91,10 @@ async fn a_mirror_declaration_reads_the_origin_through_read_only_families() {
     // Later writes to the origin follow.
     fleet.devices.put(&device("lyon", 2), &20).await.unwrap();
     fleet.devices.put(&device("paris", 1), &11).await.unwrap();
-    arrives(&mirror.devices, device("lyon", 2), 20).await;
-    arrives(&mirror.devices, device("paris", 1), 11).await;
+    common::arrives(&mirror.devices, &device("lyon", 2), &20).await;
+    common::arrives(&mirror.devices, &device("paris", 1), &11).await;
     assert_eq!(
-        sorted_keys(&mirror.devices).await,
+        common::sorted_keys(&mirror.devices).await,
         [device("lyon", 2), device("paris", 1)]
     );
 
@@ -143,10 +119,10 @@ async fn a_filtered_aggregate_declaration_reads_only_its_keys() {
     let paris = Paris::ensure(&nats).await.unwrap();
     assert!(!paris.bucket().is_writable());
     assert_eq!(paris.status().await.unwrap().sources, ["fleet"]);
-    arrives(&paris.devices, device("paris", 1), 1).await;
-    arrives(&paris.devices, device("paris", 3), 3).await;
+    common::arrives(&paris.devices, &device("paris", 1), &1).await;
+    common::arrives(&paris.devices, &device("paris", 3), &3).await;
     assert_eq!(
-        sorted_keys(&paris.devices).await,
+        common::sorted_keys(&paris.devices).await,
         [device("paris", 1), device("paris", 3)]
     );
     assert_eq!(paris.devices.value(&device("lyon", 2)).await.unwrap(), None);
@@ -167,8 +143,8 @@ async fn a_writable_aggregate_declaration_takes_writes() {
 
     let all = AllDevices::ensure(&nats).await.unwrap();
     assert!(all.bucket().is_writable());
-    arrives(&all.devices, device("paris", 1), 1).await;
-    arrives(&all.devices, device("depot", 9), 9).await;
+    common::arrives(&all.devices, &device("paris", 1), &1).await;
+    common::arrives(&all.devices, &device("depot", 9), &9).await;
 
     // Its own writes land in the aggregate, not in the origins.
     all.devices.put(&device("local", 5), &5).await.unwrap();
@@ -181,7 +157,7 @@ async fn a_writable_aggregate_declaration_takes_writes() {
         None
     );
     assert_eq!(
-        sorted_keys(&all.devices).await,
+        common::sorted_keys(&all.devices).await,
         [device("depot", 9), device("local", 5), device("paris", 1)]
     );
     AllDevices::open(&nats)

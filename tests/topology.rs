@@ -28,24 +28,7 @@ async fn origin(nats: &async_nats::Client, name: &str, keys: &[(&str, u32)]) -> 
 
 /// Waits until `fam` reads `value` at `key`.
 async fn arrives(fam: &OrdersRo, key: &str, value: u32) {
-    common::wait_for(&format!("{key} = {value} to arrive"), || {
-        let fam = fam.clone();
-        let key = k(key);
-        async move { (fam.value(&key).await.ok().flatten() == Some(value)).then_some(()) }
-    })
-    .await;
-}
-
-async fn sorted_keys(fam: &OrdersRo) -> Vec<String> {
-    let mut keys: Vec<String> = fam
-        .keys(KeyFilter::any())
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    keys.sort();
-    keys
+    common::arrives(fam, &k(key), &value).await;
 }
 
 #[tokio::test]
@@ -64,7 +47,7 @@ async fn a_mirror_serves_reads_and_refuses_writable_handles() {
 
     let ro: OrdersRo = Family::bind(&mirror, ORDERS).unwrap();
     arrives(&ro, "b", 2).await;
-    assert_eq!(sorted_keys(&ro).await, ["a", "b"]);
+    assert_eq!(common::sorted_keys(&ro).await, ["a", "b"]);
 
     orders.put(&k("a"), &10).await.unwrap();
     orders.delete(&k("b")).await.unwrap();
@@ -108,7 +91,7 @@ async fn a_filtered_mirror_holds_only_its_keys() {
         BucketSpec::new("src_eu").mirror(Origin::bucket("src").keys(["order.eu1", "order.eu2"]));
     let ro: OrdersRo = Family::bind(&Bucket::create(&nats, &spec).await.unwrap(), ORDERS).unwrap();
     arrives(&ro, "eu2", 2).await;
-    assert_eq!(sorted_keys(&ro).await, ["eu1", "eu2"]);
+    assert_eq!(common::sorted_keys(&ro).await, ["eu1", "eu2"]);
     assert!(ro.get(&k("us1")).await.unwrap().is_none());
 }
 

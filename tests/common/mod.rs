@@ -97,3 +97,39 @@ pub(crate) async fn consumer_count(nats: &async_nats::Client, bucket: &str) -> u
         Err(error) => panic!("bucket {bucket}: {error}"),
     }
 }
+
+/// Waits until `family` reads `value` at `key`: for values that reach a mirror or an aggregate
+/// some time after they were written to the origin.
+pub(crate) async fn arrives<K, V, C, M>(family: &natskv::Family<K, V, C, M>, key: &K, value: &V)
+where
+    K: natskv::KvKey + Clone + std::fmt::Debug,
+    V: PartialEq + Clone + std::fmt::Debug,
+    C: natskv::Codec<V>,
+    M: natskv::mode::Mode,
+{
+    wait_for(&format!("{key:?} = {value:?} to arrive"), || {
+        let (family, key, value) = (family.clone(), key.clone(), value.clone());
+        async move { (family.value(&key).await.ok().flatten() == Some(value)).then_some(()) }
+    })
+    .await;
+}
+
+/// Every live key of `family`, sorted.
+pub(crate) async fn sorted_keys<K, V, C, M>(family: &natskv::Family<K, V, C, M>) -> Vec<K>
+where
+    K: natskv::KvKey + Ord,
+    C: natskv::Codec<V>,
+    M: natskv::mode::Mode,
+{
+    use natskv::TryStreamExt as _;
+    let keys = match family.keys(natskv::KeyFilter::any()).await {
+        Ok(keys) => keys,
+        Err(error) => panic!("keys: {error}"),
+    };
+    let mut keys: Vec<K> = match keys.try_collect().await {
+        Ok(keys) => keys,
+        Err(error) => panic!("keys: {error}"),
+    };
+    keys.sort();
+    keys
+}
