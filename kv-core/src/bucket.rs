@@ -9,7 +9,7 @@ use async_nats::jetstream::stream::{Compression, Info, Stream};
 use async_nats::jetstream::{self, Context};
 use futures::TryStreamExt;
 
-use crate::classify::{Op, classify, classify_api};
+use crate::classify::{Op, classify, classify_api, settle};
 use crate::error::{Error, Result};
 use crate::pattern::validate_bucket_name;
 use crate::spec::{BucketSpec, Storage, user_metadata};
@@ -84,10 +84,10 @@ impl Bucket {
         spec.validate()?;
         let js = conn.jetstream();
         let op = Op::write(spec.name(), "create bucket");
-        let stream = js
-            .create_stream(spec.to_stream_config())
-            .await
-            .map_err(|e| classify_api(op, e))?;
+        let stream = match js.create_stream(spec.to_stream_config()).await {
+            Ok(stream) => stream,
+            Err(e) => return Err(settle(&js, op, classify_api(op, e)).await),
+        };
         Self::check_support(spec, &stream.cached_info().config)?;
         Ok(Self::from_stream(spec.name(), js, stream))
     }
@@ -170,9 +170,9 @@ impl Bucket {
                 .contains_key(crate::spec::SCHEMA_METADATA_KEY);
         if schema_missing || !spec.drift(&stream.cached_info().config).is_empty() {
             let op = Op::write(spec.name(), "update bucket");
-            js.update_stream(spec.to_stream_config())
-                .await
-                .map_err(|e| classify_api(op, e))?;
+            if let Err(e) = js.update_stream(spec.to_stream_config()).await {
+                return Err(settle(&js, op, classify_api(op, e)).await);
+            }
             stream = get_stream(&js, spec.name()).await?;
             Self::check_support(spec, &stream.cached_info().config)?;
         }
@@ -196,10 +196,10 @@ impl Bucket {
         check_name(name)?;
         let js = conn.jetstream();
         let op = Op::write(name, "delete bucket");
-        js.delete_stream(format!("KV_{name}"))
-            .await
-            .map_err(|e| classify_api(op, e))?;
-        Ok(())
+        match js.delete_stream(format!("KV_{name}")).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(settle(&js, op, classify_api(op, e)).await),
+        }
     }
 
     /// The names of every bucket the account can see, sorted.
@@ -218,11 +218,10 @@ impl Bucket {
     pub async fn list_names(conn: impl Connection) -> Result<Vec<String>> {
         let js = conn.jetstream();
         let op = Op::read("*", "list buckets");
-        let names: Vec<String> = js
-            .stream_names()
-            .try_collect()
-            .await
-            .map_err(|e| classify(op, e))?;
+        let names: Vec<String> = match js.stream_names().try_collect().await {
+            Ok(names) => names,
+            Err(e) => return Err(settle(&js, op, classify(op, e)).await),
+        };
         let mut out: Vec<String> = names
             .iter()
             .filter_map(|n| n.strip_prefix("KV_"))
@@ -248,11 +247,10 @@ impl Bucket {
     pub async fn list_statuses(conn: impl Connection) -> Result<Vec<BucketStatus>> {
         let js = conn.jetstream();
         let op = Op::read("*", "list buckets");
-        let infos: Vec<Info> = js
-            .streams()
-            .try_collect()
-            .await
-            .map_err(|e| classify(op, e))?;
+        let infos: Vec<Info> = match js.streams().try_collect().await {
+            Ok(infos) => infos,
+            Err(e) => return Err(settle(&js, op, classify(op, e)).await),
+        };
         let mut out: Vec<BucketStatus> = infos.iter().filter_map(BucketStatus::from_info).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -274,12 +272,10 @@ impl Bucket {
     /// Cancel safe: it only reads.
     pub async fn status(&self) -> Result<BucketStatus> {
         let op = Op::read(&self.inner.name, "read bucket status");
-        let info = self
-            .inner
-            .stream
-            .get_info()
-            .await
-            .map_err(|e| classify(op, e))?;
+        let info = match self.inner.stream.get_info().await {
+            Ok(info) => info,
+            Err(e) => return Err(settle(&self.inner.js, op, classify(op, e)).await),
+        };
         BucketStatus::from_info(&info).ok_or_else(|| Error::BucketNotFound {
             bucket: self.inner.name.clone(),
         })
@@ -353,9 +349,10 @@ fn check_name(name: &str) -> Result<()> {
 
 async fn get_stream(js: &Context, name: &str) -> Result<Stream> {
     let op = Op::read(name, "open bucket");
-    js.get_stream(format!("KV_{name}"))
-        .await
-        .map_err(|e| classify_api(op, e))
+    match js.get_stream(format!("KV_{name}")).await {
+        Ok(stream) => Ok(stream),
+        Err(e) => Err(settle(js, op, classify_api(op, e)).await),
+    }
 }
 
 /// A bucket's configuration and contents, as the server reports them.

@@ -140,10 +140,9 @@ where
     let no_responders = no_responders(&err);
     let boxed: BoxError = Box::new(err);
     if no_responders {
-        // Nobody answers the JetStream API: the server has no JetStream.
-        Error::JetStreamNotEnabled {
-            source: Some(boxed),
-        }
+        // Nobody took the request. That alone says nothing about the bucket or JetStream:
+        // `settle` decides from facts where a caller can afford to ask.
+        unavailable(op, Some(boxed))
     } else if text.contains("timed out") || text.contains("timeout") {
         Error::Timeout {
             bucket: op.bucket.to_owned(),
@@ -155,10 +154,9 @@ where
         Error::BucketNotFound {
             bucket: op.bucket.to_owned(),
         }
-    } else if text.contains("no responders")
-        || text.contains("jetstream unavailable")
-        || text.contains("jetstream not enabled")
-    {
+    } else if text.contains("no responders") || text.contains("jetstream unavailable") {
+        unavailable(op, Some(boxed))
+    } else if text.contains("jetstream not enabled") {
         Error::JetStreamNotEnabled {
             source: Some(boxed),
         }
@@ -180,6 +178,54 @@ where
             code: 0,
             description: text,
             source: Some(boxed),
+        }
+    }
+}
+
+fn unavailable(op: Op<'_>, source: Option<BoxError>) -> Error {
+    Error::Unavailable {
+        bucket: op.bucket.to_owned(),
+        operation: op.operation,
+        may_have_applied: false,
+        source,
+    }
+}
+
+/// How long [`settle`] waits for the facts it asks for.
+const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Decides what an unanswered request ([`Error::Unavailable`]) means, from facts the server
+/// gives: the bucket's stream info (missing: [`Error::BucketNotFound`]; there: the bucket is
+/// only unavailable for now), and whether the server has JetStream at all. Any other error is
+/// returned as it is. When the facts cannot be had either, the error stays `Unavailable`: we
+/// do not know, and say so.
+pub(crate) async fn settle(js: &async_nats::jetstream::Context, op: Op<'_>, error: Error) -> Error {
+    if !matches!(error, Error::Unavailable { .. }) {
+        return error;
+    }
+    let bucket_specific = !op.bucket.is_empty() && op.bucket != "*";
+    if bucket_specific {
+        let info = tokio::time::timeout(SETTLE_TIMEOUT, js.get_stream(format!("KV_{}", op.bucket)));
+        match info.await {
+            // The bucket is there: it only did not answer now.
+            Ok(Ok(_)) => return error,
+            Ok(Err(e)) => match classify_api(op, e) {
+                found @ (Error::BucketNotFound { .. } | Error::JetStreamNotEnabled { .. }) => {
+                    return found;
+                }
+                // The JetStream API did not answer either: ask the connection below.
+                Error::Unavailable { .. } => {}
+                _ => return error,
+            },
+            Err(_elapsed) => return error,
+        }
+    }
+    if js.client().server_info().jetstream {
+        error
+    } else {
+        // Nothing answered, and the server we are connected to says it has no JetStream.
+        Error::JetStreamNotEnabled {
+            source: Some(Box::new(error)),
         }
     }
 }

@@ -45,6 +45,9 @@ pub enum ErrorKind {
     PermissionDenied,
     /// No answer in time; a write may have been applied.
     Timeout,
+    /// Nobody answered: the bucket's leader is being elected, or a server is restarting.
+    /// Transient: retry.
+    Unavailable,
     /// The connection to the server failed.
     Connection,
     /// The server is too old for a requested feature.
@@ -256,6 +259,24 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// Nobody answered the request: the bucket exists (or could not be checked) but no server
+    /// took the request, as happens during a leader election or a restart. Transient: retry.
+    #[error(
+        "{operation} on bucket `{bucket}` got no answer: no server is serving the bucket right now \
+         (a leader election or a restart is likely under way){}; retry",
+        if *.may_have_applied { "; the write may have been applied" } else { "" }
+    )]
+    Unavailable {
+        /// The bucket's name.
+        bucket: String,
+        /// What was being done.
+        operation: &'static str,
+        /// Whether a write was sent and may have been applied.
+        may_have_applied: bool,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The connection to the server failed.
     #[error("connection to the server failed during {operation} on bucket `{bucket}`")]
     Connection {
@@ -340,6 +361,7 @@ impl Error {
             Error::SchemaMismatch { .. } => ErrorKind::SchemaMismatch,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Connection { .. } => ErrorKind::Connection,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Server { .. } => ErrorKind::Server,
@@ -363,6 +385,7 @@ impl Error {
             | Error::SchemaMismatch { bucket, .. }
             | Error::PermissionDenied { bucket, .. }
             | Error::Timeout { bucket, .. }
+            | Error::Unavailable { bucket, .. }
             | Error::Connection { bucket, .. }
             | Error::Server { bucket, .. } => Some(bucket),
             Error::InvalidBucketName { name, .. } => Some(name),
@@ -393,6 +416,16 @@ impl Error {
             }
             _ => None,
         }
+    }
+
+    /// Whether the same operation may succeed if tried again unchanged: the server did not
+    /// answer ([`Unavailable`](ErrorKind::Unavailable), [`Timeout`](ErrorKind::Timeout)) or the
+    /// connection failed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind(),
+            ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Connection
+        )
     }
 
     /// The JetStream error code the server gave, if any.

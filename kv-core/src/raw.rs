@@ -8,7 +8,7 @@ use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
 use bytes::Bytes;
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, classify, is_wrong_revision};
+use crate::classify::{Op, classify, is_wrong_revision, settle};
 use crate::entry::{KV_OPERATION, Operation, RawEntry};
 use crate::error::{Error, Result};
 
@@ -131,7 +131,9 @@ impl Bucket {
         if is_wrong_revision(&error) {
             return Ok(Err(Lost));
         }
-        Err(match classify(Op::write(self.name(), write.name), error) {
+        let op = Op::write(self.name(), write.name);
+        let error = settle(self.js(), op, classify(op, error)).await;
+        Err(match error {
             Error::ValueTooLarge {
                 bucket,
                 limit,
@@ -143,10 +145,6 @@ impl Bucket {
                 size,
                 limit,
                 source,
-            },
-            // Nobody answers a publish to a subject without a stream.
-            Error::JetStreamNotEnabled { .. } => Error::BucketNotFound {
-                bucket: self.name().to_owned(),
             },
             other => other,
         })
@@ -169,7 +167,7 @@ impl Bucket {
     pub(crate) async fn last(&self, key: &str) -> Result<Option<RawEntry>> {
         let subject = format!("{}{key}", self.prefix());
         let got = self.stream().direct_get_last_for_subject(subject).await;
-        self.found(got, "get")
+        self.found(got, "get").await
     }
 
     /// The entry at `revision`, if it exists and belongs to `key`.
@@ -178,11 +176,11 @@ impl Bucket {
             return Ok(None);
         }
         let got = self.stream().direct_get(revision).await;
-        let entry = self.found(got, "get revision")?;
+        let entry = self.found(got, "get revision").await?;
         Ok(entry.filter(|e| e.key == key))
     }
 
-    fn found(
+    async fn found(
         &self,
         got: std::result::Result<StreamMessage, DirectGetError>,
         operation: &'static str,
@@ -190,7 +188,10 @@ impl Bucket {
         match got {
             Ok(message) => Ok(Some(self.raw_entry(message))),
             Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(classify(Op::read(self.name(), operation), e)),
+            Err(e) => {
+                let op = Op::read(self.name(), operation);
+                Err(settle(self.js(), op, classify(op, e)).await)
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
 use futures::{Stream, StreamExt};
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, classify, classify_api};
+use crate::classify::{Op, classify, classify_api, settle};
 use crate::entry::RawEntry;
 use crate::error::Result;
 
@@ -67,7 +67,7 @@ impl Scan {
             (String::new(), filters)
         };
         let updates_only = matches!(spec.deliver, DeliverPolicy::New);
-        let consumer = bucket
+        let created = bucket
             .stream()
             .create_consumer(OrderedConfig {
                 filter_subject,
@@ -76,8 +76,11 @@ impl Scan {
                 headers_only: spec.headers_only,
                 ..OrderedConfig::default()
             })
-            .await
-            .map_err(|e| classify_api(op, e))?;
+            .await;
+        let consumer = match created {
+            Ok(consumer) => consumer,
+            Err(e) => return Err(settle(bucket.js(), op, classify_api(op, e)).await),
+        };
         let info = consumer.cached_info();
         let caught_up = updates_only || info.num_pending == 0;
         let floor = info.delivered.stream_sequence;
