@@ -450,6 +450,17 @@ async fn undecodable_values_are_codec_errors_with_key_and_revision() {
     let items: Vec<_> = fam.history(&k).await.unwrap().collect().await;
     assert_eq!(items.len(), 1, "history 1 keeps the latest only");
     assert_eq!(items[0].as_ref().unwrap().value, Some(state(3)));
+
+    // A valid value followed by more bytes is not that value.
+    let mut trailing = rmp_serde::to_vec_named(&state(4)).unwrap();
+    trailing.push(0xc0);
+    let rev = raw.put(&k, &trailing).await.unwrap();
+    let err = fam.get(&k).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Codec, "{err}");
+    assert_eq!(err.revision(), Some(rev));
+    trailing.pop();
+    raw.put(&k, &trailing).await.unwrap();
+    assert_eq!(fam.value(&k).await.unwrap(), Some(state(4)));
 }
 
 #[tokio::test]
@@ -850,7 +861,7 @@ async fn a_change_the_server_refuses_is_a_server_error_with_its_code() {
         } => {
             assert!(*code > 10_000, "a JetStream error code: {code}");
             assert!(description.contains("storage"), "{description}");
-            assert_eq!(*operation, "update bucket");
+            assert_eq!(*operation, "update configuration");
         }
         other => panic!("expected a server error, got {other:?}"),
     }

@@ -53,7 +53,18 @@ struct Inner {
     prefix: String,
     /// Whether the bucket takes writes (not a mirror or a read-only aggregate).
     writable: bool,
+    /// The longest key whose subjects the server accepts.
+    max_key_len: usize,
 }
+
+/// The longest protocol line a nats-server accepts by default (its `max_control_line`); a
+/// longer one makes it close the connection.
+const MAX_CONTROL_LINE: usize = 4096;
+/// What that line holds beside the subject: the verb, a reply inbox and the sizes.
+const LINE_OVERHEAD: usize = 256;
+/// The longest subject natskv builds around a key is a direct get's
+/// `$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`.
+const DIRECT_GET_PREFIX: &str = "$JS.API.DIRECT.GET.KV_";
 
 impl fmt::Debug for Bucket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,7 +94,7 @@ impl Bucket {
     pub async fn create(conn: impl Connection, spec: &BucketSpec) -> Result<Bucket> {
         spec.validate()?;
         let js = conn.jetstream();
-        let op = Op::write(spec.name(), "create bucket");
+        let op = Op::write(spec.name(), "create");
         let stream = match js.create_stream(spec.to_stream_config()).await {
             Ok(stream) => stream,
             Err(e) => return Err(settle(&js, op, classify_api(op, e)).await),
@@ -169,7 +180,7 @@ impl Bucket {
                 .metadata
                 .contains_key(crate::spec::SCHEMA_METADATA_KEY);
         if schema_missing || !spec.drift(&stream.cached_info().config).is_empty() {
-            let op = Op::write(spec.name(), "update bucket");
+            let op = Op::write(spec.name(), "update configuration");
             if let Err(e) = js.update_stream(spec.to_stream_config()).await {
                 return Err(settle(&js, op, classify_api(op, e)).await);
             }
@@ -195,7 +206,7 @@ impl Bucket {
     pub async fn delete(conn: impl Connection, name: &str) -> Result<()> {
         check_name(name)?;
         let js = conn.jetstream();
-        let op = Op::write(name, "delete bucket");
+        let op = Op::write(name, "delete");
         match js.delete_stream(format!("KV_{name}")).await {
             Ok(_) => Ok(()),
             Err(e) => Err(settle(&js, op, classify_api(op, e)).await),
@@ -217,7 +228,7 @@ impl Bucket {
     /// Cancel safe: it only reads.
     pub async fn list_names(conn: impl Connection) -> Result<Vec<String>> {
         let js = conn.jetstream();
-        let op = Op::read("*", "list buckets");
+        let op = Op::read("", "list buckets");
         let names: Vec<String> = match js.stream_names().try_collect().await {
             Ok(names) => names,
             Err(e) => return Err(settle(&js, op, classify(op, e)).await),
@@ -246,7 +257,7 @@ impl Bucket {
     /// Cancel safe: it only reads.
     pub async fn list_statuses(conn: impl Connection) -> Result<Vec<BucketStatus>> {
         let js = conn.jetstream();
-        let op = Op::read("*", "list buckets");
+        let op = Op::read("", "list buckets");
         let infos: Vec<Info> = match js.streams().try_collect().await {
             Ok(infos) => infos,
             Err(e) => return Err(settle(&js, op, classify(op, e)).await),
@@ -271,7 +282,7 @@ impl Bucket {
     /// # Cancel safety
     /// Cancel safe: it only reads.
     pub async fn status(&self) -> Result<BucketStatus> {
-        let op = Op::read(&self.inner.name, "read bucket status");
+        let op = Op::read(&self.inner.name, "read status");
         let info = match self.inner.stream.get_info().await {
             Ok(info) => info,
             Err(e) => return Err(settle(&self.inner.js, op, classify(op, e)).await),
@@ -299,6 +310,14 @@ impl Bucket {
         &self.inner.prefix
     }
 
+    /// The longest key (in bytes) this bucket takes: longer ones are refused with
+    /// [`Error::InvalidKey`] before any wire call, since the server would refuse the protocol
+    /// line that carries them (its default `max_control_line` is 4 KiB) by closing the
+    /// connection.
+    pub fn max_key_len(&self) -> usize {
+        self.inner.max_key_len
+    }
+
     /// Whether the bucket takes writes: false for a mirror and a read-only aggregate.
     pub fn is_writable(&self) -> bool {
         self.inner.writable
@@ -313,10 +332,15 @@ impl Bucket {
             .map_or(name, |m| m.name.strip_prefix("KV_").unwrap_or(&m.name))
             .to_owned();
         let writable = !config.subjects.is_empty();
+        let prefix = format!("$KV.{keys_of}.");
+        let max_key_len = MAX_CONTROL_LINE
+            .saturating_sub(LINE_OVERHEAD + DIRECT_GET_PREFIX.len() + name.len() + 1)
+            .saturating_sub(prefix.len());
         Bucket {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
-                prefix: format!("$KV.{keys_of}."),
+                prefix,
+                max_key_len,
                 writable,
                 js,
                 stream,
@@ -348,7 +372,7 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 async fn get_stream(js: &Context, name: &str) -> Result<Stream> {
-    let op = Op::read(name, "open bucket");
+    let op = Op::read(name, "open");
     match js.get_stream(format!("KV_{name}")).await {
         Ok(stream) => Ok(stream),
         Err(e) => Err(settle(js, op, classify_api(op, e)).await),

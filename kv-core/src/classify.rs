@@ -199,11 +199,22 @@ const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 /// only unavailable for now), and whether the server has JetStream at all. Any other error is
 /// returned as it is. When the facts cannot be had either, the error stays `Unavailable`: we
 /// do not know, and say so.
-pub(crate) async fn settle(js: &async_nats::jetstream::Context, op: Op<'_>, error: Error) -> Error {
+///
+/// Boxed: it only runs on the error path, and must not grow the futures of the operations that
+/// call it.
+pub(crate) fn settle<'a>(
+    js: &'a async_nats::jetstream::Context,
+    op: Op<'a>,
+    error: Error,
+) -> futures::future::BoxFuture<'a, Error> {
+    Box::pin(settle_facts(js, op, error))
+}
+
+async fn settle_facts(js: &async_nats::jetstream::Context, op: Op<'_>, error: Error) -> Error {
     if !matches!(error, Error::Unavailable { .. }) {
         return error;
     }
-    let bucket_specific = !op.bucket.is_empty() && op.bucket != "*";
+    let bucket_specific = !op.bucket.is_empty();
     if bucket_specific {
         let info = tokio::time::timeout(SETTLE_TIMEOUT, js.get_stream(format!("KV_{}", op.bucket)));
         match info.await {

@@ -76,7 +76,18 @@ impl<V: Serialize + DeserializeOwned + 'static> Codec<V> for MsgPack {
     }
 
     fn decode(bytes: &[u8]) -> Result<V, CodecError> {
-        rmp_serde::from_slice(bytes).map_err(|e| CodecError::new("msgpack", e))
+        let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
+        let value = V::deserialize(&mut de).map_err(|e| CodecError::new("msgpack", e))?;
+        // `rmp_serde::from_slice` stops after the first value; bytes after it mean the stored
+        // value is not what this type wrote.
+        let read = usize::try_from(de.position()).unwrap_or(usize::MAX);
+        match bytes.len().saturating_sub(read) {
+            0 => Ok(value),
+            extra => Err(CodecError::new(
+                "msgpack",
+                format!("{extra} bytes left over after the value"),
+            )),
+        }
     }
 }
 
@@ -94,6 +105,7 @@ impl<V: Serialize + DeserializeOwned + 'static> Codec<V> for Json {
     }
 
     fn decode(bytes: &[u8]) -> Result<V, CodecError> {
+        // Refuses anything but whitespace after the value.
         serde_json::from_slice(bytes).map_err(|e| CodecError::new("json", e))
     }
 }
@@ -185,6 +197,29 @@ mod tests {
         assert_eq!(&bytes[..], br#"{"a":1,"b":"y"}"#);
         let err = <Json as Codec<V1>>::decode(b"not json").unwrap_err();
         assert_eq!(err.codec(), "json");
+    }
+
+    #[test]
+    fn bytes_after_a_valid_value_are_an_error() {
+        let value = V1 {
+            a: 3,
+            b: "z".into(),
+        };
+        let mut bytes = <MsgPack as Codec<V1>>::encode(&value).unwrap().to_vec();
+        assert_eq!(<MsgPack as Codec<V1>>::decode(&bytes).unwrap(), value);
+        bytes.extend_from_slice(&[0xc0, 0x01]);
+        let err = <MsgPack as Codec<V1>>::decode(&bytes).unwrap_err();
+        assert_eq!(err.codec(), "msgpack");
+        assert!(err.to_string().contains("2 bytes left over"), "{err}");
+        // Two whole values are not one either.
+        let twice = [0x01, 0x02];
+        assert!(<MsgPack as Codec<u8>>::decode(&twice).is_err());
+        assert_eq!(<MsgPack as Codec<u8>>::decode(&twice[..1]).unwrap(), 1);
+
+        let err = <Json as Codec<V1>>::decode(br#"{"a":3,"b":"z"} {"a":4,"b":"w"}"#).unwrap_err();
+        assert_eq!(err.codec(), "json");
+        assert!(<Json as Codec<u8>>::decode(b"1 2").is_err());
+        assert_eq!(<Json as Codec<u8>>::decode(b" 1 \n").unwrap(), 1);
     }
 
     #[test]

@@ -247,7 +247,7 @@ pub enum Error {
         source: Option<BoxError>,
     },
     /// No answer in time.
-    #[error("{operation} on bucket `{bucket}` timed out{}", if *.may_have_applied { "; the write may have been applied" } else { "" })]
+    #[error("{operation}{} timed out{}", on(bucket), if *.may_have_applied { "; the write may have been applied" } else { "" })]
     Timeout {
         /// The bucket's name.
         bucket: String,
@@ -262,8 +262,9 @@ pub enum Error {
     /// Nobody answered the request: the bucket exists (or could not be checked) but no server
     /// took the request, as happens during a leader election or a restart. Transient: retry.
     #[error(
-        "{operation} on bucket `{bucket}` got no answer: no server is serving the bucket right now \
+        "{operation}{} got no answer: no server is serving it right now \
          (a leader election or a restart is likely under way){}; retry",
+        on(bucket),
         if *.may_have_applied { "; the write may have been applied" } else { "" }
     )]
     Unavailable {
@@ -278,7 +279,7 @@ pub enum Error {
         source: Option<BoxError>,
     },
     /// The connection to the server failed.
-    #[error("connection to the server failed during {operation} on bucket `{bucket}`")]
+    #[error("connection to the server failed during {operation}{}", on(bucket))]
     Connection {
         /// The bucket's name.
         bucket: String,
@@ -297,7 +298,7 @@ pub enum Error {
         needs: &'static str,
     },
     /// Any other error the server reported.
-    #[error("{operation} on bucket `{bucket}` failed: server error {code}: {description}")]
+    #[error("{operation}{} failed: server error {code}: {description}", on(bucket))]
     Server {
         /// The bucket's name.
         bucket: String,
@@ -311,6 +312,15 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+}
+
+/// ` on bucket `name``, or nothing for an operation on no bucket in particular (a listing).
+fn on(bucket: &str) -> String {
+    if bucket.is_empty() {
+        String::new()
+    } else {
+        format!(" on bucket `{bucket}`")
+    }
 }
 
 fn expected_text(expected: u64) -> String {
@@ -370,7 +380,7 @@ impl Error {
 
     /// The bucket the error is about, where there is one.
     pub fn bucket(&self) -> Option<&str> {
-        match self {
+        let bucket = match self {
             Error::BucketNotFound { bucket }
             | Error::BucketExists { bucket, .. }
             | Error::InvalidConfig { bucket, .. }
@@ -390,7 +400,8 @@ impl Error {
             | Error::Server { bucket, .. } => Some(bucket),
             Error::InvalidBucketName { name, .. } => Some(name),
             Error::JetStreamNotEnabled { .. } | Error::Unsupported { .. } => None,
-        }
+        };
+        bucket.map(String::as_str).filter(|b| !b.is_empty())
     }
 
     /// The key the error is about, where there is one.

@@ -15,7 +15,7 @@ use crate::bucket::Bucket;
 use crate::codec::{Codec, MsgPack};
 use crate::entry::{Entry, Operation, RawEntry};
 use crate::error::{Error, Result};
-use crate::key::{KeyFilter, KvKey, bind_params, parse_key, render_key};
+use crate::key::{KeyError, KeyErrorReason, KeyFilter, KvKey, bind_params, parse_key, render_key};
 use crate::mode::{Mode, PerKeyTtl, ReadWrite, Writable};
 use crate::pattern::KeyPattern;
 use crate::raw::{Expect, Write};
@@ -113,9 +113,19 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// The key `key` renders to.
     ///
     /// # Errors
-    /// [`Error::InvalidKey`] when a parameter is not a valid single token.
+    /// [`Error::InvalidKey`] when a parameter is not a valid single token, or the key is longer
+    /// than [`Bucket::max_key_len`].
     pub fn key(&self, key: &K) -> Result<String> {
-        render_key(&self.binding.pattern, &self.binding.map, key).map_err(|e| self.invalid_key(e))
+        let rendered = render_key(&self.binding.pattern, &self.binding.map, key)
+            .map_err(|e| self.invalid_key(e))?;
+        let limit = self.bucket.max_key_len();
+        if rendered.len() > limit {
+            return Err(self.invalid_key(KeyError::new(KeyErrorReason::TooLong {
+                length: rendered.len(),
+                limit,
+            })));
+        }
+        Ok(rendered)
     }
 
     /// Parses a key of this family back into `K`.
@@ -135,7 +145,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         Ok(format!("{}{filter}", self.bucket.prefix()))
     }
 
-    fn invalid_key(&self, source: crate::key::KeyError) -> Error {
+    fn invalid_key(&self, source: KeyError) -> Error {
         Error::InvalidKey {
             bucket: self.bucket.name().to_owned(),
             source,

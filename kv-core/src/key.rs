@@ -74,6 +74,14 @@ pub enum KeyErrorReason {
     /// The parameter map does not fit the pattern and key type (it was not built by
     /// [`bind_params`] for them).
     BindingMismatch,
+    /// A key longer than the bucket's longest: the server would refuse the line that carries
+    /// it, by closing the connection.
+    TooLong {
+        /// The key's length in bytes.
+        length: usize,
+        /// The longest key the bucket takes, in bytes.
+        limit: usize,
+    },
 }
 
 /// A key that could not be rendered from, or parsed into, its key type.
@@ -184,6 +192,12 @@ impl fmt::Display for KeyError {
             KeyErrorReason::BindingMismatch => f.write_str(
                 "the parameter map does not fit this pattern and key type; \
                  build it with bind_params",
+            ),
+            KeyErrorReason::TooLong { length, limit } => write!(
+                f,
+                "the key is {length} bytes long, longer than the {limit} bytes a key of this \
+                 bucket can have (the server refuses longer subjects); use shorter parameter \
+                 values, or a hash of them"
             ),
         }
     }

@@ -71,7 +71,7 @@ impl Bucket {
     /// Not cancel safe: the bucket may be emptied even if the future is dropped.
     pub async fn empty(&self) -> Result<u64> {
         self.check_writable("empty the bucket")?;
-        let op = Op::write(self.name(), "empty bucket");
+        let op = Op::write(self.name(), "empty");
         let response = self.stream().purge().await.map_err(|e| classify(op, e))?;
         Ok(response.purged)
     }

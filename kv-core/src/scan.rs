@@ -5,6 +5,7 @@ use std::task::{Context, Poll};
 
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 
 use crate::bucket::Bucket;
@@ -55,7 +56,13 @@ impl std::fmt::Debug for Scan {
 }
 
 impl Scan {
-    pub(crate) async fn start(bucket: &Bucket, spec: ScanSpec) -> Result<Scan> {
+    /// Starts a scan. Boxed: creating an async-nats ordered consumer and its message stream is
+    /// a future of some 16 KiB, which every caller's future would otherwise carry.
+    pub(crate) fn start(bucket: &Bucket, spec: ScanSpec) -> BoxFuture<'_, Result<Scan>> {
+        Box::pin(Self::start_inner(bucket, spec))
+    }
+
+    async fn start_inner(bucket: &Bucket, spec: ScanSpec) -> Result<Scan> {
         let op = Op::read(bucket.name(), if spec.follow { "watch" } else { "scan" });
         let mut filters = spec.filters;
         if filters.is_empty() {
@@ -67,17 +74,14 @@ impl Scan {
             (String::new(), filters)
         };
         let updates_only = matches!(spec.deliver, DeliverPolicy::New);
-        let created = bucket
-            .stream()
-            .create_consumer(OrderedConfig {
-                filter_subject,
-                filter_subjects,
-                deliver_policy: spec.deliver,
-                headers_only: spec.headers_only,
-                ..OrderedConfig::default()
-            })
-            .await;
-        let consumer = match created {
+        let created = bucket.stream().create_consumer(OrderedConfig {
+            filter_subject,
+            filter_subjects,
+            deliver_policy: spec.deliver,
+            headers_only: spec.headers_only,
+            ..OrderedConfig::default()
+        });
+        let consumer = match created.await {
             Ok(consumer) => consumer,
             Err(e) => return Err(settle(bucket.js(), op, classify_api(op, e)).await),
         };

@@ -8,6 +8,7 @@ use async_nats::jetstream::stream::{self, Compression, DiscardPolicy, StorageTyp
 use crate::error::{Drift, Error, Result};
 use crate::pattern::validate_bucket_name;
 use crate::topology::Origin;
+use crate::units::format_duration;
 
 /// The most revisions of one key a bucket can keep.
 pub const MAX_HISTORY: u8 = 64;
@@ -463,8 +464,8 @@ impl BucketSpec {
         );
         check(
             "ttl",
-            format!("{:?}", declared.max_age),
-            format!("{:?}", actual.max_age),
+            format_duration(declared.max_age),
+            format_duration(actual.max_age),
         );
         check(
             "max_value_size",
@@ -496,45 +497,45 @@ impl BucketSpec {
             format!("{:?}", self.metadata),
             format!("{:?}", user_metadata(&actual.metadata)),
         );
+        let markers = |ttl: Option<Duration>| ttl.map_or_else(|| "off".to_owned(), format_duration);
         check(
             "limit_markers",
-            format!("{:?}", self.limit_markers),
-            format!(
-                "{:?}",
+            markers(self.limit_markers),
+            markers(
                 actual
                     .allow_message_ttl
                     .then_some(actual.subject_delete_marker_ttl)
-                    .flatten()
+                    .flatten(),
             ),
         );
+        let or_none = |text: Option<String>| text.unwrap_or_else(|| "none".to_owned());
         check(
             "mirror",
-            format!("{:?}", self.mirror.as_ref().map(Origin::describe)),
-            format!(
-                "{:?}",
+            or_none(self.mirror.as_ref().map(Origin::describe)),
+            or_none(
                 actual
                     .mirror
                     .as_ref()
-                    .map(|m| Origin::describe_source(m, None))
+                    .map(|m| Origin::describe_source(m, None)),
             ),
         );
+        let list = |items: Vec<String>| {
+            if items.is_empty() {
+                "none".to_owned()
+            } else {
+                items.join(", ")
+            }
+        };
         check(
             "sources",
-            format!(
-                "{:?}",
-                self.sources
-                    .iter()
-                    .map(Origin::describe)
-                    .collect::<Vec<_>>()
-            ),
-            format!(
-                "{:?}",
+            list(self.sources.iter().map(Origin::describe).collect()),
+            list(
                 actual
                     .sources
                     .iter()
                     .flatten()
                     .map(|s| Origin::describe_source(s, Some(&self.name)))
-                    .collect::<Vec<_>>()
+                    .collect(),
             ),
         );
         check(

@@ -180,6 +180,37 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     Ok(total)
 }
 
+/// Writes a duration the way [`parse_duration`] reads it (`7d`, `1h30m`, `1m30s500ms`), for
+/// people: `none` for zero; below a millisecond, what is left is shown in `µs`/`ns` (which
+/// `parse_duration` does not read, as bucket options never need it).
+pub fn format_duration(duration: Duration) -> String {
+    use std::fmt::Write as _;
+    if duration.is_zero() {
+        return "none".to_owned();
+    }
+    let mut out = String::new();
+    let mut secs = duration.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            let _ = write!(out, "{}{unit}", secs / size);
+            secs %= size;
+        }
+    }
+    let nanos = duration.subsec_nanos();
+    let (millis, rest) = (nanos / 1_000_000, nanos % 1_000_000);
+    if millis > 0 {
+        let _ = write!(out, "{millis}ms");
+    }
+    if rest > 0 {
+        if rest % 1_000 == 0 {
+            let _ = write!(out, "{}µs", rest / 1_000);
+        } else {
+            let _ = write!(out, "{rest}ns");
+        }
+    }
+    out
+}
+
 /// Parses a size in bytes: a whole number, optionally followed by a unit, case-insensitive:
 /// `B`; `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024); `KB`, `MB`, `GB`, `TB` (powers of 1000).
 pub fn parse_size(text: &str) -> Result<u64, UnitError> {
@@ -232,6 +263,26 @@ mod tests {
         assert_eq!(ok("1d2h3m4s5ms"), Duration::from_millis(93_784_005));
         assert_eq!(ok("0s"), Duration::ZERO);
         assert_eq!(ok("1500ms"), Duration::from_millis(1_500));
+    }
+
+    #[test]
+    fn durations_are_written_as_they_are_read() {
+        assert_eq!(format_duration(Duration::ZERO), "none");
+        for text in [
+            "500ms",
+            "30s",
+            "5m",
+            "2h",
+            "7d",
+            "1h30m",
+            "1d2h3m4s5ms",
+            "1s500ms",
+        ] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format_duration(Duration::from_micros(1_500)), "1ms500µs");
+        assert_eq!(format_duration(Duration::from_nanos(7)), "7ns");
     }
 
     #[test]
