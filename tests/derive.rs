@@ -392,6 +392,23 @@ async fn another_schema_under_the_same_name_is_refused() {
     for result in [FleetV2::open(&nats).await, FleetV2::ensure(&nats).await] {
         let error = result.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::SchemaMismatch, "{error}");
+        // The error names the family that changed, and only that one.
+        let natskv::Error::SchemaMismatch { differences, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            differences,
+            &[natskv::SchemaDifference::Changed {
+                pattern: "site.{site}.device.{id}".to_owned()
+            }]
+        );
+        let text = error.to_string();
+        assert!(
+            text.contains(
+                "family `site.{site}.device.{id}` has another key type, value type or codec"
+            ),
+            "{text}"
+        );
     }
     // The same declaration written differently is the same schema.
     assert_eq!(

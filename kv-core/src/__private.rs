@@ -343,7 +343,24 @@ pub const fn fingerprint(parts: &[&str]) -> u64 {
     hash
 }
 
-/// The text of a schema fingerprint, as stored in the bucket's metadata.
+/// The schema stored in a bucket's metadata: each family's key pattern with the fingerprint of
+/// its key type, value type and codec (`v2;<pattern>=<hex>;...`, sorted by pattern), so a
+/// mismatch can name the families that differ. Keys cannot hold `;` or spaces, so patterns
+/// never collide with the separators.
+pub fn schema_text(families: &[(&str, u64)]) -> String {
+    let mut parts: Vec<String> = families
+        .iter()
+        .map(|(pattern, fingerprint)| format!("{pattern}={fingerprint:016x}"))
+        .collect();
+    parts.sort();
+    format!("{SCHEMA_V2}{}", parts.join(";"))
+}
+
+/// The prefix of a per-family schema text.
+pub(crate) const SCHEMA_V2: &str = "v2;";
+
+/// The text of a schema fingerprint, as stored in the bucket's metadata by natskv before
+/// per-family schemas.
 pub fn fingerprint_text(fingerprint: u64) -> String {
     format!("v1-{fingerprint:016x}")
 }
@@ -400,5 +417,9 @@ mod tests {
         assert_ne!(fingerprint(&["ab", "c"]), fingerprint(&["a", "bc"]));
         assert_eq!(fingerprint(&["fleet"]), fingerprint(&["fleet"]));
         assert_eq!(fingerprint_text(0xab), "v1-00000000000000ab");
+        assert_eq!(
+            schema_text(&[("m", 0xab), ("d.{id}", 0x1)]),
+            "v2;d.{id}=0000000000000001;m=00000000000000ab"
+        );
     }
 }

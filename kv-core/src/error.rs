@@ -77,6 +77,64 @@ impl fmt::Display for Drift {
     }
 }
 
+/// One way a bucket's stored schema differs from the declared one: see
+/// [`Error::SchemaMismatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SchemaDifference {
+    /// A family this program declares that the bucket's schema does not have.
+    Added {
+        /// The family's key pattern.
+        pattern: String,
+    },
+    /// A family of the bucket's schema that this program does not declare.
+    Removed {
+        /// The family's key pattern.
+        pattern: String,
+    },
+    /// A family whose key type, value type or codec differs.
+    Changed {
+        /// The family's key pattern.
+        pattern: String,
+    },
+    /// The two schemas cannot be compared family by family (one was stored by an older natskv,
+    /// or set by hand with [`BucketSpec::schema`](crate::BucketSpec::schema)).
+    Opaque {
+        /// The schema this program declares.
+        declared: String,
+        /// The schema the bucket holds.
+        stored: String,
+    },
+}
+
+impl fmt::Display for SchemaDifference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SchemaDifference::Added { pattern } => {
+                write!(f, "family `{pattern}` is declared here, not in the bucket")
+            }
+            SchemaDifference::Removed { pattern } => {
+                write!(f, "family `{pattern}` is in the bucket, not declared here")
+            }
+            SchemaDifference::Changed { pattern } => write!(
+                f,
+                "family `{pattern}` has another key type, value type or codec"
+            ),
+            SchemaDifference::Opaque { declared, stored } => {
+                write!(f, "declared schema `{declared}`, stored `{stored}`")
+            }
+        }
+    }
+}
+
+fn schema_text(differences: &[SchemaDifference]) -> String {
+    differences
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// An error of a natskv operation. Match on [`Error::kind`] or on the variants.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -225,15 +283,19 @@ pub enum Error {
     },
     /// The bucket's values were written by another schema declaration.
     #[error(
-        "bucket `{bucket}` was written with schema `{found}`, this program declares `{expected}`"
+        "bucket `{bucket}` holds another schema than this program declares ({}); open it with \
+         the declaration that wrote it, or copy its data into a new bucket",
+        schema_text(differences)
     )]
     SchemaMismatch {
         /// The bucket's name.
         bucket: String,
-        /// This program's schema fingerprint.
+        /// This program's schema, as it would be stored.
         expected: String,
-        /// The fingerprint found in the bucket's metadata.
+        /// The schema found in the bucket's metadata.
         found: String,
+        /// What differs, family by family.
+        differences: Vec<SchemaDifference>,
     },
     /// The server refused the operation for lack of permission, in its answer. (A publish or
     /// request that the connection's permissions deny gets no answer at all: the server reports

@@ -56,7 +56,7 @@ pub use crate::{
     cache::{Cache, Changes},
     codec::{Codec, CodecError, Json, MsgPack, Raw},
     entry::{Entry, Operation},
-    error::{BoxError, Drift, Error, ErrorKind, Result},
+    error::{BoxError, Drift, Error, ErrorKind, Result, SchemaDifference},
     family::{Family, History, Keys},
     mode::{PerKeyTtl, ReadOnly, ReadWrite},
     single::Single,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::stream::{self, Compression, DiscardPolicy, StorageType};
 
-use crate::error::{Drift, Error, Result};
+use crate::error::{Drift, Error, Result, SchemaDifference};
 use crate::pattern::validate_bucket_name;
 use crate::topology::Origin;
 use crate::units::format_duration;
@@ -174,6 +174,7 @@ impl BucketSpec {
             bucket: self.name.clone(),
             expected: expected.to_owned(),
             found: found.clone(),
+            differences: schema_differences(expected, found),
         })
     }
 
@@ -547,6 +548,44 @@ impl BucketSpec {
     }
 }
 
+/// The families of a per-family schema text (`v2;<pattern>=<hex>;...`), by pattern.
+fn schema_families(text: &str) -> Option<BTreeMap<&str, &str>> {
+    let families = text.strip_prefix(crate::__private::SCHEMA_V2)?;
+    families
+        .split(';')
+        .filter(|part| !part.is_empty())
+        .map(|part| part.rsplit_once('='))
+        .collect()
+}
+
+/// What differs between two schema texts, family by family where both can be read so.
+fn schema_differences(declared: &str, stored: &str) -> Vec<SchemaDifference> {
+    let (Some(ours), Some(theirs)) = (schema_families(declared), schema_families(stored)) else {
+        return vec![SchemaDifference::Opaque {
+            declared: declared.to_owned(),
+            stored: stored.to_owned(),
+        }];
+    };
+    let mut out = Vec::new();
+    for (pattern, hash) in &ours {
+        match theirs.get(pattern) {
+            None => out.push(SchemaDifference::Added {
+                pattern: (*pattern).to_owned(),
+            }),
+            Some(other) if other != hash => out.push(SchemaDifference::Changed {
+                pattern: (*pattern).to_owned(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for pattern in theirs.keys().filter(|p| !ours.contains_key(*p)) {
+        out.push(SchemaDifference::Removed {
+            pattern: (*pattern).to_owned(),
+        });
+    }
+    out
+}
+
 /// The metadata entries that are neither the server's own nor the schema fingerprint.
 pub(crate) fn user_metadata(metadata: &HashMap<String, String>) -> BTreeMap<String, String> {
     metadata
@@ -567,6 +606,39 @@ fn limit_text(limit: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_differences_name_each_family() {
+        let declared = "v2;a.{x}=01;b=02;c=03";
+        let stored = "v2;a.{x}=01;b=09;d=04";
+        assert_eq!(
+            schema_differences(declared, stored),
+            [
+                SchemaDifference::Changed {
+                    pattern: "b".into()
+                },
+                SchemaDifference::Added {
+                    pattern: "c".into()
+                },
+                SchemaDifference::Removed {
+                    pattern: "d".into()
+                },
+            ]
+        );
+        assert!(schema_differences(declared, declared).is_empty());
+        assert_eq!(
+            schema_differences(declared, "v1-00ab"),
+            [SchemaDifference::Opaque {
+                declared: declared.into(),
+                stored: "v1-00ab".into()
+            }]
+        );
+        // A pattern may hold `=`; the fingerprint is after the last one.
+        assert_eq!(
+            schema_families("v2;k=v.{x}=0a"),
+            Some([("k=v.{x}", "0a")].into_iter().collect())
+        );
+    }
 
     #[test]
     fn defaults_are_valid_and_follow_adr8() {

@@ -96,7 +96,7 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
         .iter()
         .enumerate()
         .map(|(i, field)| field_checks(decl, i, field, p));
-    let fingerprint = fingerprint(decl, &bucket_name, p);
+    let schema = schema(decl, p);
     let spec_body = spec_body(decl, &bucket_name, p);
 
     let conn = local("conn");
@@ -127,7 +127,7 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
 
     quote! {
         #(#field_checks)*
-        #fingerprint
+        #schema
 
         #[automatically_derived]
         #[allow(dead_code, clippy::all, clippy::pedantic)]
@@ -336,11 +336,11 @@ fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStre
         let value = writable.value;
         set("writable", quote!(#value));
     }
-    let fingerprint = local("__KV_FINGERPRINT");
+    let schema = local("__KV_SCHEMA");
     quote! {
         let #spec = #p::BucketSpec::new(#bucket_name);
         #(#setters)*
-        #p::BucketSpec::schema(#spec, #p::fingerprint_text(#fingerprint))
+        #p::BucketSpec::schema(#spec, #p::schema_text(#schema))
     }
 }
 
@@ -373,16 +373,12 @@ fn duration(value: std::time::Duration, p: &TokenStream) -> TokenStream {
     quote!(#p::Duration::new(#secs, #nanos))
 }
 
-/// The schema fingerprint: a hash of the bucket name and, for each field in name order, its
-/// name, pattern, key and value type names and codec name: what decides how the bucket's values
-/// are encoded. A changed declaration gets another fingerprint; reordering fields, or importing
-/// a type by another path, does not change it. A mirror's or an aggregate's origins are
-/// configuration, compared by `open` and updated by `ensure`, not part of the schema.
-fn fingerprint(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStream {
-    let mut fields: Vec<&BucketFieldDecl> = decl.fields().iter().collect();
-    fields.sort_by_key(|f| f.ident.to_string());
-    let parts = fields.iter().map(|field| {
-        let name = field.ident.to_string();
+/// The schema: for each field, its key pattern and a hash of its key and value type names and
+/// codec name: what decides how the bucket's keys and values are encoded. Field names, field
+/// order and the path a type is imported by do not change it. A mirror's or an aggregate's
+/// origins are configuration, compared by `open` and updated by `ensure`, not part of the schema.
+fn schema(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
+    let parts = decl.fields().iter().map(|field| {
         let pattern = field
             .key
             .as_ref()
@@ -394,12 +390,11 @@ fn fingerprint(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenSt
             Shape::Unknown => (type_name(field.ty), String::new()),
         };
         let codec_name = around(field.ty, quote!(<), quote!(as #p::BucketField>::CODEC_NAME));
-        quote!(#name, #pattern, #key, #value, #codec_name,)
+        quote!((#pattern, #p::fingerprint(&[#key, #value, #codec_name])),)
     });
-    let fingerprint = local("__KV_FINGERPRINT");
+    let schema = local("__KV_SCHEMA");
     quote! {
-        const #fingerprint: u64 =
-            #p::fingerprint(&["natskv-schema-v1", #bucket_name, #(#parts)*]);
+        const #schema: &[(&str, u64)] = &[#(#parts)*];
     }
 }
 

@@ -97,7 +97,7 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// A mirror, and an aggregate without `writable`, take no writes: each of their families must
 /// have the mode `natskv::ReadOnly` (`Family<K, V, MsgPack, ReadOnly>`), which has no write
-/// methods. The origins are configuration (`open` reports drift, `ensure` updates them), not part of the schema fingerprint.
+/// methods. The origins are configuration (`open` reports drift, `ensure` updates them), not part of the schema.
 ///
 /// # Fields: `#[kv(key = "pattern")]`
 ///

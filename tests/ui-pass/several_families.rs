@@ -60,6 +60,9 @@ fn main() {
         spec.metadata_map().get("type").map(String::as_str),
         Some("fleet")
     );
-    assert!(spec.schema_value().is_some_and(|s| s.starts_with("v1-")));
+    // One entry per family, by key pattern.
+    let schema = spec.schema_value().unwrap_or_default();
+    assert!(schema.starts_with("v2;config.{site}.{id}="), "{schema}");
+    assert_eq!(schema.matches(';').count(), 4, "{schema}");
     assert!(spec.validate().is_ok());
 }
