@@ -263,11 +263,15 @@ struct Log {
     acked: Vec<Acked>,
     errors: Vec<String>,
     longest: Duration,
+    /// Writes that took longer than half the default ack wait: most were resent.
+    slow: usize,
 }
 
 impl Log {
     fn record(&mut self, key: &str, value: u64, started: Instant, result: natskv::Result<u64>) {
-        self.longest = self.longest.max(started.elapsed());
+        let took = started.elapsed();
+        self.longest = self.longest.max(took);
+        self.slow += usize::from(took > Duration::from_millis(500));
         match result {
             Ok(revision) => self.acked.push(Acked {
                 key: key.to_owned(),
@@ -453,12 +457,14 @@ async fn writes_survive_three_leader_failovers_exactly_once() {
     let longest = puts.longest.max(cas.longest);
     println!(
         "writes acknowledged: {acknowledged} ({} puts, {} compare-and-sets); stored: {}; \
-         lost: {lost}; duplicated: {}; errors: {}; longest write: {longest:?}",
+         lost: {lost}; duplicated: {}; errors: {}; longest write: {longest:?}; \
+         writes over 500 ms: {}",
         puts.acked.len(),
         cas.acked.len(),
         stored.len(),
         duplicated.len(),
         errors.len(),
+        puts.slow + cas.slow,
     );
     assert!(errors.is_empty(), "errors reached the writers: {errors:#?}");
     assert_eq!(
