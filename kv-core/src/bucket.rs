@@ -12,6 +12,7 @@ use futures::TryStreamExt;
 use crate::classify::{Op, classify, classify_api, settle};
 use crate::error::{Error, Result};
 use crate::pattern::validate_bucket_name;
+use crate::retry::WriteRetry;
 use crate::spec::{BucketSpec, Storage, user_metadata};
 
 /// Anything natskv can reach JetStream through: an `async_nats::Client`, or a JetStream
@@ -40,11 +41,15 @@ impl<T: Connection + ?Sized> Connection for &T {
 }
 
 /// A handle to one bucket. Cheap to clone; every clone shares the same connection.
+///
+/// Its writes are resent, exactly once in effect, when the server does not answer them: see
+/// [`WriteRetry`] and [`with_write_retry`](Self::with_write_retry).
 #[derive(Clone)]
 pub struct Bucket {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     name: String,
     js: Context,
@@ -55,6 +60,8 @@ struct Inner {
     writable: bool,
     /// The longest key whose subjects the server accepts.
     max_key_len: usize,
+    /// How writes the server did not answer are resent.
+    write_retry: WriteRetry,
 }
 
 /// The longest protocol line a nats-server accepts by default (its `max_control_line`); a
@@ -70,6 +77,7 @@ impl fmt::Debug for Bucket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Bucket")
             .field("name", &self.inner.name)
+            .field("write_retry", &self.inner.write_retry)
             .finish_non_exhaustive()
     }
 }
@@ -323,6 +331,31 @@ impl Bucket {
         self.inner.writable
     }
 
+    /// A handle to the same bucket that resends its writes with `policy` rather than the
+    /// default [`WriteRetry`]. Families bound to the returned handle use it; this handle and the
+    /// families bound to it keep theirs.
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// use std::time::Duration;
+    /// let bucket = kv_core::Bucket::open_name(&nats, "orders").await?
+    ///     .with_write_retry(kv_core::WriteRetry::default().ack_wait(Duration::from_millis(500)));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_write_retry(&self, policy: WriteRetry) -> Bucket {
+        let mut inner = Inner::clone(&self.inner);
+        inner.write_retry = policy;
+        Bucket {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// How this handle resends writes the server did not answer.
+    pub fn write_retry(&self) -> WriteRetry {
+        self.inner.write_retry
+    }
+
     fn from_stream(name: &str, js: Context, stream: Stream) -> Bucket {
         let config = &stream.cached_info().config;
         // A mirror keeps its origin's subjects.
@@ -344,6 +377,7 @@ impl Bucket {
                 writable,
                 js,
                 stream,
+                write_retry: WriteRetry::default(),
             }),
         }
     }

@@ -248,16 +248,19 @@ pub enum Error {
         #[source]
         source: CodecError,
     },
-    /// A value is larger than the bucket or the server allows.
-    #[error("value of key `{key}` in bucket `{bucket}` is too large ({size} bytes{})", limit.map(|l| format!(", limit {l}")).unwrap_or_default())]
+    /// A value is larger than the bucket or the server allows. Both limits count the whole
+    /// message: the encoded value and the headers natskv sends with it (about 50 bytes: the
+    /// message id, and for some writes the operation, the expected revision or a TTL).
+    #[error("value of key `{key}` in bucket `{bucket}` is too large ({size} bytes with its headers{})", limit.map(|l| format!(", limit {l}")).unwrap_or_default())]
     ValueTooLarge {
         /// The bucket's name.
         bucket: String,
         /// The key.
         key: String,
-        /// The encoded size.
+        /// The size held against the limit: the encoded value and its headers.
         size: usize,
-        /// The limit, where known.
+        /// The limit, where known: the bucket's largest value (`max_value_size`) or the
+        /// server's `max_payload`, whichever refused the write.
         limit: Option<u64>,
         /// The server's answer, if it was the server that refused.
         #[source]

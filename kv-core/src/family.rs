@@ -26,6 +26,15 @@ use crate::scan::{Scan, ScanSpec};
 ///
 /// Cheap to clone. Usually a field of a `#[derive(KvBucket)]` struct; [`Family::bind`] makes
 /// one by hand.
+///
+/// Every write (put, create, update, delete, purge, revert, the TTL variants, and the writes of
+/// `update_with`) is applied exactly once or not at all, also across a leader election or a
+/// node restart: it carries a unique message id, and a copy nobody took or answered is resent
+/// within the bucket's duplicate window, which the server answers with the first copy's
+/// revision. The caller gets one answer, with the one revision the write was stored at; a
+/// compare-and-set whose own earlier copy landed is a success, not a lost race. How long and how
+/// often is the bucket handle's [`WriteRetry`](crate::WriteRetry). Sizes are checked before
+/// anything is sent.
 pub struct Family<K, V, C = MsgPack, M = ReadWrite> {
     bucket: Bucket,
     binding: Arc<Binding>,
@@ -373,7 +382,11 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     ///
     /// # Errors
     /// [`Error::InvalidKey`] or [`Error::Codec`] before any wire call (nothing is written);
-    /// [`Error::ValueTooLarge`]; [`Error::Timeout`] (the write may have been applied).
+    /// [`Error::ValueTooLarge`], with the limit, before any wire call when the value and its
+    /// headers exceed the bucket's largest value or the server's `max_payload`; when the
+    /// bucket's [`WriteRetry`](crate::WriteRetry) runs out, [`Error::Unavailable`] (nobody took
+    /// the write) or [`Error::Timeout`] (nobody answered), whose `may_have_applied` says whether
+    /// an earlier copy may have landed; [`Error::BucketNotFound`] when the bucket is gone.
     ///
     /// # Cancel safety
     /// Not cancel safe: the value may be written even if the future is dropped.
@@ -431,7 +444,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidKey`] before any wire call.
+    /// [`Error::InvalidKey`] before any wire call; otherwise as [`put`](Self::put).
     ///
     /// # Cancel safety
     /// Not cancel safe: the key may be deleted even if the future is dropped.
@@ -448,7 +461,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::WrongRevision`] when the key moved on.
+    /// [`Error::WrongRevision`] when the key moved on; otherwise as [`put`](Self::put).
     ///
     /// # Cancel safety
     /// Not cancel safe: the key may be deleted even if the future is dropped.
@@ -466,7 +479,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidKey`] before any wire call.
+    /// [`Error::InvalidKey`] before any wire call; otherwise as [`put`](Self::put).
     ///
     /// # Cancel safety
     /// Not cancel safe: the key may be purged even if the future is dropped.
@@ -483,7 +496,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::WrongRevision`] when the key moved on.
+    /// [`Error::WrongRevision`] when the key moved on; otherwise as [`put`](Self::put).
     ///
     /// # Cancel safety
     /// Not cancel safe: the key may be purged even if the future is dropped.
@@ -502,7 +515,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::RevisionNotFound`] when `revision` is not a value of this key (any more).
+    /// [`Error::RevisionNotFound`] when `revision` is not a value of this key (any more);
+    /// otherwise as [`put`](Self::put).
     ///
     /// # Cancel safety
     /// Not cancel safe: the value may be written even if the future is dropped.

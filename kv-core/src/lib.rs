@@ -32,6 +32,8 @@ pub mod mode;
 #[cfg(feature = "runtime")]
 mod raw;
 #[cfg(feature = "runtime")]
+mod retry;
+#[cfg(feature = "runtime")]
 mod scan;
 #[cfg(feature = "runtime")]
 mod single;
@@ -59,10 +61,11 @@ pub use crate::{
     error::{BoxError, Drift, Error, ErrorKind, Result, SchemaDifference},
     family::{Family, History, Keys},
     mode::{PerKeyTtl, ReadOnly, ReadWrite},
+    retry::{RetryPolicy, WriteRetry},
     single::Single,
     spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, SCHEMA_METADATA_KEY, Storage},
     topology::Origin,
-    update::{RetryPolicy, UpdateWith, Updated, UpsertWith},
+    update::{UpdateWith, Updated, UpsertWith},
     watch::{BucketWatch, BucketWatchEvents, Watch, WatchBuilder, WatchEvent, WatchEvents},
 };
 

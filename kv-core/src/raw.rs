@@ -1,20 +1,38 @@
 //! The Key/Value operations on the wire (ADR-8), on rendered keys and encoded values.
+//!
+//! Every write carries a unique message id and is resent, as the handle's [`WriteRetry`]
+//! allows, when nobody took it or nobody answered: the server's duplicate window makes a resend
+//! of a stored write harmless, so the caller gets one answer, with the one revision the write
+//! was stored at. Sizes are checked before anything is sent.
 
+use std::future::IntoFuture;
 use std::time::{Duration, SystemTime};
 
 use async_nats::HeaderMap;
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::StreamMessage;
+use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
 use bytes::Bytes;
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, classify, is_wrong_revision, settle};
+use crate::classify::{Op, api_code, classify, is_wrong_revision, settle};
 use crate::entry::{KV_OPERATION, Operation, RawEntry};
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
+#[cfg(doc)]
+use crate::retry::WriteRetry;
 
 const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
+const MSG_ID: &str = "Nats-Msg-Id";
 const ROLLUP: &str = "Nats-Rollup";
 const MESSAGE_TTL: &str = "Nats-TTL";
+/// JetStream error code of a message id whose first copy is still being stored (replicated):
+/// a clustered stream's answer to a resend that overtook its original.
+const DUPLICATE_IN_PROCESS: u64 = 10158;
+/// How long a write waits for the bucket's current configuration, read on the rare paths
+/// that need it (a refused oversized write, a lost race that may be its own earlier copy).
+const INFO_READ_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A write that lost its compare-and-set.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +81,139 @@ impl<'a> Write<'a> {
     }
 }
 
+/// One message ready for the wire: subject, headers (the write's message id among them) and
+/// payload. Headers are kept as a list so their size is known before anything is sent.
+#[derive(Debug, Clone)]
+struct Outgoing {
+    subject: String,
+    headers: Vec<(&'static str, String)>,
+    payload: Bytes,
+}
+
+impl Outgoing {
+    /// The write's message: ADR-8 headers, its guards and a fresh message id.
+    fn new(subject: String, write: Write<'_>, payload: Bytes) -> Self {
+        let mut headers = vec![(MSG_ID, nuid::next().as_str().to_owned())];
+        match write.operation {
+            Operation::Put => {}
+            Operation::Delete => headers.push((KV_OPERATION, "DEL".to_owned())),
+            Operation::Purge => {
+                headers.push((KV_OPERATION, "PURGE".to_owned()));
+                headers.push((ROLLUP, "sub".to_owned()));
+            }
+        }
+        if let Expect::Revision(revision) = write.expect {
+            headers.push((EXPECTED_LAST_SUBJECT_SEQUENCE, revision.to_string()));
+        }
+        if let Some(ttl) = write.ttl {
+            headers.push((MESSAGE_TTL, ttl.as_secs().to_string()));
+        }
+        Outgoing {
+            subject,
+            headers,
+            payload,
+        }
+    }
+
+    /// The question "was this write stored?" as a message: the same write without its
+    /// compare-and-set guard, guarded instead by a last message id that no message has. The
+    /// server checks message ids before that guard, so it answers with the original revision
+    /// when a copy was stored within the duplicate window, and refuses it (wrong last message
+    /// id, nothing stored) otherwise.
+    ///
+    /// Needed on a single-replica stream, which checks the expected revision *before* the
+    /// message id: a resent compare-and-set whose first copy landed is refused there as a lost
+    /// race. Never sent to a replicated stream: that one checks the message id first (so it
+    /// needs no confirmation), and nats-server 2.15.1 stops answering every later write to a
+    /// replicated stream after a refused `Nats-Expected-Last-Msg-Id`.
+    fn confirmation(&self) -> Outgoing {
+        let mut headers: Vec<_> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| *name != EXPECTED_LAST_SUBJECT_SEQUENCE)
+            .cloned()
+            .collect();
+        headers.push((EXPECTED_LAST_MSG_ID, nuid::next().as_str().to_owned()));
+        Outgoing {
+            subject: self.subject.clone(),
+            headers,
+            payload: self.payload.clone(),
+        }
+    }
+
+    fn header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in &self.headers {
+            map.insert(*name, value.as_str());
+        }
+        map
+    }
+
+    /// The size the server holds against `max_payload` and a stream's `max_msg_size`: the
+    /// header block as sent (`NATS/1.0\r\n`, a `name: value\r\n` line each, `\r\n`) and the
+    /// payload.
+    fn size(&self) -> usize {
+        let lines: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + ": ".len() + value.len() + "\r\n".len())
+            .sum();
+        let block = if self.headers.is_empty() {
+            0
+        } else {
+            "NATS/1.0\r\n".len() + lines + "\r\n".len()
+        };
+        block + self.payload.len()
+    }
+}
+
+/// What the server's answer to one attempt means for the write.
+#[derive(Debug)]
+enum Answer {
+    /// Stored at this revision, by this attempt or by an earlier copy (a duplicate ack).
+    Stored(u64),
+    /// Not stored: the compare-and-set guard (or a confirmation's guard) failed.
+    Lost,
+    /// Nobody took the message (no responders): it was not delivered, so not applied.
+    NotDelivered(PublishError),
+    /// No answer in time, or the connection lost it: the attempt may have been applied.
+    Unanswered(PublishError),
+    /// The server holds an earlier copy that is still being stored (replicated).
+    InFlight(Option<PublishError>),
+    /// A definite refusal that a resend would not change.
+    Refused(PublishError),
+}
+
+impl Answer {
+    fn of(result: Result<PublishAck, PublishError>) -> Answer {
+        let error = match result {
+            Ok(ack) if ack.sequence > 0 => return Answer::Stored(ack.sequence),
+            // A duplicate of a copy not stored yet, as a clustered stream may say.
+            Ok(_) => return Answer::InFlight(None),
+            Err(error) => error,
+        };
+        match error.kind() {
+            // async-nats reports a publish nobody took as "no stream found"; that alone says
+            // nothing about the bucket (see `settle`).
+            PublishErrorKind::StreamNotFound => Answer::NotDelivered(error),
+            PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => Answer::Unanswered(error),
+            PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId => {
+                Answer::Lost
+            }
+            _ if is_wrong_revision(&error) => Answer::Lost,
+            _ if api_code(&error) == Some(DUPLICATE_IN_PROCESS) => Answer::InFlight(Some(error)),
+            _ => Answer::Refused(error),
+        }
+    }
+}
+
+/// Why the last attempt of a write that ran out of time did not get through.
+#[derive(Debug)]
+enum Unanswered {
+    NotDelivered(PublishError),
+    NoAnswer(Option<PublishError>),
+}
+
 impl Bucket {
     /// Publishes a put, delete or purge and returns its revision.
     pub(crate) async fn write(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
@@ -94,60 +245,216 @@ impl Bucket {
         }
     }
 
-    /// Publishes one write: the new revision, or [`Lost`] when its expected revision was not
-    /// the key's.
+    /// Publishes one write exactly once in effect: the new revision, or [`Lost`] when its
+    /// expected revision was not the key's. Checks its size first, then sends it with one
+    /// message id, resending it as the handle's [`WriteRetry`] allows while nobody takes or
+    /// answers it; a resend the server recognises answers with the first copy's revision.
     async fn publish(&self, write: Write<'_>, payload: Bytes) -> Result<Result<u64, Lost>> {
-        let mut headers = HeaderMap::new();
-        match write.operation {
-            Operation::Put => {}
-            Operation::Delete => headers.insert(KV_OPERATION, "DEL"),
-            Operation::Purge => {
-                headers.insert(KV_OPERATION, "PURGE");
-                headers.insert(ROLLUP, "sub");
+        let subject = format!("{}{}", self.prefix(), write.key);
+        let message = Outgoing::new(subject, write, payload);
+        let size = message.size();
+        self.check_size(write, size)?;
+        let mut resend = self.write_retry().start(self.duplicate_window());
+        // Once a lost race may be our own earlier copy, ask the server which it is.
+        let mut confirmation: Option<Outgoing> = None;
+        let mut may_have_applied = false;
+        let mut settled = false;
+        loop {
+            let attempt = confirmation.as_ref().unwrap_or(&message);
+            let answer = Answer::of(self.publish_once(attempt, resend.next_ack_wait()).await);
+            let unanswered = match answer {
+                Answer::Stored(revision) => return Ok(Ok(revision)),
+                // A lost race after an attempt that may have landed: on a stream that checks
+                // the guard before the id, the winner may be that attempt.
+                Answer::Lost
+                    if may_have_applied
+                        && confirmation.is_none()
+                        && !self.checks_ids_first().await =>
+                {
+                    confirmation = Some(message.confirmation());
+                    continue;
+                }
+                Answer::Lost => return Ok(Err(Lost)),
+                Answer::Refused(error) => return Err(self.refused(write, size, error).await),
+                Answer::NotDelivered(error) => {
+                    // The first time, find out whether the bucket is there at all.
+                    if !settled {
+                        settled = true;
+                        let op = Op::write(self.name(), write.name);
+                        let unavailable = self.unavailable(write, may_have_applied, None);
+                        let decided = settle(self.js(), op, unavailable).await;
+                        if !matches!(decided, Error::Unavailable { .. }) {
+                            return Err(decided);
+                        }
+                    }
+                    Unanswered::NotDelivered(error)
+                }
+                Answer::Unanswered(error) => {
+                    may_have_applied = true;
+                    Unanswered::NoAnswer(Some(error))
+                }
+                Answer::InFlight(error) => {
+                    may_have_applied = true;
+                    Unanswered::NoAnswer(error)
+                }
+            };
+            tracing::debug!(
+                bucket = self.name(),
+                key = write.key,
+                attempt = resend.attempts(),
+                reason = ?unanswered,
+                "write not answered; resending"
+            );
+            if !resend.pause().await {
+                tracing::debug!(
+                    bucket = self.name(),
+                    key = write.key,
+                    attempts = resend.attempts(),
+                    elapsed = ?resend.elapsed(),
+                    "write retries exhausted"
+                );
+                return Err(self.exhausted(write, unanswered, may_have_applied));
             }
         }
-        if let Expect::Revision(revision) = write.expect {
-            headers.insert(
-                EXPECTED_LAST_SUBJECT_SEQUENCE,
-                revision.to_string().as_str(),
-            );
-        }
-        if let Some(ttl) = write.ttl {
-            headers.insert(MESSAGE_TTL, ttl.as_secs().to_string().as_str());
-        }
-        let subject = format!("{}{}", self.prefix(), write.key);
-        let size = payload.len();
-        let published = self
-            .js()
-            .publish_with_headers(subject, headers, payload)
-            .await;
-        let error = match published {
-            Ok(ack) => match ack.await {
-                Ok(ack) => return Ok(Ok(ack.sequence)),
-                Err(e) => e,
+    }
+
+    /// The error of a write whose retries ran out: [`Error::Unavailable`] when its last attempt
+    /// was taken by nobody, [`Error::Timeout`] when it went unanswered (so it may have landed).
+    fn exhausted(&self, write: Write<'_>, last: Unanswered, may_have_applied: bool) -> Error {
+        match last {
+            Unanswered::NotDelivered(error) => {
+                self.unavailable(write, may_have_applied, Some(Box::new(error)))
+            }
+            Unanswered::NoAnswer(error) => Error::Timeout {
+                bucket: self.name().to_owned(),
+                operation: write.name,
+                may_have_applied: true,
+                source: error.map(|e| Box::new(e) as BoxError),
             },
-            Err(e) => e,
+        }
+    }
+
+    /// Sends one copy of `message` and waits up to `ack_wait` for the server's answer: a
+    /// single attempt, never resent here.
+    async fn publish_once(
+        &self,
+        message: &Outgoing,
+        ack_wait: Duration,
+    ) -> Result<PublishAck, PublishError> {
+        let attempt = async {
+            self.js()
+                .publish_with_headers(
+                    message.subject.clone(),
+                    message.header_map(),
+                    message.payload.clone(),
+                )
+                .await?
+                .into_future()
+                .await
         };
-        if is_wrong_revision(&error) {
-            return Ok(Err(Lost));
+        tokio::time::timeout(ack_wait, attempt)
+            .await
+            .unwrap_or_else(|_elapsed| Err(PublishError::new(PublishErrorKind::TimedOut)))
+    }
+
+    /// Whether the bucket's stream checks a message id before a compare-and-set guard, so a
+    /// resent write whose first copy landed is answered as a duplicate, never as a lost race.
+    /// A replicated stream does (it deduplicates before proposing the message to its peers); a
+    /// single-replica one, standalone or in a cluster, checks the guard first. Read fresh, since
+    /// the bucket may have been scaled since this handle was opened; from the handle's cache
+    /// when the server does not answer in time.
+    async fn checks_ids_first(&self) -> bool {
+        let fresh = tokio::time::timeout(INFO_READ_TIMEOUT, self.stream().get_info()).await;
+        let replicas = match fresh {
+            Ok(Ok(info)) => info.config.num_replicas,
+            _ => self.stream().cached_info().config.num_replicas,
+        };
+        replicas > 1
+    }
+
+    /// How long the server remembers message ids for this bucket: the horizon within which a
+    /// resent write is recognised.
+    fn duplicate_window(&self) -> Duration {
+        self.stream().cached_info().config.duplicate_window
+    }
+
+    /// [`Error::ValueTooLarge`] before any wire call when the message is larger than the
+    /// server's `max_payload` or the bucket's largest value (the stream's `max_msg_size`),
+    /// whichever is smaller. Both count the headers.
+    fn check_size(&self, write: Write<'_>, size: usize) -> Result<()> {
+        let max_payload = u64::try_from(self.js().client().server_info().max_payload).ok();
+        let limit = [max_payload, self.max_value_size()]
+            .into_iter()
+            .flatten()
+            .filter(|limit| *limit > 0)
+            .min();
+        match limit {
+            Some(limit) if u64::try_from(size).unwrap_or(u64::MAX) > limit => {
+                Err(self.too_large(write, size, Some(limit), None))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The bucket's largest message as the handle knows it (`None`: unlimited).
+    fn max_value_size(&self) -> Option<u64> {
+        u64::try_from(self.stream().cached_info().config.max_message_size)
+            .ok()
+            .filter(|limit| *limit > 0)
+    }
+
+    /// The error of a write the server refused outright.
+    async fn refused(&self, write: Write<'_>, size: usize, error: PublishError) -> Error {
+        if error.kind() == PublishErrorKind::MaxPayloadExceeded {
+            // Another server (after a reconnect) may have a smaller limit than the one checked.
+            let limit = u64::try_from(self.js().client().server_info().max_payload).ok();
+            return self.too_large(write, size, limit, Some(Box::new(error)));
         }
         let op = Op::write(self.name(), write.name);
-        let error = settle(self.js(), op, classify(op, error)).await;
-        Err(match error {
-            Error::ValueTooLarge {
-                bucket,
-                limit,
-                source,
-                ..
-            } => Error::ValueTooLarge {
-                bucket,
-                key: write.key.to_owned(),
-                size,
-                limit,
-                source,
-            },
+        match settle(self.js(), op, classify(op, error)).await {
+            // The bucket's limit may have changed since this handle was opened: read it.
+            Error::ValueTooLarge { source, .. } => {
+                let fresh = tokio::time::timeout(INFO_READ_TIMEOUT, self.stream().get_info());
+                let limit = match fresh.await {
+                    Ok(Ok(info)) => u64::try_from(info.config.max_message_size)
+                        .ok()
+                        .filter(|limit| *limit > 0),
+                    _ => self.max_value_size(),
+                };
+                self.too_large(write, size, limit, source)
+            }
             other => other,
-        })
+        }
+    }
+
+    fn too_large(
+        &self,
+        write: Write<'_>,
+        size: usize,
+        limit: Option<u64>,
+        source: Option<BoxError>,
+    ) -> Error {
+        Error::ValueTooLarge {
+            bucket: self.name().to_owned(),
+            key: write.key.to_owned(),
+            size,
+            limit,
+            source,
+        }
+    }
+
+    fn unavailable(
+        &self,
+        write: Write<'_>,
+        may_have_applied: bool,
+        source: Option<BoxError>,
+    ) -> Error {
+        Error::Unavailable {
+            bucket: self.name().to_owned(),
+            operation: write.name,
+            may_have_applied,
+            source,
+        }
     }
 
     fn wrong_revision(&self, write: Write<'_>, current: Option<u64>) -> Error {

@@ -19,6 +19,8 @@ const SERVER_METADATA_PREFIX: &str = "_nats";
 /// The metadata key holding the declaration's schema fingerprint.
 pub const SCHEMA_METADATA_KEY: &str = "natskv.schema";
 /// The default duplicate window of a bucket (ADR-8), shortened to the TTL when that is shorter.
+/// The server recognises a resent message id within it, so it also bounds how long natskv
+/// resends an unanswered write ([`WriteRetry`](crate::WriteRetry)).
 const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
 /// Where a bucket keeps its data.
@@ -192,14 +194,19 @@ impl BucketSpec {
         self
     }
 
-    /// Sets how long a value lives.
+    /// Sets how long a value lives. A TTL under 2 minutes also shortens the bucket's duplicate
+    /// window to it, and with it how long a write the server did not answer is resent
+    /// ([`WriteRetry`](crate::WriteRetry)).
     #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
         self
     }
 
-    /// Sets the largest value, in bytes.
+    /// Sets the largest value, in bytes (the stream's `max_msg_size`). The server holds the
+    /// whole message against it: the encoded value and the headers natskv writes with it
+    /// (about 50 bytes, see [`Error::ValueTooLarge`]), so leave that much room. A write over
+    /// it is refused before it is sent.
     #[must_use]
     pub fn max_value_size(mut self, bytes: u32) -> Self {
         self.max_value_size = Some(bytes);

@@ -1,92 +1,19 @@
 //! Read-modify-write with compare-and-set retries: [`Family::update_with`] and
 //! [`Family::upsert_with`].
 
-use std::collections::hash_map::RandomState;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{Future, IntoFuture};
-use std::hash::{BuildHasher, Hasher};
 use std::ops::ControlFlow;
 use std::pin::Pin;
-use std::time::{Duration, SystemTime};
 
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::key::KvKey;
 use crate::mode::Writable;
+use crate::retry::RetryPolicy;
 use crate::single::Single;
-
-/// How a read-modify-write retries after losing a compare-and-set race: at most
-/// [`attempts`](Self::attempts) tries, sleeping a random time up to an exponentially growing
-/// bound between two (full jitter: `0..=min(max_delay, base_delay * 2^n)`).
-///
-/// The default is 32 attempts, from 2 ms up to 250 ms.
-///
-/// ```
-/// use std::time::Duration;
-/// let patient = kv_core::RetryPolicy::default().attempts(100).max_delay(Duration::from_secs(1));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    attempts: u32,
-    base_delay: Duration,
-    max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 32,
-            base_delay: Duration::from_millis(2),
-            max_delay: Duration::from_millis(250),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// At most `attempts` compare-and-sets (at least one).
-    #[must_use]
-    pub fn attempts(mut self, attempts: u32) -> Self {
-        self.attempts = attempts.max(1);
-        self
-    }
-
-    /// The bound of the first sleep; it doubles after each lost race.
-    #[must_use]
-    pub fn base_delay(mut self, delay: Duration) -> Self {
-        self.base_delay = delay;
-        self
-    }
-
-    /// The largest bound a sleep can reach.
-    #[must_use]
-    pub fn max_delay(mut self, delay: Duration) -> Self {
-        self.max_delay = delay;
-        self
-    }
-
-    /// The sleep after the `lost`-th lost race (1 for the first).
-    fn delay(&self, lost: u32) -> Duration {
-        let bound = self
-            .base_delay
-            .saturating_mul(1 << lost.saturating_sub(1).min(16))
-            .min(self.max_delay);
-        let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(jitter() % nanos.saturating_add(1))
-    }
-}
-
-/// A cheap random number: std's randomly keyed hasher over the clock. Good enough to spread
-/// retries; not for anything else.
-fn jitter() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    hasher.write_u128(now.as_nanos());
-    hasher.finish()
-}
 
 /// What a successful read-modify-write wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -268,7 +195,7 @@ where
                     attempts,
                 }));
             }
-            Err(Error::WrongRevision { .. }) if attempts < retry.attempts => {
+            Err(Error::WrongRevision { .. }) if attempts < retry.max_attempts() => {
                 tokio::time::sleep(retry.delay(attempts)).await;
             }
             Err(error) => return Err(error),
@@ -380,33 +307,5 @@ impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
         F: FnMut(Option<V>) -> V + Send + 'a,
     {
         self.as_family().upsert_with(&(), f)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delays_grow_and_stay_bounded() {
-        let policy = RetryPolicy::default()
-            .base_delay(Duration::from_millis(10))
-            .max_delay(Duration::from_millis(50));
-        for lost in 1..40 {
-            let bound = Duration::from_millis(10 * (1 << (lost - 1).min(16)))
-                .min(Duration::from_millis(50));
-            assert!(policy.delay(lost) <= bound);
-        }
-        assert_eq!(RetryPolicy::default().attempts(0).attempts, 1);
-        assert_eq!(
-            RetryPolicy::default().base_delay(Duration::ZERO).delay(3),
-            Duration::ZERO
-        );
-    }
-
-    #[test]
-    fn jitter_varies() {
-        let draws: std::collections::HashSet<u64> = (0..16).map(|_| jitter()).collect();
-        assert!(draws.len() > 8);
     }
 }

@@ -123,6 +123,27 @@ impl Cluster {
         format!("nats://127.0.0.1:{port}")
     }
 
+    /// The index of the node named `server_name`, the name JetStream gives a stream's leader
+    /// and peers in stream info (`cluster.leader`); `None` for a name not of this cluster.
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: async_nats::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut cluster = kv_core::server::Cluster::start(3).await?;
+    /// let js = async_nats::jetstream::new(nats);
+    /// let info = js.get_stream("KV_orders").await?.info().await?.clone();
+    /// if let Some(leader) = info.cluster.and_then(|c| c.leader) {
+    ///     let index = cluster.node_index(&leader).expect("a node of this cluster");
+    ///     cluster.stop_node(index).await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn node_index(&self, server_name: &str) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|node| node.config.server_name.as_deref() == Some(server_name))
+    }
+
     /// The version node `index` announced.
     ///
     /// # Panics
