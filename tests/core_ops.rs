@@ -812,11 +812,15 @@ async fn an_unresponsive_server_is_a_timeout_and_writes_say_they_may_have_applie
         .unwrap();
     let ready: Family<String, u32> = Family::bind(&bucket, "n.{id}").unwrap();
     ready.put(&"a".to_owned(), &1).await.unwrap();
-    // The same bucket through a JetStream context that waits half a second for answers.
+    // The same bucket through a JetStream context that waits half a second for answers, and
+    // resends an unanswered write for two seconds.
     let mut js = async_nats::jetstream::new(nats.clone());
     js.set_timeout(Duration::from_millis(500));
-    let fam: Family<String, u32> =
-        Family::bind(&Bucket::open_name(&js, "slow").await.unwrap(), "n.{id}").unwrap();
+    let slow = Bucket::open_name(&js, "slow")
+        .await
+        .unwrap()
+        .with_write_retry(natskv::WriteRetry::default().timeout(Duration::from_secs(2)));
+    let fam: Family<String, u32> = Family::bind(&slow, "n.{id}").unwrap();
 
     server.freeze().unwrap();
     let read = fam.get(&"a".to_owned()).await.unwrap_err();
