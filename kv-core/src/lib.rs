@@ -30,6 +30,8 @@ mod maintenance;
 #[cfg(feature = "runtime")]
 pub mod mode;
 #[cfg(feature = "runtime")]
+mod permissions;
+#[cfg(feature = "runtime")]
 mod raw;
 #[cfg(feature = "runtime")]
 mod scan;
@@ -59,6 +61,7 @@ pub use crate::{
     error::{BoxError, Drift, Error, ErrorKind, Result},
     family::{Family, History, Keys},
     mode::{PerKeyTtl, ReadOnly, ReadWrite},
+    permissions::{Guarded, Permission, Violation, Violations, connect},
     single::Single,
     spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, SCHEMA_METADATA_KEY, Storage},
     topology::Origin,

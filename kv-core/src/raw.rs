@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 const ROLLUP: &str = "Nats-Rollup";
 const MESSAGE_TTL: &str = "Nats-TTL";
+/// The subject of a direct get, before the stream's name (a permission violation names it).
+const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
 
 /// A write that lost its compare-and-set.
 #[derive(Debug, Clone, Copy)]
@@ -117,15 +119,10 @@ impl Bucket {
         }
         let subject = format!("{}{}", self.prefix(), write.key);
         let size = payload.len();
-        let published = self
-            .js()
-            .publish_with_headers(subject, headers, payload)
-            .await;
-        let error = match published {
-            Ok(ack) => match ack.await {
-                Ok(ack) => return Ok(Ok(ack.sequence)),
-                Err(e) => e,
-            },
+        let published = self.js().publish_with_headers(subject, headers, payload);
+        let answer = async { published.await?.await };
+        let error = match self.guard(&[self.prefix(), write.key], answer).await? {
+            Ok(ack) => return Ok(Ok(ack.sequence)),
             Err(e) => e,
         };
         if is_wrong_revision(&error) {
@@ -166,7 +163,9 @@ impl Bucket {
     /// The key's latest entry, markers included.
     pub(crate) async fn last(&self, key: &str) -> Result<Option<RawEntry>> {
         let subject = format!("{}{key}", self.prefix());
-        let got = self.stream().direct_get_last_for_subject(subject).await;
+        let got = self.stream().direct_get_last_for_subject(subject);
+        let direct = [DIRECT_GET, self.stream_name(), ".", self.prefix(), key];
+        let got = self.guard(&direct, got).await?;
         self.found(got, "get").await
     }
 
@@ -175,7 +174,8 @@ impl Bucket {
         if revision == 0 {
             return Ok(None);
         }
-        let got = self.stream().direct_get(revision).await;
+        let got = self.stream().direct_get(revision);
+        let got = self.guard(&[DIRECT_GET, self.stream_name()], got).await?;
         let entry = self.found(got, "get revision").await?;
         Ok(entry.filter(|e| e.key == key))
     }

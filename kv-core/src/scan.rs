@@ -12,6 +12,9 @@ use crate::classify::{Op, classify, classify_api, settle};
 use crate::entry::RawEntry;
 use crate::error::Result;
 
+/// The subject of a consumer create, before the stream's name (a permission violation names it).
+const CONSUMER_CREATE: &str = "$JS.API.CONSUMER.CREATE.";
+
 /// What to read.
 #[derive(Debug, Clone)]
 pub(crate) struct ScanSpec {
@@ -67,16 +70,16 @@ impl Scan {
             (String::new(), filters)
         };
         let updates_only = matches!(spec.deliver, DeliverPolicy::New);
+        let created = bucket.stream().create_consumer(OrderedConfig {
+            filter_subject,
+            filter_subjects,
+            deliver_policy: spec.deliver,
+            headers_only: spec.headers_only,
+            ..OrderedConfig::default()
+        });
         let created = bucket
-            .stream()
-            .create_consumer(OrderedConfig {
-                filter_subject,
-                filter_subjects,
-                deliver_policy: spec.deliver,
-                headers_only: spec.headers_only,
-                ..OrderedConfig::default()
-            })
-            .await;
+            .guard_under(&[CONSUMER_CREATE, bucket.stream_name()], created)
+            .await?;
         let consumer = match created {
             Ok(consumer) => consumer,
             Err(e) => return Err(settle(bucket.js(), op, classify_api(op, e)).await),
