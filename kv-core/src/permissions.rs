@@ -128,6 +128,14 @@ fn unquote(text: &str) -> Option<String> {
 /// the client: open buckets through the [`Guarded`] connection it returns. One `Violations`
 /// per connection: reports of one connection would otherwise be read as those of another.
 ///
+/// A report matches an operation by its subject: the write's `$KV.<bucket>.<key>`, the read's
+/// `$JS.API.DIRECT.GET...` (any JetStream domain; a context with a custom API prefix is not
+/// recognised and times out as before). When the server refuses the connection's subscription
+/// to its own inbox (`_INBOX.>` unless `ConnectOptions::custom_inbox_prefix` says otherwise),
+/// no request on the connection can be answered: from then on every operation through it ends
+/// with `PermissionDenied` naming that subscription. Connect as a user allowed to subscribe to
+/// its inbox.
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let violations = kv_core::Violations::new();
