@@ -12,14 +12,24 @@ use futures::TryStreamExt;
 use crate::classify::{Op, classify, classify_api, settle};
 use crate::error::{Error, Result};
 use crate::pattern::validate_bucket_name;
+use crate::permissions::{Guard, Violations, guard};
 use crate::retry::WriteRetry;
 use crate::spec::{BucketSpec, Storage, user_metadata};
 
-/// Anything natskv can reach JetStream through: an `async_nats::Client`, or a JetStream
-/// `Context` (for a domain or an API prefix).
+/// Anything natskv can reach JetStream through: an `async_nats::Client`, a JetStream
+/// `Context` (for a domain or an API prefix), or either [`Guarded`](crate::Guarded) by the
+/// connection's [`Violations`] (see [`connect`](crate::connect)).
 pub trait Connection {
     /// The JetStream context to use.
     fn jetstream(&self) -> Context;
+
+    /// The log of the permission violations the server reported on this connection, when
+    /// natskv sees the connection's events; buckets opened through a connection that has one
+    /// end denied operations with [`Error::PermissionDenied`] at once instead of timing out.
+    /// `None` (the default) for a plain client or context.
+    fn violations(&self) -> Option<Violations> {
+        None
+    }
 }
 
 impl Connection for async_nats::Client {
@@ -37,6 +47,10 @@ impl Connection for Context {
 impl<T: Connection + ?Sized> Connection for &T {
     fn jetstream(&self) -> Context {
         (**self).jetstream()
+    }
+
+    fn violations(&self) -> Option<Violations> {
+        (**self).violations()
     }
 }
 
@@ -62,6 +76,8 @@ struct Inner {
     max_key_len: usize,
     /// How writes the server did not answer are resent.
     write_retry: WriteRetry,
+    /// The connection's permission violations, when natskv sees them.
+    violations: Option<Violations>,
 }
 
 /// The longest protocol line a nats-server accepts by default (its `max_control_line`); a
@@ -103,12 +119,16 @@ impl Bucket {
         spec.validate()?;
         let js = conn.jetstream();
         let op = Op::write(spec.name(), "create");
-        let stream = match js.create_stream(spec.to_stream_config()).await {
+        let violations = conn.violations();
+        let created = js.create_stream(spec.to_stream_config());
+        let subject = [STREAM_API, "CREATE.KV_", spec.name()];
+        let created = guard(violations.as_ref(), spec.name(), &subject, false, created).await?;
+        let stream = match created {
             Ok(stream) => stream,
             Err(e) => return Err(settle(&js, op, classify_api(op, e)).await),
         };
         Self::check_support(spec, &stream.cached_info().config)?;
-        Ok(Self::from_stream(spec.name(), js, stream))
+        Ok(Self::from_stream(spec.name(), js, stream, violations))
     }
 
     /// Opens an existing bucket and checks that the server's configuration matches `spec`.
@@ -127,7 +147,8 @@ impl Bucket {
     pub async fn open(conn: impl Connection, spec: &BucketSpec) -> Result<Bucket> {
         spec.validate()?;
         let js = conn.jetstream();
-        let stream = get_stream(&js, spec.name()).await?;
+        let violations = conn.violations();
+        let stream = get_stream(&js, violations.as_ref(), spec.name()).await?;
         spec.check_schema(&stream.cached_info().config)?;
         let differences = spec.drift(&stream.cached_info().config);
         if !differences.is_empty() {
@@ -136,7 +157,7 @@ impl Bucket {
                 differences,
             });
         }
-        Ok(Self::from_stream(spec.name(), js, stream))
+        Ok(Self::from_stream(spec.name(), js, stream, violations))
     }
 
     /// Opens an existing bucket by name, whatever its configuration.
@@ -155,8 +176,9 @@ impl Bucket {
     pub async fn open_name(conn: impl Connection, name: &str) -> Result<Bucket> {
         check_name(name)?;
         let js = conn.jetstream();
-        let stream = get_stream(&js, name).await?;
-        Ok(Self::from_stream(name, js, stream))
+        let violations = conn.violations();
+        let stream = get_stream(&js, violations.as_ref(), name).await?;
+        Ok(Self::from_stream(name, js, stream, violations))
     }
 
     /// Creates the bucket, or brings an existing one to the declared configuration.
@@ -176,8 +198,9 @@ impl Bucket {
     pub async fn ensure(conn: impl Connection, spec: &BucketSpec) -> Result<Bucket> {
         spec.validate()?;
         let js = conn.jetstream();
-        let mut stream = match get_stream(&js, spec.name()).await {
-            Err(Error::BucketNotFound { .. }) => return Self::create(js, spec).await,
+        let violations = conn.violations();
+        let mut stream = match get_stream(&js, violations.as_ref(), spec.name()).await {
+            Err(Error::BucketNotFound { .. }) => return Self::create(&conn, spec).await,
             other => other?,
         };
         spec.check_schema(&stream.cached_info().config)?;
@@ -192,10 +215,10 @@ impl Bucket {
             if let Err(e) = js.update_stream(spec.to_stream_config()).await {
                 return Err(settle(&js, op, classify_api(op, e)).await);
             }
-            stream = get_stream(&js, spec.name()).await?;
+            stream = get_stream(&js, violations.as_ref(), spec.name()).await?;
             Self::check_support(spec, &stream.cached_info().config)?;
         }
-        Ok(Self::from_stream(spec.name(), js, stream))
+        Ok(Self::from_stream(spec.name(), js, stream, violations))
     }
 
     /// Deletes a bucket and everything in it.
@@ -291,7 +314,8 @@ impl Bucket {
     /// Cancel safe: it only reads.
     pub async fn status(&self) -> Result<BucketStatus> {
         let op = Op::read(&self.inner.name, "read status");
-        let info = match self.inner.stream.get_info().await {
+        let subject = [STREAM_API, "INFO.", self.stream_name()];
+        let info = match self.guard(&subject, self.inner.stream.get_info()).await? {
             Ok(info) => info,
             Err(e) => return Err(settle(&self.inner.js, op, classify(op, e)).await),
         };
@@ -311,6 +335,11 @@ impl Bucket {
 
     pub(crate) fn stream(&self) -> &Stream {
         &self.inner.stream
+    }
+
+    /// `KV_<bucket>`: the stream's name.
+    pub(crate) fn stream_name(&self) -> &str {
+        &self.inner.stream.cached_info().config.name
     }
 
     /// `$KV.<bucket>.`
@@ -356,7 +385,40 @@ impl Bucket {
         self.inner.write_retry
     }
 
-    fn from_stream(name: &str, js: Context, stream: Stream) -> Bucket {
+    /// Runs `operation`, which sends to the subject made of `subject`'s pieces (API subjects
+    /// with the `$JS.API.` prefix, whatever the domain), and ends it with
+    /// [`Error::PermissionDenied`] as soon as the server reports that the connection may not.
+    /// On a connection without a violation log it is `operation` itself.
+    ///
+    /// A denied operation applied nothing: a retry loop must not retry it.
+    pub(crate) fn guard<'a, F: Future>(
+        &'a self,
+        subject: &'a [&'a str],
+        operation: F,
+    ) -> Guard<'a, F> {
+        guard(self.violations(), self.name(), subject, false, operation)
+    }
+
+    /// [`guard`](Self::guard) for an operation that sends to a subject below `subject`, whose
+    /// last tokens the client chooses (a consumer create).
+    pub(crate) fn guard_under<'a, F: Future>(
+        &'a self,
+        subject: &'a [&'a str],
+        operation: F,
+    ) -> Guard<'a, F> {
+        guard(self.violations(), self.name(), subject, true, operation)
+    }
+
+    fn violations(&self) -> Option<&Violations> {
+        self.inner.violations.as_ref()
+    }
+
+    fn from_stream(
+        name: &str,
+        js: Context,
+        stream: Stream,
+        violations: Option<Violations>,
+    ) -> Bucket {
         let config = &stream.cached_info().config;
         // A mirror keeps its origin's subjects.
         let keys_of = config
@@ -378,6 +440,7 @@ impl Bucket {
                 js,
                 stream,
                 write_retry: WriteRetry::default(),
+                violations,
             }),
         }
     }
@@ -405,9 +468,14 @@ fn check_name(name: &str) -> Result<()> {
     })
 }
 
-async fn get_stream(js: &Context, name: &str) -> Result<Stream> {
+/// The stream API's subjects, before the operation (a permission violation names them).
+const STREAM_API: &str = "$JS.API.STREAM.";
+
+async fn get_stream(js: &Context, violations: Option<&Violations>, name: &str) -> Result<Stream> {
     let op = Op::read(name, "open");
-    match js.get_stream(format!("KV_{name}")).await {
+    let got = js.get_stream(format!("KV_{name}"));
+    let subject = [STREAM_API, "INFO.KV_", name];
+    match guard(violations, name, &subject, false, got).await? {
         Ok(stream) => Ok(stream),
         Err(e) => Err(settle(js, op, classify_api(op, e)).await),
     }

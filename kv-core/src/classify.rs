@@ -163,6 +163,7 @@ where
     } else if text.contains("permission") {
         Error::PermissionDenied {
             bucket: op.bucket.to_owned(),
+            violation: None,
             source: Some(boxed),
         }
     } else if text.contains("broken pipe") || text.contains("disconnected") {
@@ -273,7 +274,11 @@ impl ApiShape {
                 limit: None,
                 source,
             },
-            _ if self.status == 403 => Error::PermissionDenied { bucket, source },
+            _ if self.status == 403 => Error::PermissionDenied {
+                bucket,
+                violation: None,
+                source,
+            },
             code => Error::Server {
                 bucket,
                 operation: op.operation,

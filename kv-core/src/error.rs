@@ -6,6 +6,7 @@ use std::fmt;
 use crate::codec::CodecError;
 use crate::key::KeyError;
 use crate::pattern::NameError;
+use crate::permissions::Violation;
 
 /// A boxed cause, kept in [`Error`]'s `source()`.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -41,7 +42,7 @@ pub enum ErrorKind {
     ConfigDrift,
     /// The bucket was written by another schema declaration.
     SchemaMismatch,
-    /// The server refused the operation for lack of permission.
+    /// The server refused the operation for lack of permission; nothing was applied.
     PermissionDenied,
     /// No answer in time; a write may have been applied.
     Timeout,
@@ -300,14 +301,28 @@ pub enum Error {
         /// What differs, family by family.
         differences: Vec<SchemaDifference>,
     },
-    /// The server refused the operation for lack of permission, in its answer. (A publish or
-    /// request that the connection's permissions deny gets no answer at all: the server reports
-    /// the violation on the connection, and the operation ends as a [`Error::Timeout`].)
-    #[error("permission denied on bucket `{bucket}`")]
+    /// The server refused the operation for lack of permission. Nothing was applied: retrying
+    /// it unchanged cannot succeed; grant the permission (the user's `permissions` in the
+    /// server's authorization) or connect as a user that has it.
+    ///
+    /// A JetStream API call the account may not make is refused in its answer. A publish or a
+    /// request the connection's permissions deny gets no answer at all: the server reports the
+    /// violation on the connection, to its event callback. natskv sees it, and ends the
+    /// operation at once with this error and the [`violation`](Error::violation) (subject and
+    /// permission), only on a connection made with [`connect`](crate::connect) or paired with
+    /// its event log by [`Violations::attach`](crate::Violations::attach); on any other
+    /// connection the operation waits for [`Error::Timeout`].
+    #[error(
+        "permission denied on bucket `{bucket}`{}",
+        violation.as_ref().map(|v| format!(": {v}")).unwrap_or_default()
+    )]
     PermissionDenied {
         /// The bucket's name.
         bucket: String,
-        /// The underlying error.
+        /// The subject and permission the server reported the connection lacks, when it was a
+        /// violation reported on the connection.
+        violation: Option<Violation>,
+        /// The server's answer, when it refused in its answer.
         #[source]
         source: Option<BoxError>,
     },
@@ -502,6 +517,15 @@ impl Error {
             self.kind(),
             ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Connection
         )
+    }
+
+    /// The subject and permission a [`PermissionDenied`](Error::PermissionDenied) was about,
+    /// when the server reported a violation on the connection.
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            Error::PermissionDenied { violation, .. } => violation.as_ref(),
+            _ => None,
+        }
     }
 
     /// The JetStream error code the server gave, if any.

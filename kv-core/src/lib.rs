@@ -30,6 +30,8 @@ mod maintenance;
 #[cfg(feature = "runtime")]
 pub mod mode;
 #[cfg(feature = "runtime")]
+mod permissions;
+#[cfg(feature = "runtime")]
 mod raw;
 #[cfg(feature = "runtime")]
 mod retry;
@@ -61,6 +63,7 @@ pub use crate::{
     error::{BoxError, Drift, Error, ErrorKind, Result, SchemaDifference},
     family::{Family, History, Keys},
     mode::{PerKeyTtl, ReadOnly, ReadWrite},
+    permissions::{Guarded, Permission, Violation, Violations, connect},
     retry::{RetryPolicy, WriteRetry},
     single::Single,
     spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, SCHEMA_METADATA_KEY, Storage},

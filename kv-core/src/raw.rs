@@ -33,6 +33,8 @@ const DUPLICATE_IN_PROCESS: u64 = 10158;
 /// How long a write waits for the bucket's current configuration, read on the rare paths
 /// that need it (a refused oversized write, a lost race that may be its own earlier copy).
 const INFO_READ_TIMEOUT: Duration = Duration::from_secs(1);
+/// The subject of a direct get, before the stream's name (a permission violation names it).
+const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
 
 /// A write that lost its compare-and-set.
 #[derive(Debug, Clone, Copy)]
@@ -261,7 +263,9 @@ impl Bucket {
         let mut settled = false;
         loop {
             let attempt = confirmation.as_ref().unwrap_or(&message);
-            let answer = Answer::of(self.publish_once(attempt, resend.next_ack_wait()).await);
+            // A denied write applied nothing and ends here: never resent.
+            let once = self.publish_once(attempt, resend.next_ack_wait());
+            let answer = Answer::of(self.guard(&[self.prefix(), write.key], once).await?);
             let unanswered = match answer {
                 Answer::Stored(revision) => return Ok(Ok(revision)),
                 // A lost race after an attempt that may have landed: on a stream that checks
@@ -473,7 +477,9 @@ impl Bucket {
     /// The key's latest entry, markers included.
     pub(crate) async fn last(&self, key: &str) -> Result<Option<RawEntry>> {
         let subject = format!("{}{key}", self.prefix());
-        let got = self.stream().direct_get_last_for_subject(subject).await;
+        let got = self.stream().direct_get_last_for_subject(subject);
+        let direct = [DIRECT_GET, self.stream_name(), ".", self.prefix(), key];
+        let got = self.guard(&direct, got).await?;
         self.found(got, "get").await
     }
 
@@ -482,7 +488,8 @@ impl Bucket {
         if revision == 0 {
             return Ok(None);
         }
-        let got = self.stream().direct_get(revision).await;
+        let got = self.stream().direct_get(revision);
+        let got = self.guard(&[DIRECT_GET, self.stream_name()], got).await?;
         let entry = self.found(got, "get revision").await?;
         Ok(entry.filter(|e| e.key == key))
     }

@@ -13,6 +13,9 @@ use crate::classify::{Op, classify, classify_api, settle};
 use crate::entry::RawEntry;
 use crate::error::Result;
 
+/// The subject of a consumer create, before the stream's name (a permission violation names it).
+const CONSUMER_CREATE: &str = "$JS.API.CONSUMER.CREATE.";
+
 /// What to read.
 #[derive(Debug, Clone)]
 pub(crate) struct ScanSpec {
@@ -81,7 +84,10 @@ impl Scan {
             headers_only: spec.headers_only,
             ..OrderedConfig::default()
         });
-        let consumer = match created.await {
+        let created = bucket
+            .guard_under(&[CONSUMER_CREATE, bucket.stream_name()], created)
+            .await?;
+        let consumer = match created {
             Ok(consumer) => consumer,
             Err(e) => return Err(settle(bucket.js(), op, classify_api(op, e)).await),
         };

@@ -82,6 +82,7 @@ impl Cluster {
                 domain: None,
                 leafnode_port: None,
                 leaf_remote: None,
+                users: Vec::new(),
                 cluster: Some(ClusterConfig {
                     port,
                     routes: cluster_ports

@@ -20,6 +20,7 @@
 
 mod cluster;
 mod node;
+mod users;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -34,6 +35,7 @@ use tokio::time::Instant;
 
 pub use self::cluster::Cluster;
 use self::node::{Node, NodeConfig};
+pub use self::users::User;
 
 /// The command that installs the development server.
 const INSTALL_HINT: &str = "scripts/install-nats-server";
@@ -211,6 +213,7 @@ pub struct NatsServerBuilder {
     accept_leafnodes: bool,
     leaf_of: Option<u16>,
     startup_timeout: Duration,
+    users: Vec<User>,
 }
 
 impl NatsServerBuilder {
@@ -257,6 +260,15 @@ impl NatsServerBuilder {
     #[must_use]
     pub fn leaf_of(mut self, hub: &NatsServer) -> Self {
         self.leaf_of = hub.leafnode_port;
+        self
+    }
+
+    /// Adds a user with its permissions. A server with users accepts only them (by default it
+    /// accepts anyone and allows everything): give every client a user, one with no rules for
+    /// full access. See [`User`] for the rules and for what Key/Value needs.
+    #[must_use]
+    pub fn user(mut self, user: User) -> Self {
+        self.users.push(user);
         self
     }
 
@@ -307,6 +319,7 @@ impl NatsServerBuilder {
             leafnode_port,
             leaf_remote: self.leaf_of,
             cluster: None,
+            users: self.users,
         };
         let mut node = Node::new(binary, dir.path(), config);
         node.start(Instant::now() + self.startup_timeout, self.startup_timeout)
@@ -349,6 +362,7 @@ impl NatsServer {
             accept_leafnodes: false,
             leaf_of: None,
             startup_timeout: STARTUP_TIMEOUT,
+            users: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, Buf
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::users::{User, render_authorization};
 use super::{ServerError, Version, io_error};
 
 /// How long a graceful stop may take before the process is killed.
@@ -39,6 +40,8 @@ pub(super) struct NodeConfig {
     /// The leaf node port of the hub this server connects to as a leaf.
     pub(super) leaf_remote: Option<u16>,
     pub(super) cluster: Option<ClusterConfig>,
+    /// The users the server accepts; anyone, when empty.
+    pub(super) users: Vec<User>,
 }
 
 #[derive(Debug)]
@@ -100,13 +103,14 @@ impl NodeConfig {
                 routes.join(", ")
             ));
         }
+        lines.extend(render_authorization(&self.users));
         lines.push(String::new());
         lines.join("\n")
     }
 }
 
 /// A double-quoted string in the server's config syntax.
-fn quote(text: &str) -> String {
+pub(super) fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
@@ -399,6 +403,7 @@ mod tests {
                 port: 6222,
                 routes: vec![6223, 6224],
             }),
+            users: vec![super::User::new("admin", "pw")],
         };
         let text = config.render(Path::new("/tmp/ports"));
         assert!(text.contains("port: 4222\n"), "{text}");
@@ -406,6 +411,7 @@ mod tests {
         assert!(text.contains("store_dir: \"/tmp/a \\\"b\\\"\""), "{text}");
         assert!(text.contains("max_payload: 2048\n"), "{text}");
         assert!(text.contains("domain: \"hub\""), "{text}");
+        assert!(text.contains("authorization {\n  users: ["), "{text}");
         assert!(text.contains("listen: \"127.0.0.1:7422\""), "{text}");
         assert!(
             text.contains("url: \"nats-leaf://127.0.0.1:7423\""),
