@@ -201,6 +201,25 @@ async fn a_denied_bucket_open_ends_at_once() {
 }
 
 #[tokio::test]
+async fn a_denied_bucket_delete_ends_at_once_and_deletes_nothing() {
+    let name = common::unique_bucket("perm_delete");
+    let subject = format!("$JS.API.STREAM.DELETE.KV_{name}");
+    let keeper = User::new("keeper", "keeper-pw").deny_publish(subject.clone());
+    let (server, admin) = server_with(&keeper).await;
+    let seeded = seeded(&server, &admin, &name).await;
+
+    let nats = guarded(&server, &keeper).await;
+    assert_denied(
+        "delete",
+        Bucket::delete(&nats, &name),
+        Permission::Publish,
+        &subject,
+    )
+    .await;
+    assert_eq!(seeded.status().await.unwrap().values, 1, "still there");
+}
+
+#[tokio::test]
 async fn a_connection_that_may_not_receive_replies_is_denied_at_once() {
     let name = common::unique_bucket("perm_deaf");
     let deaf = User::new("deaf", "deaf-pw").deny_subscribe("_INBOX.>");

@@ -212,7 +212,10 @@ impl Bucket {
                 .contains_key(crate::spec::SCHEMA_METADATA_KEY);
         if schema_missing || !spec.drift(&stream.cached_info().config).is_empty() {
             let op = Op::write(spec.name(), "update configuration");
-            if let Err(e) = js.update_stream(spec.to_stream_config()).await {
+            let updated = js.update_stream(spec.to_stream_config());
+            let subject = [STREAM_API, "UPDATE.KV_", spec.name()];
+            let updated = guard(violations.as_ref(), spec.name(), &subject, false, updated).await?;
+            if let Err(e) = updated {
                 return Err(settle(&js, op, classify_api(op, e)).await);
             }
             stream = get_stream(&js, violations.as_ref(), spec.name()).await?;
@@ -238,7 +241,10 @@ impl Bucket {
         check_name(name)?;
         let js = conn.jetstream();
         let op = Op::write(name, "delete");
-        match js.delete_stream(format!("KV_{name}")).await {
+        let violations = conn.violations();
+        let deleted = js.delete_stream(format!("KV_{name}"));
+        let subject = [STREAM_API, "DELETE.KV_", name];
+        match guard(violations.as_ref(), name, &subject, false, deleted).await? {
             Ok(_) => Ok(()),
             Err(e) => Err(settle(&js, op, classify_api(op, e)).await),
         }
