@@ -56,6 +56,16 @@ impl std::fmt::Debug for Scan {
 
 impl Scan {
     pub(crate) async fn start(bucket: &Bucket, spec: ScanSpec) -> Result<Scan> {
+        Self::start_batched(bucket, spec, 0).await
+    }
+
+    /// As [`start`](Self::start), pulling at most `max_batch` entries at a time (0: the
+    /// client's default) for a watch whose client dropped what it could not hold.
+    pub(crate) async fn start_batched(
+        bucket: &Bucket,
+        spec: ScanSpec,
+        max_batch: i64,
+    ) -> Result<Scan> {
         let op = Op::read(bucket.name(), if spec.follow { "watch" } else { "scan" });
         let mut filters = spec.filters;
         if filters.is_empty() {
@@ -74,6 +84,7 @@ impl Scan {
                 filter_subjects,
                 deliver_policy: spec.deliver,
                 headers_only: spec.headers_only,
+                max_batch,
                 ..OrderedConfig::default()
             })
             .await;
@@ -114,6 +125,11 @@ impl Scan {
     /// Whether every entry that existed when the scan started has been delivered.
     pub(crate) fn caught_up(&self) -> bool {
         self.caught_up
+    }
+
+    /// The server-side consumer delivering now.
+    pub(crate) fn consumer(&self) -> &str {
+        &self.consumer
     }
 
     /// The revision of the last entry delivered (0 before the first).
