@@ -6,7 +6,6 @@ use std::hash::Hash;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::{oneshot, watch};
 
 use crate::codec::Codec;
@@ -16,10 +15,18 @@ use crate::family::Family;
 use crate::key::{KeyFilter, KvKey};
 use crate::mode::Mode;
 use crate::single::Single;
-use crate::watch::{WatchEvent, WatchEvents};
+use crate::watch::{Event, Watch};
 
 /// How long a stopping cache waits for the server to remove its consumer.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A cached value and the revision it was written at.
+struct Slot<V> {
+    value: V,
+    revision: u64,
+}
+
+type Map<K, V> = HashMap<K, Slot<V>>;
 
 /// Where a cache stands: the last revision it applied, and whether its replay is over.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,6 +43,15 @@ struct Status {
 /// and a key that does not parse into `K` is left out; both are logged with `tracing`. The
 /// watch survives disconnects and server restarts and resumes without gap or duplicate.
 ///
+/// The cache follows the bucket through what delivers no entries. It checks the bucket every
+/// 5 s (one stream-info request), so within about that time: a bucket emptied
+/// ([`Bucket::empty`](crate::Bucket::empty)) or trimmed from the front (its oldest entries
+/// expired or were purged) loses from the cache every key whose value is older than the
+/// bucket's first revision; a bucket deleted and created again is loaded afresh, and the new
+/// map replaces the old one at once when its replay is over (the cache's
+/// [`revision`](Self::revision) then starts over with the new bucket's). A bucket deleted
+/// and not created again is logged, and the cache keeps what it had.
+///
 /// Cheap to clone: clones share the map. Dropping the last clone stops the task, which removes
 /// its server-side consumer (no runtime is needed in `Drop`: the task sees its stop channel
 /// close). Reads take a lock for a moment and clone what they return.
@@ -44,7 +60,7 @@ pub struct Cache<K, V> {
 }
 
 struct Inner<K, V> {
-    map: Arc<RwLock<HashMap<K, V>>>,
+    map: Arc<RwLock<Map<K, V>>>,
     status: watch::Receiver<Status>,
     bucket: String,
     /// Dropped with the last handle: the task then stops.
@@ -71,7 +87,7 @@ impl<K, V> fmt::Debug for Cache<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<K, V>> {
+    fn read(&self) -> RwLockReadGuard<'_, Map<K, V>> {
         self.inner
             .map
             .read()
@@ -120,7 +136,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// # }
     /// ```
     pub fn get(&self, key: &K) -> Option<V> {
-        self.read().get(key).cloned()
+        self.read().get(key).map(|slot| slot.value.clone())
     }
 
     /// Whether the key has a value.
@@ -148,7 +164,10 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// # }
     /// ```
     pub fn snapshot(&self) -> HashMap<K, V> {
-        self.read().clone()
+        self.read()
+            .iter()
+            .map(|(key, slot)| (key.clone(), slot.value.clone()))
+            .collect()
     }
 
     /// Calls `f` on every key and value, without copying them. The map is read-locked
@@ -161,8 +180,8 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// # }
     /// ```
     pub fn for_each(&self, mut f: impl FnMut(&K, &V)) {
-        for (key, value) in self.read().iter() {
-            f(key, value);
+        for (key, slot) in self.read().iter() {
+            f(key, &slot.value);
         }
     }
 
@@ -301,7 +320,7 @@ where
     /// # Cancel safety
     /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
     pub async fn cache_with(&self, filter: impl Into<KeyFilter<K>>) -> Result<Cache<K, V>> {
-        let events = self.watch_with(filter).start().await?.events();
+        let watch = self.watch_with(filter).for_cache().start().await?;
         let map = Arc::new(RwLock::new(HashMap::new()));
         let (status_tx, status) = watch::channel(Status::default());
         let (stop, stop_rx) = oneshot::channel();
@@ -309,8 +328,10 @@ where
             family: self.clone(),
             map: map.clone(),
             status: status_tx,
+            staging: None,
+            floor: 0,
         };
-        tokio::spawn(task.run(events, stop_rx));
+        tokio::spawn(task.run(watch, stop_rx));
         let bucket = self.bucket().name().to_owned();
         Ok(Cache {
             inner: Arc::new(Inner {
@@ -352,8 +373,12 @@ where
 /// The background task that applies a watch to the map.
 struct Task<K, V, C, M> {
     family: Family<K, V, C, M>,
-    map: Arc<RwLock<HashMap<K, V>>>,
+    map: Arc<RwLock<Map<K, V>>>,
     status: watch::Sender<Status>,
+    /// The new bucket's map while its replay runs, after the bucket was recreated.
+    staging: Option<(Map<K, V>, u64)>,
+    /// Revisions below this one are gone from the bucket: a late entry below it is not applied.
+    floor: u64,
 }
 
 impl<K, V, C, M> Task<K, V, C, M>
@@ -363,52 +388,108 @@ where
     C: Codec<V>,
     M: Mode,
 {
-    async fn run(self, mut events: WatchEvents<K, V, C, M>, mut stop: oneshot::Receiver<()>) {
+    async fn run(mut self, mut watch: Watch<K, V, C, M>, mut stop: oneshot::Receiver<()>) {
         loop {
             let event = tokio::select! {
                 biased;
                 _ = &mut stop => break,
-                event = events.next() => event,
+                event = std::future::poll_fn(|cx| watch.poll_change(cx)) => event,
             };
             match event {
                 None => return,
-                Some(Ok(WatchEvent::Entry(entry))) => self.apply(entry),
-                Some(Ok(WatchEvent::Initialized)) => {
-                    self.status.send_modify(|s| s.initialized = true);
+                Some(Ok(Event::Entry(entry))) => self.apply(entry),
+                Some(Ok(Event::Initialized)) => self.initialized(),
+                Some(Ok(Event::Trimmed(first))) => self.trim(first),
+                Some(Ok(Event::Reset)) => {
+                    tracing::warn!(
+                        bucket = self.family.bucket().name(),
+                        "bucket recreated under a live cache; reloading it"
+                    );
+                    self.floor = 0;
+                    self.staging = Some((HashMap::new(), 0));
                 }
                 Some(Err(error)) => self.failed(&error),
             }
         }
-        let _ = tokio::time::timeout(STOP_TIMEOUT, events.stop()).await;
+        let _ = tokio::time::timeout(STOP_TIMEOUT, watch.stop()).await;
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<K, V>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Map<K, V>> {
         self.map.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn apply(&self, entry: Entry<K, V>) {
-        let revision = entry.revision;
-        match entry.value {
-            Some(value) => {
-                self.write().insert(entry.key, value);
-            }
-            None => {
-                self.write().remove(&entry.key);
-            }
+    /// Applies `f` to the map being built: the staged one during a reload, else the live one.
+    fn edit(&mut self, revision: u64, f: impl FnOnce(&mut Map<K, V>)) {
+        if let Some((staged, at)) = &mut self.staging {
+            f(staged);
+            *at = (*at).max(revision);
+        } else {
+            f(&mut self.write());
+            self.status
+                .send_modify(|s| s.revision = s.revision.max(revision));
         }
-        self.status.send_modify(|s| s.revision = revision);
     }
 
-    fn failed(&self, error: &Error) {
+    fn apply(&mut self, entry: Entry<K, V>) {
+        let revision = entry.revision;
+        let (key, value) = (entry.key, entry.value);
+        let floor = self.floor;
+        self.edit(revision, |map| match value {
+            Some(value) if revision >= floor => {
+                map.insert(key, Slot { value, revision });
+            }
+            _ => {
+                map.remove(&key);
+            }
+        });
+    }
+
+    fn initialized(&mut self) {
+        if let Some((staged, revision)) = self.staging.take() {
+            *self.write() = staged;
+            self.status.send_modify(|s| {
+                s.revision = revision;
+                s.initialized = true;
+            });
+        } else {
+            self.status.send_modify(|s| s.initialized = true);
+        }
+    }
+
+    /// The bucket holds nothing below `first` any more: drops every value older than that.
+    fn trim(&mut self, first: u64) {
+        self.floor = self.floor.max(first);
+        let mut removed = 0;
+        let mut retain = |map: &mut Map<K, V>| {
+            let before = map.len();
+            map.retain(|_, slot| slot.revision >= first);
+            removed += before - map.len();
+        };
+        if let Some((staged, _)) = &mut self.staging {
+            retain(staged);
+            return;
+        }
+        retain(&mut self.write());
+        if removed > 0 {
+            tracing::info!(
+                bucket = self.family.bucket().name(),
+                removed,
+                first,
+                "bucket emptied or trimmed under a live cache"
+            );
+            // Readers waiting on `changed` learn that the map changed.
+            self.status.send_modify(|_| {});
+        }
+    }
+
+    fn failed(&mut self, error: &Error) {
         tracing::warn!(bucket = self.family.bucket().name(), %error, "live cache skipped an entry");
         if let Error::Codec { key, revision, .. } = error {
+            let revision = revision.unwrap_or(0);
             if let Ok(key) = self.family.parse_key(key) {
-                self.write().remove(&key);
-            }
-            if let Some(revision) = revision {
-                let revision = *revision;
-                self.status
-                    .send_modify(|s| s.revision = s.revision.max(revision));
+                self.edit(revision, |map| {
+                    map.remove(&key);
+                });
             }
         }
     }

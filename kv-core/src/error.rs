@@ -22,6 +22,8 @@ pub enum ErrorKind {
     BucketNotFound,
     /// The bucket already exists with another configuration.
     BucketExists,
+    /// The bucket was deleted and created again under a watch: its revisions started over.
+    BucketRecreated,
     /// The bucket name breaks the naming rules.
     InvalidBucketName,
     /// A bucket option is out of range or inconsistent.
@@ -154,6 +156,19 @@ pub enum Error {
         /// The server's answer.
         #[source]
         source: Option<BoxError>,
+    },
+    /// The bucket was deleted and created again while a watch was reading it: the new bucket's
+    /// revisions started over, so the watch cannot resume where it was. A watch reports it once
+    /// and ends; a live cache reloads the new bucket instead.
+    #[error(
+        "bucket `{bucket}` was deleted and created again while it was watched (the watch was at \
+         revision {revision}, the new bucket's revisions start over); start a new watch"
+    )]
+    BucketRecreated {
+        /// The bucket's name.
+        bucket: String,
+        /// The last revision the watch had reached in the old bucket.
+        revision: u64,
     },
     /// The bucket name breaks the naming rules.
     #[error("invalid bucket name `{name}`")]
@@ -437,6 +452,7 @@ impl Error {
         match self {
             Error::BucketNotFound { .. } => ErrorKind::BucketNotFound,
             Error::BucketExists { .. } => ErrorKind::BucketExists,
+            Error::BucketRecreated { .. } => ErrorKind::BucketRecreated,
             Error::InvalidBucketName { .. } => ErrorKind::InvalidBucketName,
             Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
             Error::InvalidKey { .. } | Error::ForeignKey { .. } | Error::InvalidPattern { .. } => {
@@ -463,6 +479,7 @@ impl Error {
         let bucket = match self {
             Error::BucketNotFound { bucket }
             | Error::BucketExists { bucket, .. }
+            | Error::BucketRecreated { bucket, .. }
             | Error::InvalidConfig { bucket, .. }
             | Error::InvalidKey { bucket, .. }
             | Error::ForeignKey { bucket, .. }
@@ -502,9 +519,9 @@ impl Error {
         match self {
             Error::WrongRevision { current, .. } => *current,
             Error::Codec { revision, .. } => *revision,
-            Error::RevisionNotFound { revision, .. } | Error::ForeignKey { revision, .. } => {
-                Some(*revision)
-            }
+            Error::RevisionNotFound { revision, .. }
+            | Error::ForeignKey { revision, .. }
+            | Error::BucketRecreated { revision, .. } => Some(*revision),
             _ => None,
         }
     }

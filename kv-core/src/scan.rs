@@ -62,10 +62,20 @@ impl Scan {
     /// Starts a scan. Boxed: creating an async-nats ordered consumer and its message stream is
     /// a future of some 16 KiB, which every caller's future would otherwise carry.
     pub(crate) fn start(bucket: &Bucket, spec: ScanSpec) -> BoxFuture<'_, Result<Scan>> {
-        Box::pin(Self::start_inner(bucket, spec))
+        Self::start_batched(bucket, spec, 0)
     }
 
-    async fn start_inner(bucket: &Bucket, spec: ScanSpec) -> Result<Scan> {
+    /// As [`start`](Self::start), pulling at most `max_batch` entries at a time (0: the
+    /// client's default) for a watch whose client dropped what it could not hold.
+    pub(crate) fn start_batched(
+        bucket: &Bucket,
+        spec: ScanSpec,
+        max_batch: i64,
+    ) -> BoxFuture<'_, Result<Scan>> {
+        Box::pin(Self::start_inner(bucket, spec, max_batch))
+    }
+
+    async fn start_inner(bucket: &Bucket, spec: ScanSpec, max_batch: i64) -> Result<Scan> {
         let op = Op::read(bucket.name(), if spec.follow { "watch" } else { "scan" });
         let mut filters = spec.filters;
         if filters.is_empty() {
@@ -82,6 +92,7 @@ impl Scan {
             filter_subjects,
             deliver_policy: spec.deliver,
             headers_only: spec.headers_only,
+            max_batch,
             ..OrderedConfig::default()
         });
         let created = bucket
@@ -124,6 +135,11 @@ impl Scan {
     /// Whether every entry that existed when the scan started has been delivered.
     pub(crate) fn caught_up(&self) -> bool {
         self.caught_up
+    }
+
+    /// The server-side consumer delivering now.
+    pub(crate) fn consumer(&self) -> &str {
+        &self.consumer
     }
 
     /// The revision of the last entry delivered (0 before the first).

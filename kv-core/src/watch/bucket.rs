@@ -108,7 +108,7 @@ impl Stream for BucketWatchEvents {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let watch = &mut self.watch;
-        watch.core.poll_event(cx).map(|item| {
+        watch.core.poll_public(cx).map(|item| {
             item.map(|event| {
                 event.map(|event| match event {
                     WatchEvent::Entry(raw) => WatchEvent::Entry(watch.entry(raw)),

@@ -2,13 +2,15 @@
 //! watches.
 
 use std::fmt;
+use std::time::Duration;
 
 use async_nats::jetstream::consumer::DeliverPolicy;
 
 use super::Watch;
 use super::bucket::BucketWatch;
-use super::feed::{Core, Options};
+use super::feed::{CHECK_EVERY, Core, Options, Role};
 use super::filters::plan;
+use super::probe;
 use crate::bucket::Bucket;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
@@ -93,8 +95,17 @@ impl<T> WatchBuilder<T> {
             options: Options {
                 ignore_deletes: false,
                 meta_only: false,
+                role: Role::Watch,
+                check_every: CHECK_EVERY,
             },
         }
+    }
+
+    /// Makes this the watch of a live cache: it starts over when the bucket is recreated and
+    /// reports trims.
+    pub(crate) fn for_cache(mut self) -> Self {
+        self.options.role = Role::Cache;
+        self
     }
 
     fn push(&mut self, filter: Result<String>) {
@@ -145,10 +156,41 @@ impl<T> WatchBuilder<T> {
         self
     }
 
+    /// How often the watch checks the bucket on the server (default 5 s): one stream-info
+    /// request each time, plus one consumer-info request when the watch has waited that long
+    /// while the bucket has newer revisions. It bounds how long a watch can go without noticing
+    /// that its bucket was deleted and created again ([`Error::BucketRecreated`]), or that its
+    /// consumer stalled (it then restarts after the last revision it delivered). Values below
+    /// 100 ms are raised to 100 ms.
+    ///
+    /// ```no_run
+    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// let watch = devices
+    ///     .watch_with(kv_core::KeyFilter::any())
+    ///     .check_every(std::time::Duration::from_secs(1))
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn check_every(mut self, interval: Duration) -> Self {
+        self.options.check_every = interval.max(Duration::from_millis(100));
+        self
+    }
+
     async fn start_core(self) -> Result<(T, Core)> {
         if let Some(error) = self.error {
             return Err(error);
         }
+        // What the bucket is now, read before the consumer exists: a bucket recreated in
+        // between is then reported rather than missed.
+        let facts = match Box::pin(probe::read(&self.bucket)).await {
+            Ok(facts) => Some(facts),
+            Err(error @ (Error::BucketNotFound { .. } | Error::JetStreamNotEnabled { .. })) => {
+                return Err(error);
+            }
+            // The consumer may still be allowed where stream info is not: check later.
+            Err(_) => None,
+        };
         let (filters, local) = plan(self.filters);
         let spec = ScanSpec {
             filters,
@@ -156,7 +198,8 @@ impl<T> WatchBuilder<T> {
             headers_only: self.options.meta_only,
             follow: true,
         };
-        let scan = Scan::start(&self.bucket, spec.clone()).await?;
+        // Boxed: creating a consumer is a large future, and a watch start sits in callers' own.
+        let scan = Box::pin(Scan::start(&self.bucket, spec.clone())).await?;
         let prefix_len = self.bucket.prefix().len();
         let local = local.map(|filters| {
             filters
@@ -164,7 +207,7 @@ impl<T> WatchBuilder<T> {
                 .map(|f| f.get(prefix_len..).unwrap_or_default().to_owned())
                 .collect()
         });
-        let core = Core::new(self.bucket, spec, scan, self.options, local);
+        let core = Core::new(self.bucket, spec, scan, self.options, local, facts);
         Ok((self.target, core))
     }
 }

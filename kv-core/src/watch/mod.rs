@@ -5,11 +5,14 @@
 //! polled (at most one batch of a few hundred entries waits in memory), it recreates its consumer
 //! after a disconnect or a server restart and resumes right after the last revision it delivered,
 //! and it drops anything at or below that revision, so a resume has no gap and no duplicate.
+//! A periodic check of the bucket on the server catches what delivers nothing: a bucket recreated
+//! or emptied under the watch, and a consumer that stalled.
 
 mod bucket;
 mod builder;
 mod feed;
 mod filters;
+mod probe;
 
 use std::fmt;
 use std::pin::Pin;
@@ -20,6 +23,7 @@ use futures::Stream;
 pub use self::bucket::{BucketWatch, BucketWatchEvents};
 pub use self::builder::WatchBuilder;
 use self::feed::Core;
+pub(crate) use self::feed::Event;
 use crate::codec::{Codec, MsgPack};
 use crate::entry::{Entry, RawEntry};
 #[cfg(doc)]
@@ -31,6 +35,9 @@ use crate::mode::{Mode, ReadWrite};
 #[cfg(doc)]
 use crate::scan::Scan;
 use crate::single::Single;
+
+/// What a live cache's watch delivers: an entry or another event, or an error item.
+pub(crate) type Change<K, V> = Result<Event<Entry<K, V>>>;
 
 /// What a watch's [`events`](Watch::events) stream delivers: entries, and once, the moment the
 /// replay of what existed at the start is over.
@@ -52,7 +59,11 @@ pub enum WatchEvent<T> {
 ///
 /// It pulls only while polled: a slow reader holds the server back rather than growing memory.
 /// It survives disconnects and server restarts, resuming right after the last revision it
-/// delivered. Dropping it stops its pulls at once; its server-side consumer is then removed by
+/// delivered. It never goes silent: it checks the bucket on the server every few seconds
+/// ([`WatchBuilder::check_every`]), restarts a stalled consumer after the last revision it
+/// delivered, reports a deleted bucket ([`Error::BucketNotFound`] items while it keeps
+/// trying), and when the bucket was deleted and created again (its revisions started over)
+/// delivers one [`Error::BucketRecreated`] item and ends. Dropping it stops its pulls at once; its server-side consumer is then removed by
 /// the server after 30 s without pulls. [`stop`](Self::stop) removes it now.
 pub struct Watch<K, V, C = MsgPack, M = ReadWrite> {
     core: Core,
@@ -121,6 +132,18 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Watch<K, V, C, M> {
     fn decode(&self, raw: &RawEntry) -> Result<Entry<K, V>> {
         self.family.decode(raw, !self.core.options.meta_only)
     }
+
+    /// Every event of the watch's core, entries decoded: what a live cache applies.
+    pub(crate) fn poll_change(&mut self, cx: &mut Context<'_>) -> Poll<Option<Change<K, V>>> {
+        self.core.poll_event(cx).map(|item| {
+            item.map(|event| match event? {
+                Event::Entry(raw) => self.decode(&raw).map(Event::Entry),
+                Event::Initialized => Ok(Event::Initialized),
+                Event::Trimmed(first) => Ok(Event::Trimmed(first)),
+                Event::Reset => Ok(Event::Reset),
+            })
+        })
+    }
 }
 
 impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for Watch<K, V, C, M> {
@@ -176,7 +199,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for WatchEvents<K, V, C, M> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let watch = &mut self.watch;
-        watch.core.poll_event(cx).map(|item| {
+        watch.core.poll_public(cx).map(|item| {
             item.map(|event| match event? {
                 WatchEvent::Entry(raw) => watch.decode(&raw).map(WatchEvent::Entry),
                 WatchEvent::Initialized => Ok(WatchEvent::Initialized),
