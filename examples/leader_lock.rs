@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let url = server.url();
         (Some(server), url)
     };
-    let nats = async_nats::connect(url).await?;
+    let nats = natskv::connect(url).await?;
     let election = Election::ensure(&nats).await?;
 
     assert!(

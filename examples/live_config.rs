@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let url = server.url();
         (Some(server), url)
     };
-    let nats = async_nats::connect(&url).await?;
+    let nats = natskv::connect(url).await?;
     let bucket = Bucket::ensure(&nats, &BucketSpec::new("live_config").history(5)).await?;
     let settings: Family<String, Settings> = Family::bind(&bucket, "service.{name}")?;
 

@@ -185,10 +185,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// A client for `NATS_URL`, or for a local server started here (returned so it lives on).
-async fn connect() -> Result<(async_nats::Client, Option<NatsServer>), Box<dyn Error>> {
+/// `natskv::connect` watches the connection's permission reports, so a denied operation ends
+/// at once with `PermissionDenied` rather than timing out.
+async fn connect() -> Result<(natskv::Guarded, Option<NatsServer>), Box<dyn Error>> {
     if let Ok(url) = std::env::var("NATS_URL") {
         println!("connecting to {url}");
-        return Ok((async_nats::connect(url).await?, None));
+        return Ok((natskv::connect(url).await?, None));
     }
     println!("NATS_URL is not set: starting a local nats-server");
     let server = NatsServer::start().await?;
@@ -197,6 +199,6 @@ async fn connect() -> Result<(async_nats::Client, Option<NatsServer>), Box<dyn E
         server.version(),
         server.url()
     );
-    let nats = async_nats::connect(server.url()).await?;
+    let nats = natskv::connect(server.url()).await?;
     Ok((nats, Some(server)))
 }
