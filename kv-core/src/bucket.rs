@@ -11,6 +11,7 @@ use futures::TryStreamExt;
 
 use crate::classify::{Op, classify, classify_api, settle};
 use crate::error::{Error, Result};
+use crate::janitor::Janitor;
 use crate::pattern::validate_bucket_name;
 use crate::spec::{BucketSpec, Storage, user_metadata};
 
@@ -53,6 +54,8 @@ struct Inner {
     prefix: String,
     /// Whether the bucket takes writes (not a mirror or a read-only aggregate).
     writable: bool,
+    /// Deletes the consumers of dropped readers; ends when the last handle is gone.
+    janitor: Janitor,
 }
 
 impl fmt::Debug for Bucket {
@@ -294,6 +297,10 @@ impl Bucket {
         &self.inner.stream
     }
 
+    pub(crate) fn janitor(&self) -> &Janitor {
+        &self.inner.janitor
+    }
+
     /// `$KV.<bucket>.`
     pub(crate) fn prefix(&self) -> &str {
         &self.inner.prefix
@@ -318,6 +325,7 @@ impl Bucket {
                 name: name.to_owned(),
                 prefix: format!("$KV.{keys_of}."),
                 writable,
+                janitor: Janitor::start(stream.clone()),
                 js,
                 stream,
             }),

@@ -52,8 +52,9 @@ pub enum WatchEvent<T> {
 ///
 /// It pulls only while polled: a slow reader holds the server back rather than growing memory.
 /// It survives disconnects and server restarts, resuming right after the last revision it
-/// delivered. Dropping it stops its pulls at once; its server-side consumer is then removed by
-/// the server after 30 s without pulls. [`stop`](Self::stop) removes it now.
+/// delivered. Dropping it stops its pulls at once, and its server-side consumer is deleted in the
+/// background right away (no runtime is needed where it is dropped); [`stop`](Self::stop)
+/// deletes it before it returns.
 pub struct Watch<K, V, C = MsgPack, M = ReadWrite> {
     core: Core,
     family: Family<K, V, C, M>,
