@@ -28,6 +28,8 @@ const BATCH: usize = 256;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The header holding how many matching messages remain.
 const NUM_PENDING: &str = "Nats-Num-Pending";
+/// The header naming the previous message of the batch (0 for its first).
+const LAST_SEQUENCE: &str = "Nats-Last-Sequence";
 /// The status ending a batch.
 const END_OF_BATCH: u16 = 204;
 
@@ -97,6 +99,9 @@ struct Reader {
     replies: Subscriber,
     /// The sequence the next request starts at (0: the stream's first).
     next: u64,
+    /// The sequence of the last message of the current batch (0 before its first): each
+    /// reply names its predecessor, so a reply the client dropped is noticed.
+    previous: u64,
     timeout: Duration,
     done: bool,
 }
@@ -115,6 +120,7 @@ impl Reader {
             inbox,
             replies,
             next: 0,
+            previous: 0,
             timeout: client.timeout().unwrap_or(DEFAULT_TIMEOUT),
             done: false,
         };
@@ -124,6 +130,7 @@ impl Reader {
 
     /// Asks for the next batch, starting at `self.next`.
     async fn request(&mut self) -> Result<()> {
+        self.previous = 0;
         let body = BatchRequest {
             seq: self.next,
             next_by_subj: &self.subject,
@@ -192,11 +199,20 @@ impl Reader {
         let Some(pending) = pending else {
             return Err(self.failed(format!("a batch reply without {NUM_PENDING}")));
         };
+        let previous = message.headers.as_ref().and_then(last_sequence);
+        if previous.is_some_and(|p| p != self.previous) {
+            // The client dropped a reply (a slow consumer): say so rather than skip an entry.
+            return Err(self.failed(format!(
+                "a batch reply after revision {} was lost",
+                self.previous
+            )));
+        }
         let message = async_nats::jetstream::message::StreamMessage::try_from(message)
             .map_err(|e| self.failed(e.to_string()))?;
         let mut entry = self.bucket.raw_entry(message);
         entry.delta = pending;
         self.next = entry.revision + 1;
+        self.previous = entry.revision;
         // The last one that existed at the start: what was written since is not waited for
         // (the server's end-of-batch message, still on its way, is left unread).
         self.done = pending == 0;
@@ -219,6 +235,10 @@ const OPERATION: &str = "history";
 
 fn num_pending(headers: &HeaderMap) -> Option<u64> {
     headers.get(NUM_PENDING)?.as_str().parse().ok()
+}
+
+fn last_sequence(headers: &HeaderMap) -> Option<u64> {
+    headers.get(LAST_SEQUENCE)?.as_str().parse().ok()
 }
 
 fn connection(bucket: &Bucket, error: impl std::fmt::Display) -> Error {

@@ -109,3 +109,45 @@ impl Drop for Lease {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn janitor() -> (Janitor, UnboundedReceiver<String>) {
+        let (tx, rx) = unbounded_channel();
+        (Janitor { tx }, rx)
+    }
+
+    #[test]
+    fn a_dropped_lease_hands_its_consumer_over_without_a_runtime() {
+        let (janitor, mut rx) = janitor();
+        assert!(tokio::runtime::Handle::try_current().is_err());
+        drop(janitor.lease("a".to_owned()));
+        let mut renamed = janitor.lease("b".to_owned());
+        renamed.rename("b_1");
+        drop(renamed);
+        assert_eq!(rx.try_recv().ok().as_deref(), Some("a"));
+        assert_eq!(rx.try_recv().ok().as_deref(), Some("b_1"));
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_released_lease_hands_nothing_over() {
+        let (janitor, mut rx) = janitor();
+        let mut lease = janitor.lease("a".to_owned());
+        assert_eq!(lease.release().as_deref(), Some("a"));
+        assert_eq!(lease.name(), None);
+        lease.rename("a_1");
+        assert_eq!(lease.name(), None, "a released lease follows no rename");
+        drop(lease);
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn without_its_task_a_lease_still_drops_quietly() {
+        let (janitor, rx) = janitor();
+        drop(rx);
+        drop(janitor.lease("a".to_owned()));
+    }
+}

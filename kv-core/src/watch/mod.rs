@@ -104,8 +104,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Watch<K, V, C, M> {
         WatchEvents { watch: self }
     }
 
-    /// Ends the watch and removes its server-side consumer now rather than after the server's
-    /// inactivity threshold. Best effort: if the server cannot be reached, the threshold does it.
+    /// Ends the watch and deletes its server-side consumer before it returns (dropping the watch
+    /// deletes it in the background). Best effort: if the server cannot be reached, its
+    /// inactivity threshold does it.
     ///
     /// ```no_run
     /// # async fn demo(watch: kv_core::Watch<String, u32>) {
