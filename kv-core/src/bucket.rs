@@ -11,6 +11,7 @@ use futures::TryStreamExt;
 
 use crate::classify::{Op, classify, classify_api, settle};
 use crate::error::{Error, Result};
+use crate::janitor::Janitor;
 use crate::pattern::validate_bucket_name;
 use crate::permissions::{Guard, Violations, guard};
 use crate::retry::WriteRetry;
@@ -78,6 +79,8 @@ struct Inner {
     write_retry: WriteRetry,
     /// The connection's permission violations, when natskv sees them.
     violations: Option<Violations>,
+    /// Deletes the consumers of dropped readers; ends when the last handle is gone.
+    janitor: Janitor,
 }
 
 /// The longest protocol line a nats-server accepts by default (its `max_control_line`); a
@@ -348,6 +351,10 @@ impl Bucket {
         &self.inner.stream.cached_info().config.name
     }
 
+    pub(crate) fn janitor(&self) -> &Janitor {
+        &self.inner.janitor
+    }
+
     /// `$KV.<bucket>.`
     pub(crate) fn prefix(&self) -> &str {
         &self.inner.prefix
@@ -443,6 +450,7 @@ impl Bucket {
                 prefix,
                 max_key_len,
                 writable,
+                janitor: Janitor::start(stream.clone()),
                 js,
                 stream,
                 write_retry: WriteRetry::default(),

@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::DeliverPolicy;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 
 use crate::bucket::Bucket;
 use crate::codec::{Codec, MsgPack};
+use crate::direct;
 use crate::entry::{Entry, Operation, RawEntry};
 use crate::error::{Error, Result};
 use crate::key::{KeyError, KeyErrorReason, KeyFilter, KvKey, bind_params, parse_key, render_key};
@@ -290,14 +292,19 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// Cancel safe: it only reads.
     pub async fn history(&self, key: &K) -> Result<History<K, V, C, M>> {
         let subject = format!("{}{}", self.bucket.prefix(), self.key(key)?);
-        let spec = ScanSpec {
-            filters: vec![subject],
-            deliver: DeliverPolicy::All,
-            headers_only: false,
-            follow: false,
+        let entries = if direct::supported(&self.bucket) {
+            direct::read(&self.bucket, subject).await?
+        } else {
+            let spec = ScanSpec {
+                filters: vec![subject],
+                deliver: DeliverPolicy::All,
+                headers_only: false,
+                follow: false,
+            };
+            Scan::start(&self.bucket, spec).await?.boxed()
         };
         Ok(History {
-            scan: Scan::start(&self.bucket, spec).await?,
+            entries,
             family: self.clone(),
         })
     }
@@ -592,15 +599,19 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
 }
 
 /// The revisions of one key, oldest first: see [`Family::history`].
+///
+/// Read with batch direct gets where the server allows them (nats-server 2.12+), which leave
+/// nothing on the server; otherwise through a consumer, which is deleted when the history
+/// ends, or in the background when it is dropped before (no runtime is needed in `Drop`).
 pub struct History<K, V, C = MsgPack, M = ReadWrite> {
-    scan: Scan,
+    entries: BoxStream<'static, Result<RawEntry>>,
     family: Family<K, V, C, M>,
 }
 
 impl<K, V, C, M> fmt::Debug for History<K, V, C, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("History")
-            .field("scan", &self.scan)
+            .field("bucket", &self.family.bucket.name())
             .finish_non_exhaustive()
     }
 }
@@ -610,13 +621,17 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for History<K, V, C, M> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        this.scan
+        this.entries
             .poll_next_unpin(cx)
             .map(|item| item.map(|raw| raw.and_then(|raw| this.family.decode(&raw, true))))
     }
 }
 
 /// The live keys of a family: see [`Family::keys`].
+///
+/// Read through a headers-only consumer (no value bytes are sent), which is deleted before the
+/// stream's final `None`, or in the background when the stream is dropped before its end (no
+/// runtime is needed in `Drop`).
 pub struct Keys<K, V, C = MsgPack, M = ReadWrite> {
     scan: Scan,
     family: Family<K, V, C, M>,

@@ -20,11 +20,15 @@ mod classify;
 #[cfg(feature = "runtime")]
 pub mod codec;
 #[cfg(feature = "runtime")]
+mod direct;
+#[cfg(feature = "runtime")]
 mod entry;
 #[cfg(feature = "runtime")]
 mod error;
 #[cfg(feature = "runtime")]
 mod family;
+#[cfg(feature = "runtime")]
+mod janitor;
 #[cfg(feature = "runtime")]
 mod maintenance;
 #[cfg(feature = "runtime")]

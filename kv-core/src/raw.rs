@@ -509,7 +509,8 @@ impl Bucket {
         }
     }
 
-    fn raw_entry(&self, message: StreamMessage) -> RawEntry {
+    /// Turns a direct get's answer into an entry (`delta` 0).
+    pub(crate) fn raw_entry(&self, message: StreamMessage) -> RawEntry {
         let key = message.subject.as_str();
         RawEntry {
             key: key.strip_prefix(self.prefix()).unwrap_or(key).to_owned(),

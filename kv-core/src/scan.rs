@@ -1,17 +1,24 @@
-//! Reading a bucket through an ordered consumer: keys, history and watches.
+//! Reading a bucket through an ordered consumer: key listings, watches, and histories where
+//! the server cannot answer a batch direct get (see [`crate::direct`]).
+//!
+//! A scan leaves no consumer behind: one that reaches its end deletes its consumer before it
+//! yields its final `None`, and one dropped earlier hands its consumer to the bucket's
+//! [janitor](crate::janitor), which deletes it in the background; `Drop` needs no runtime.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
+use async_nats::jetstream::stream::ConsumerErrorKind;
 use futures::future::BoxFuture;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 
 use crate::bucket::Bucket;
 use crate::classify::{Op, classify, classify_api, settle};
 use crate::entry::RawEntry;
 use crate::error::Result;
+use crate::janitor::{self, Lease};
 
 /// The subject of a consumer create, before the stream's name (a permission violation names it).
 const CONSUMER_CREATE: &str = "$JS.API.CONSUMER.CREATE.";
@@ -37,6 +44,9 @@ pub(crate) struct ScanSpec {
 /// sequence for updates only, `n - 1` from revision `n`): async-nats recreates a consumer that
 /// has delivered nothing yet from the stream's start, and those older entries must not leak
 /// into an updates-only or from-revision scan.
+///
+/// The consumer is named here (and async-nats names its replacements after it), and held by a
+/// [`Lease`] from before it is created, so even a scan dropped while it starts leaves nothing.
 pub(crate) struct Scan {
     bucket: Bucket,
     messages: Option<Ordered>,
@@ -44,8 +54,13 @@ pub(crate) struct Scan {
     /// Whether the replay of what existed at the start is over.
     caught_up: bool,
     last_revision: u64,
-    /// The server-side consumer delivering now (the ordered consumer renames it on recreate).
-    consumer: String,
+    /// The server-side consumer delivering now (the ordered consumer renames it on recreate);
+    /// released once it is deleted.
+    lease: Lease,
+    /// The deletion of the consumer at the end of the scan, before the final `None`.
+    ending: Option<BoxFuture<'static, bool>>,
+    /// Whether the scan is over and its consumer dealt with.
+    ended: bool,
 }
 
 impl std::fmt::Debug for Scan {
@@ -87,7 +102,9 @@ impl Scan {
             (String::new(), filters)
         };
         let updates_only = matches!(spec.deliver, DeliverPolicy::New);
+        let mut lease = bucket.janitor().lease(consumer_name(bucket));
         let created = bucket.stream().create_consumer(OrderedConfig {
+            name: lease.name().map(str::to_owned),
             filter_subject,
             filter_subjects,
             deliver_policy: spec.deliver,
@@ -95,21 +112,38 @@ impl Scan {
             max_batch,
             ..OrderedConfig::default()
         });
-        let created = bucket
-            .guard_under(&[CONSUMER_CREATE, bucket.stream_name()], created)
-            .await?;
+        // Boxed here and below: async-nats's futures are large, and every watch's would hold them.
+        let subject = [CONSUMER_CREATE, bucket.stream_name()];
+        let created = match Box::pin(bucket.guard_under(&subject, created)).await {
+            Ok(created) => created,
+            Err(denied) => {
+                // Denied: the server created nothing.
+                lease.release();
+                return Err(denied);
+            }
+        };
         let consumer = match created {
             Ok(consumer) => consumer,
-            Err(e) => return Err(settle(bucket.js(), op, classify_api(op, e)).await),
+            Err(e) => {
+                if matches!(e.kind(), ConsumerErrorKind::JetStream(_)) {
+                    // The server answered with a refusal: it created nothing.
+                    lease.release();
+                }
+                return Err(settle(bucket.js(), op, classify_api(op, e)).await);
+            }
         };
         let info = consumer.cached_info();
         let caught_up = updates_only || info.num_pending == 0;
         let floor = info.delivered.stream_sequence;
-        let name = info.name.clone();
+        lease.rename(&info.name);
         let messages = if caught_up && !spec.follow {
             None
         } else {
-            Some(consumer.messages().await.map_err(|e| classify(op, e))?)
+            Some(
+                Box::pin(consumer.messages())
+                    .await
+                    .map_err(|e| classify(op, e))?,
+            )
         };
         Ok(Scan {
             bucket: bucket.clone(),
@@ -117,19 +151,49 @@ impl Scan {
             follow: spec.follow,
             caught_up,
             last_revision: floor,
-            consumer: name,
+            lease,
+            ending: None,
+            ended: false,
         })
     }
 
-    /// Ends the scan and deletes its server-side consumer now, rather than leaving it to the
-    /// server's inactivity threshold. Best effort: a failure leaves that threshold to do it.
+    /// Ends the scan and deletes its server-side consumer now. Best effort: when the server
+    /// does not answer, the janitor tries again, and the server's inactivity threshold is the
+    /// last resort. Cancelled, it leaves the deletion to the janitor.
     pub(crate) async fn stop(mut self) {
         // Dropping the ordered consumer first stops its pulls and any recreate in flight.
         self.messages = None;
-        let deleted = self.bucket.stream().delete_consumer(&self.consumer).await;
-        if let Err(error) = deleted {
-            tracing::debug!(consumer = %self.consumer, %error, "could not delete a watch consumer");
+        if let Some(name) = self.lease.name().map(str::to_owned) {
+            if janitor::delete(self.bucket.stream(), name).await {
+                self.lease.release();
+            }
         }
+    }
+
+    /// Drives the deletion of the consumer once the scan is over; ready when it is done (or
+    /// there was nothing to delete, or the server did not answer: the janitor then tries
+    /// again when the scan is dropped).
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.ended {
+            return Poll::Ready(());
+        }
+        if self.ending.is_none() {
+            if let Some(name) = self.lease.name().map(str::to_owned) {
+                let bucket = self.bucket.clone();
+                self.ending = Some(Box::pin(async move {
+                    janitor::delete(bucket.stream(), name).await
+                }));
+            }
+        }
+        if let Some(ending) = self.ending.as_mut() {
+            let answered = std::task::ready!(ending.poll_unpin(cx));
+            self.ending = None;
+            if answered {
+                self.lease.release();
+            }
+        }
+        self.ended = true;
+        Poll::Ready(())
     }
 
     /// Whether every entry that existed when the scan started has been delivered.
@@ -137,9 +201,9 @@ impl Scan {
         self.caught_up
     }
 
-    /// The server-side consumer delivering now.
+    /// The server-side consumer delivering now (empty once it is deleted).
     pub(crate) fn consumer(&self) -> &str {
-        &self.consumer
+        self.lease.name().unwrap_or_default()
     }
 
     /// The revision of the last entry delivered (0 before the first).
@@ -154,13 +218,16 @@ impl Stream for Scan {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             let Some(messages) = self.messages.as_mut() else {
+                // The end: the consumer goes before the stream says so. Unanswered, the
+                // deletion is left to the janitor when the scan is dropped.
+                std::task::ready!(self.poll_end(cx));
                 return Poll::Ready(None);
             };
             let message = match messages.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     self.messages = None;
-                    return Poll::Ready(None);
+                    continue;
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let op = Op::read(self.bucket.name(), "watch");
@@ -173,9 +240,7 @@ impl Stream for Scan {
                 Err(e) => return Poll::Ready(Some(Err(e))),
             };
             if let Ok(info) = message.info() {
-                if info.consumer != self.consumer {
-                    info.consumer.clone_into(&mut self.consumer);
-                }
+                self.lease.rename(info.consumer);
             }
             if entry.revision <= self.last_revision {
                 continue;
@@ -190,4 +255,11 @@ impl Stream for Scan {
             return Poll::Ready(Some(Ok(entry)));
         }
     }
+}
+
+/// A consumer name no other reader uses: the unique part of a new inbox.
+fn consumer_name(bucket: &Bucket) -> String {
+    let inbox = bucket.js().client().new_inbox();
+    let unique = inbox.rsplit('.').next().unwrap_or(&inbox);
+    format!("natskv_{unique}")
 }

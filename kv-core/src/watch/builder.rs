@@ -245,8 +245,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> WatchBuilder<Family<K, V, C, M>> {
     /// created.
     ///
     /// # Cancel safety
-    /// Cancel safe: a consumer created before the cancel is removed by the server after its
-    /// inactivity threshold.
+    /// Cancel safe: a consumer created before the cancel is deleted in the background.
     pub async fn start(self) -> Result<Watch<K, V, C, M>> {
         let (family, core) = self.start_core().await?;
         Ok(Watch { core, family })
@@ -316,8 +315,7 @@ impl WatchBuilder<()> {
     /// [`Error::BucketNotFound`] and the server's errors when the consumer cannot be created.
     ///
     /// # Cancel safety
-    /// Cancel safe: a consumer created before the cancel is removed by the server after its
-    /// inactivity threshold.
+    /// Cancel safe: a consumer created before the cancel is deleted in the background.
     pub async fn start(self) -> Result<BucketWatch> {
         let ((), core) = self.start_core().await?;
         Ok(BucketWatch { core })

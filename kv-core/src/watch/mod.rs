@@ -63,8 +63,9 @@ pub enum WatchEvent<T> {
 /// ([`WatchBuilder::check_every`]), restarts a stalled consumer after the last revision it
 /// delivered, reports a deleted bucket ([`Error::BucketNotFound`] items while it keeps
 /// trying), and when the bucket was deleted and created again (its revisions started over)
-/// delivers one [`Error::BucketRecreated`] item and ends. Dropping it stops its pulls at once; its server-side consumer is then removed by
-/// the server after 30 s without pulls. [`stop`](Self::stop) removes it now.
+/// delivers one [`Error::BucketRecreated`] item and ends. Dropping it stops its pulls at once,
+/// and its server-side consumer is deleted in the background right away (no runtime is needed
+/// where it is dropped); [`stop`](Self::stop) deletes it before it returns.
 pub struct Watch<K, V, C = MsgPack, M = ReadWrite> {
     core: Core,
     family: Family<K, V, C, M>,
@@ -114,8 +115,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Watch<K, V, C, M> {
         WatchEvents { watch: self }
     }
 
-    /// Ends the watch and removes its server-side consumer now rather than after the server's
-    /// inactivity threshold. Best effort: if the server cannot be reached, the threshold does it.
+    /// Ends the watch and deletes its server-side consumer before it returns (dropping the watch
+    /// deletes it in the background). Best effort: if the server cannot be reached, its
+    /// inactivity threshold does it.
     ///
     /// ```no_run
     /// # async fn demo(watch: kv_core::Watch<String, u32>) {

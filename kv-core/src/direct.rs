@@ -1,0 +1,290 @@
+//! Reading without a consumer: ADR-31 batch direct get.
+//!
+//! One request to `<api>.DIRECT.GET.<stream>` (`{"next_by_subj": .., "batch": .., "seq": ..}`)
+//! is answered by several messages to the reply inbox, each with a `Nats-Num-Pending` header,
+//! and ended by a status-204 EOB message. Nothing is created on the server, so nothing can be
+//! left behind, and a read costs one round trip instead of a consumer's create, pull and delete.
+//!
+//! It needs `allow_direct` on the stream, and nats-server 2.12 or newer: 2.11 already answers
+//! batches, but counts `Nats-Num-Pending` with the message itself included (2.12 and later
+//! count what comes after it, as a consumer does). Older servers are read through a consumer.
+
+use std::time::Duration;
+
+use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde::Serialize;
+
+use crate::bucket::Bucket;
+use crate::classify::{Op, settle};
+use crate::entry::RawEntry;
+use crate::error::{Error, Result};
+
+/// Entries per request: more than a bucket keeps of one key (`history` is at most 64).
+const BATCH: usize = 256;
+/// How long a read waits for the next message when the client has no request timeout.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The header holding how many matching messages remain.
+const NUM_PENDING: &str = "Nats-Num-Pending";
+/// The header naming the previous message of the batch (0 for its first).
+const LAST_SEQUENCE: &str = "Nats-Last-Sequence";
+/// The status ending a batch.
+const END_OF_BATCH: u16 = 204;
+
+/// The request body (ADR-31).
+#[derive(Serialize)]
+struct BatchRequest<'a> {
+    #[serde(skip_serializing_if = "is_zero")]
+    seq: u64,
+    next_by_subj: &'a str,
+    batch: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes fields by reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Whether the bucket can be read with batch direct gets: the stream allows direct gets and
+/// the server we are connected to counts pending messages as a consumer does (2.12+).
+pub(crate) fn supported(bucket: &Bucket) -> bool {
+    bucket.stream().cached_info().config.allow_direct
+        && at_least_2_12(&bucket.js().client().server_info().version)
+}
+
+/// Whether a server version (`2.12.0`, `v2.14.1`, `2.12.0-beta.1`) is 2.12 or newer.
+fn at_least_2_12(version: &str) -> bool {
+    let mut parts = version.trim_start_matches('v').split(['.', '-']);
+    let mut next = || parts.next().and_then(|p| p.parse::<u32>().ok());
+    match (next(), next()) {
+        (Some(major), Some(minor)) => (major, minor) >= (2, 12),
+        _ => false,
+    }
+}
+
+/// Every message of `subject` (a full subject, `$KV.<bucket>.` included), oldest first, as it
+/// stands when the read starts: entries written after that are not waited for. Each entry's
+/// `delta` counts those still to come. The first answer is awaited here, so a missing bucket
+/// is reported by the call, not by the stream; after an error item the stream ends.
+pub(crate) async fn read(
+    bucket: &Bucket,
+    subject: String,
+) -> Result<BoxStream<'static, Result<RawEntry>>> {
+    let stream = bucket.stream_name();
+    let started = async {
+        let mut reader = Reader::start(bucket, subject).await?;
+        let first = reader.next().await?;
+        Ok::<_, Error>((reader, first))
+    };
+    // A request the connection may not send ends at once, not after the timeout.
+    let (reader, first) = bucket.guard(&[DIRECT_GET, stream], started).await??;
+    let entries = futures::stream::unfold((reader, first), |(mut reader, first)| async move {
+        let item = match first {
+            Some(entry) => Ok(Some(entry)),
+            None => reader.next().await,
+        };
+        match item {
+            Ok(Some(entry)) => Some((Ok(entry), (reader, None))),
+            Ok(None) => None,
+            Err(error) => {
+                reader.done = true;
+                Some((Err(error), (reader, None)))
+            }
+        }
+    });
+    Ok(entries.boxed())
+}
+
+/// The subject of a direct get, before the stream's name (a permission violation names it).
+const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
+
+/// One read in progress: its reply subscription, and where the next request starts.
+struct Reader {
+    bucket: Bucket,
+    subject: String,
+    inbox: String,
+    replies: Subscriber,
+    /// The sequence the next request starts at (0: the stream's first).
+    next: u64,
+    /// The sequence of the last message of the current batch (0 before its first): each
+    /// reply names its predecessor, so a reply the client dropped is noticed.
+    previous: u64,
+    timeout: Duration,
+    done: bool,
+}
+
+impl Reader {
+    async fn start(bucket: &Bucket, subject: String) -> Result<Reader> {
+        let client = bucket.js().client();
+        let inbox = client.new_inbox();
+        let replies = client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| connection(bucket, e))?;
+        let mut reader = Reader {
+            bucket: bucket.clone(),
+            subject,
+            inbox,
+            replies,
+            next: 0,
+            previous: 0,
+            timeout: client.timeout().unwrap_or(DEFAULT_TIMEOUT),
+            done: false,
+        };
+        reader.request().await?;
+        Ok(reader)
+    }
+
+    /// Asks for the next batch, starting at `self.next`.
+    async fn request(&mut self) -> Result<()> {
+        self.previous = 0;
+        let body = BatchRequest {
+            seq: self.next,
+            next_by_subj: &self.subject,
+            batch: BATCH,
+        };
+        let payload = serde_json::to_vec(&body).map_err(|e| self.failed(e.to_string()))?;
+        let stream = &self.bucket.stream().cached_info().config.name;
+        let request = async_nats::Request::new()
+            .inbox(self.inbox.clone())
+            .payload(Bytes::from(payload));
+        self.bucket
+            .js()
+            .send_request(format!("DIRECT.GET.{stream}"), request)
+            .await
+            .map_err(|e| connection(&self.bucket, e))
+    }
+
+    /// The next entry, or `None` once every message that existed at the start was read.
+    async fn next(&mut self) -> Result<Option<RawEntry>> {
+        while !self.done {
+            let message = match tokio::time::timeout(self.timeout, self.replies.next()).await {
+                Ok(Some(message)) => message,
+                Ok(None) => return Err(connection(&self.bucket, "the reply subscription closed")),
+                Err(_elapsed) => {
+                    return Err(Error::Timeout {
+                        bucket: self.bucket.name().to_owned(),
+                        operation: OPERATION,
+                        may_have_applied: false,
+                        source: Some(Box::new(std::io::Error::other(
+                            "no answer to a batch direct get",
+                        ))),
+                    });
+                }
+            };
+            let pending = message.headers.as_ref().and_then(num_pending);
+            match message.status {
+                None => return self.entry(message, pending).map(Some),
+                Some(status) if status == StatusCode::NOT_FOUND => self.done = true,
+                Some(status) if status == END_OF_BATCH => match pending {
+                    // Cut short (bytes or count): the rest is asked for after the last one.
+                    Some(pending) if pending > 0 => self.request().await?,
+                    _ => self.done = true,
+                },
+                Some(status) if status == StatusCode::NO_RESPONDERS => {
+                    let op = Op::read(self.bucket.name(), OPERATION);
+                    let unanswered = Error::Unavailable {
+                        bucket: self.bucket.name().to_owned(),
+                        operation: OPERATION,
+                        may_have_applied: false,
+                        source: Some(Box::new(std::io::Error::other(
+                            "no responders for a batch direct get",
+                        ))),
+                    };
+                    return Err(settle(self.bucket.js(), op, unanswered).await);
+                }
+                Some(status) => {
+                    let description = message.description.unwrap_or_default();
+                    return Err(self.failed(format!("status {status}: {description}")));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn entry(&mut self, message: Message, pending: Option<u64>) -> Result<RawEntry> {
+        let Some(pending) = pending else {
+            return Err(self.failed(format!("a batch reply without {NUM_PENDING}")));
+        };
+        let previous = message.headers.as_ref().and_then(last_sequence);
+        if previous.is_some_and(|p| p != self.previous) {
+            // The client dropped a reply (a slow consumer): say so rather than skip an entry.
+            return Err(self.failed(format!(
+                "a batch reply after revision {} was lost",
+                self.previous
+            )));
+        }
+        let message = async_nats::jetstream::message::StreamMessage::try_from(message)
+            .map_err(|e| self.failed(e.to_string()))?;
+        let mut entry = self.bucket.raw_entry(message);
+        entry.delta = pending;
+        self.next = entry.revision + 1;
+        self.previous = entry.revision;
+        // The last one that existed at the start: what was written since is not waited for
+        // (the server's end-of-batch message, still on its way, is left unread).
+        self.done = pending == 0;
+        Ok(entry)
+    }
+
+    fn failed(&self, description: String) -> Error {
+        Error::Server {
+            bucket: self.bucket.name().to_owned(),
+            operation: OPERATION,
+            code: 0,
+            source: Some(Box::new(std::io::Error::other(description.clone()))),
+            description,
+        }
+    }
+}
+
+/// The name errors of a batch read carry.
+const OPERATION: &str = "history";
+
+fn num_pending(headers: &HeaderMap) -> Option<u64> {
+    headers.get(NUM_PENDING)?.as_str().parse().ok()
+}
+
+fn last_sequence(headers: &HeaderMap) -> Option<u64> {
+    headers.get(LAST_SEQUENCE)?.as_str().parse().ok()
+}
+
+fn connection(bucket: &Bucket, error: impl std::fmt::Display) -> Error {
+    Error::Connection {
+        bucket: bucket.name().to_owned(),
+        operation: OPERATION,
+        source: Box::new(std::io::Error::other(error.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_reads_need_2_12() {
+        assert!(at_least_2_12("2.12.0"));
+        assert!(at_least_2_12("v2.15.1"));
+        assert!(at_least_2_12("2.12.0-beta.3"));
+        assert!(at_least_2_12("3.0.0"));
+        assert!(!at_least_2_12("2.11.9"));
+        assert!(!at_least_2_12("2.9.25"));
+        assert!(!at_least_2_12(""));
+        assert!(!at_least_2_12("garbage"));
+    }
+
+    #[test]
+    fn the_request_leaves_out_a_zero_start() {
+        let first = BatchRequest {
+            seq: 0,
+            next_by_subj: "$KV.b.k",
+            batch: 7,
+        };
+        let text = serde_json::to_string(&first).unwrap_or_default();
+        assert_eq!(text, r#"{"next_by_subj":"$KV.b.k","batch":7}"#);
+        let later = BatchRequest { seq: 9, ..first };
+        let text = serde_json::to_string(&later).unwrap_or_default();
+        assert_eq!(text, r#"{"seq":9,"next_by_subj":"$KV.b.k","batch":7}"#);
+    }
+}
