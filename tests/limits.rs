@@ -17,6 +17,35 @@ fn sent(nats: &async_nats::Client) -> u64 {
     nats.statistics().out_messages.load(Ordering::Relaxed)
 }
 
+/// Puts `len` bytes at `blob.big`, which must be refused with `limit` before anything is sent.
+async fn refused_before_the_wire(
+    nats: &async_nats::Client,
+    blobs: &Family<String, Vec<u8>, Raw>,
+    len: usize,
+    limit: u64,
+) -> Error {
+    let before = sent(nats);
+    let err = blobs
+        .put(&"big".to_owned(), &vec![7; len])
+        .await
+        .unwrap_err();
+    assert_eq!(sent(nats), before, "nothing was sent");
+    match &err {
+        Error::ValueTooLarge {
+            key,
+            size,
+            limit: refused_with,
+            ..
+        } => {
+            assert_eq!(key, "blob.big");
+            assert_eq!(*size, len + PUT_HEADERS);
+            assert_eq!(*refused_with, Some(limit));
+        }
+        other => panic!("expected ValueTooLarge, got {other:?}"),
+    }
+    err
+}
+
 #[tokio::test]
 async fn a_value_over_the_bucket_limit_is_refused_before_the_wire_with_the_limit() {
     let server = common::server().await;
@@ -25,22 +54,7 @@ async fn a_value_over_the_bucket_limit_is_refused_before_the_wire_with_the_limit
     let bucket = Bucket::create(&nats, &spec).await.unwrap();
     let blobs: Family<String, Vec<u8>, Raw> = Family::bind(&bucket, "blob.{id}").unwrap();
 
-    let before = sent(&nats);
-    let err = blobs
-        .put(&"big".to_owned(), &vec![7; 1000])
-        .await
-        .unwrap_err();
-    assert_eq!(sent(&nats), before, "nothing was sent");
-    match &err {
-        Error::ValueTooLarge {
-            key, size, limit, ..
-        } => {
-            assert_eq!(key, "blob.big");
-            assert_eq!(*size, 1000 + PUT_HEADERS);
-            assert_eq!(*limit, Some(256));
-        }
-        other => panic!("expected ValueTooLarge, got {other:?}"),
-    }
+    let err = refused_before_the_wire(&nats, &blobs, 1000, 256).await;
     assert!(err.to_string().contains("limit 256"), "{err}");
 
     // The limit counts the headers, exactly as the server does: the largest value that fits
@@ -149,22 +163,7 @@ async fn a_write_over_max_payload_is_refused_before_the_wire_with_the_server_lim
         .unwrap();
     let blobs: Family<String, Vec<u8>, Raw> = Family::bind(&bucket, "blob.{id}").unwrap();
 
-    let before = sent(&nats);
-    let err = blobs
-        .put(&"big".to_owned(), &vec![7; 4000])
-        .await
-        .unwrap_err();
-    assert_eq!(sent(&nats), before, "nothing was sent");
-    match &err {
-        Error::ValueTooLarge {
-            key, size, limit, ..
-        } => {
-            assert_eq!(key, "blob.big");
-            assert_eq!(*size, 4000 + PUT_HEADERS);
-            assert_eq!(*limit, Some(2048));
-        }
-        other => panic!("expected ValueTooLarge, got {other:?}"),
-    }
+    refused_before_the_wire(&nats, &blobs, 4000, 2048).await;
     // Headers count: a value that fits alone but not with its headers is refused too.
     let err = blobs
         .put(&"edge".to_owned(), &vec![7; 2048 - PUT_HEADERS + 1])
