@@ -180,6 +180,26 @@ impl Cluster {
         self.nodes[index].stop().await
     }
 
+    /// Kills node `index` at once (SIGKILL), as a crash or a power loss would: no graceful
+    /// shutdown, no leadership handed over. Its store is kept; [`restart_node`](Self::restart_node)
+    /// brings it back.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), kv_core::server::ServerError> {
+    /// let mut cluster = kv_core::server::Cluster::start(3).await?;
+    /// cluster.kill_node(2);
+    /// cluster.restart_node(2).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `index` is not below [`size`](Self::size).
+    pub fn kill_node(&mut self, index: usize) {
+        self.nodes[index].kill();
+    }
+
     /// Stops node `index` if it runs and starts it again on the same ports with the same store;
     /// returns once it is back in the cluster and JetStream reports it current.
     ///

@@ -314,7 +314,7 @@ impl Node {
     }
 
     /// Kills the process, if any, and reaps it; synchronous, for `Drop`.
-    fn kill(&mut self) {
+    pub(super) fn kill(&mut self) {
         let _ = self.signal("-CONT");
         if let Some(mut child) = self.child.take() {
             // Errors mean the process is gone already.
