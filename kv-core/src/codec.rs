@@ -76,19 +76,75 @@ impl<V: Serialize + DeserializeOwned + 'static> Codec<V> for MsgPack {
     }
 
     fn decode(bytes: &[u8]) -> Result<V, CodecError> {
-        let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
-        let value = V::deserialize(&mut de).map_err(|e| CodecError::new("msgpack", e))?;
+        let value = rmp_serde::from_slice(bytes).map_err(|e| CodecError::new("msgpack", e))?;
         // `rmp_serde::from_slice` stops after the first value; bytes after it mean the stored
         // value is not what this type wrote.
-        let read = usize::try_from(de.position()).unwrap_or(usize::MAX);
-        match bytes.len().saturating_sub(read) {
-            0 => Ok(value),
-            extra => Err(CodecError::new(
+        match msgpack_value_len(bytes) {
+            Some(len) if len == bytes.len() => Ok(value),
+            Some(len) => Err(CodecError::new(
                 "msgpack",
-                format!("{extra} bytes left over after the value"),
+                format!("{} bytes left over after the value", bytes.len() - len),
             )),
+            None => Err(CodecError::new("msgpack", "the value is cut short")),
         }
     }
+}
+
+/// The length of the first MessagePack value in `bytes` (`None` when it is cut short): one
+/// pass over the markers, without decoding or allocating.
+fn msgpack_value_len(bytes: &[u8]) -> Option<usize> {
+    use rmp::Marker;
+    let be = |at: usize, n: usize| -> Option<usize> {
+        let field = bytes.get(at..at + n)?;
+        Some(
+            field
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
+        )
+    };
+    let mut at = 0;
+    // Values still to skip: a container adds its items.
+    let mut values: usize = 1;
+    while values > 0 {
+        values -= 1;
+        let marker = Marker::from_u8(*bytes.get(at)?);
+        at += 1;
+        let (data, items) = match marker {
+            Marker::FixPos(_)
+            | Marker::FixNeg(_)
+            | Marker::Null
+            | Marker::True
+            | Marker::False
+            | Marker::Reserved => (0, 0),
+            Marker::U8 | Marker::I8 => (1, 0),
+            Marker::U16 | Marker::I16 | Marker::FixExt1 => (2, 0),
+            Marker::U32 | Marker::I32 | Marker::F32 => (4, 0),
+            Marker::U64 | Marker::I64 | Marker::F64 => (8, 0),
+            Marker::FixStr(n) => (usize::from(n), 0),
+            Marker::Str8 | Marker::Bin8 => (1 + be(at, 1)?, 0),
+            Marker::Str16 | Marker::Bin16 => (2 + be(at, 2)?, 0),
+            Marker::Str32 | Marker::Bin32 => (4 + be(at, 4)?, 0),
+            Marker::FixExt2 => (3, 0),
+            Marker::FixExt4 => (5, 0),
+            Marker::FixExt8 => (9, 0),
+            Marker::FixExt16 => (17, 0),
+            Marker::Ext8 => (2 + be(at, 1)?, 0),
+            Marker::Ext16 => (3 + be(at, 2)?, 0),
+            Marker::Ext32 => (5 + be(at, 4)?, 0),
+            Marker::FixArray(n) => (0, usize::from(n)),
+            Marker::Array16 => (2, be(at, 2)?),
+            Marker::Array32 => (4, be(at, 4)?),
+            Marker::FixMap(n) => (0, 2 * usize::from(n)),
+            Marker::Map16 => (2, be(at, 2)?.checked_mul(2)?),
+            Marker::Map32 => (4, be(at, 4)?.checked_mul(2)?),
+        };
+        at = at.checked_add(data)?;
+        values = values.checked_add(items)?;
+        if at > bytes.len() {
+            return None;
+        }
+    }
+    Some(at)
 }
 
 /// JSON (serde_json).
@@ -212,6 +268,11 @@ mod tests {
         assert_eq!(err.codec(), "msgpack");
         assert!(err.to_string().contains("2 bytes left over"), "{err}");
         // Two whole values are not one either.
+        // Cut short or nested: the length of the first value is exact.
+        assert_eq!(msgpack_value_len(&[0x92, 0x01]), None);
+        assert_eq!(msgpack_value_len(&[0x92, 0x01, 0xa1, b'x', 0xc0]), Some(4));
+        assert_eq!(msgpack_value_len(&[0x81, 0xa1, b'k', 0xcd, 0, 1]), Some(6));
+        assert_eq!(msgpack_value_len(&[0xdd, 0xff, 0xff, 0xff, 0xff]), None);
         let twice = [0x01, 0x02];
         assert!(<MsgPack as Codec<u8>>::decode(&twice).is_err());
         assert_eq!(<MsgPack as Codec<u8>>::decode(&twice[..1]).unwrap(), 1);
@@ -220,6 +281,39 @@ mod tests {
         assert_eq!(err.codec(), "json");
         assert!(<Json as Codec<u8>>::decode(b"1 2").is_err());
         assert_eq!(<Json as Codec<u8>>::decode(b" 1 \n").unwrap(), 1);
+    }
+
+    #[test]
+    fn the_first_value_is_measured_exactly() {
+        #[derive(Serialize)]
+        struct Wide {
+            n: i64,
+            f: f64,
+            s: String,
+            v: Vec<u32>,
+            m: std::collections::BTreeMap<String, Option<bool>>,
+            b: bytes::Bytes,
+        }
+        for size in [0_u32, 31, 32, 255, 256, 70_000] {
+            let len = size as usize;
+            let value = Wide {
+                n: -i64::from(size) * 1_000_000_007,
+                f: 1.5,
+                s: "x".repeat(len),
+                v: (0..size).map(|i| i.wrapping_mul(70_001)).collect(),
+                m: (0..size.min(300))
+                    .map(|i| (i.to_string(), (i % 2 == 0).then_some(true)))
+                    .collect(),
+                b: bytes::Bytes::from(vec![7; len]),
+            };
+            let bytes = rmp_serde::to_vec_named(&value).unwrap();
+            assert_eq!(msgpack_value_len(&bytes), Some(bytes.len()), "size {size}");
+            assert_eq!(
+                msgpack_value_len(&bytes[..bytes.len() - 1]),
+                None,
+                "size {size}"
+            );
+        }
     }
 
     #[test]
