@@ -386,7 +386,7 @@ impl Bucket {
     /// server's `max_payload` or the bucket's largest value (the stream's `max_msg_size`),
     /// whichever is smaller. Both count the headers.
     fn check_size(&self, write: Write<'_>, size: usize) -> Result<()> {
-        let max_payload = u64::try_from(self.js().client().server_info().max_payload).ok();
+        let max_payload = u64::try_from(self.js().client().max_payload()).ok();
         let limit = [max_payload, self.max_value_size()]
             .into_iter()
             .flatten()
@@ -411,7 +411,7 @@ impl Bucket {
     async fn refused(&self, write: Write<'_>, size: usize, error: PublishError) -> Error {
         if error.kind() == PublishErrorKind::MaxPayloadExceeded {
             // Another server (after a reconnect) may have a smaller limit than the one checked.
-            let limit = u64::try_from(self.js().client().server_info().max_payload).ok();
+            let limit = u64::try_from(self.js().client().max_payload()).ok();
             return self.too_large(write, size, limit, Some(Box::new(error)));
         }
         let op = Op::write(self.name(), write.name);
