@@ -449,7 +449,10 @@ impl NatsServer {
     ///
     /// [`ServerError::Io`] when the process cannot be signalled.
     pub fn freeze(&mut self) -> Result<(), ServerError> {
-        self.node.signal("-STOP")
+        self.node.signal("-STOP")?;
+        // Returns once the server has stopped, so nothing sent after this is answered.
+        self.node.wait_stopped(Duration::from_secs(2));
+        Ok(())
     }
 
     /// Lets a [frozen](Self::freeze) server go on (SIGCONT).

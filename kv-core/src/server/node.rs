@@ -278,6 +278,31 @@ impl Node {
         }
     }
 
+    /// Waits (up to `timeout`) until every thread of the process has stopped after a SIGSTOP,
+    /// as Linux reports it in `/proc`: `kill` returns once the signal is sent, and a thread
+    /// running on another core may still answer a request meanwhile. Elsewhere it returns at
+    /// once.
+    pub(super) fn wait_stopped(&self, timeout: Duration) {
+        let Some(child) = &self.child else {
+            return;
+        };
+        let tasks = PathBuf::from(format!("/proc/{}/task", child.id()));
+        let stopped = || -> Option<bool> {
+            let mut all = true;
+            for task in fs::read_dir(&tasks).ok()? {
+                let stat = fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+                // `pid (comm) state ...`: the state follows the last `)`.
+                let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+                all &= matches!(state, 'T' | 't');
+            }
+            Some(all)
+        };
+        let deadline = std::time::Instant::now() + timeout;
+        while stopped() == Some(false) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Asks the server to shut down (it flushes JetStream), waits, and kills it if it lingers.
     pub(super) async fn stop(&mut self) -> Result<(), ServerError> {
         let Some(child) = &mut self.child else {
