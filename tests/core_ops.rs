@@ -137,7 +137,18 @@ async fn update_is_compare_and_set() {
 
     let r1 = fam.put(&k, &state(10)).await.unwrap();
     let r2 = fam.update(&k, &state(11), r1).await.unwrap();
+    let sent = || {
+        nats.statistics()
+            .out_messages
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = sent();
     let err = fam.update(&k, &state(12), r1).await.unwrap_err();
+    assert_eq!(
+        sent() - before,
+        1,
+        "a lost compare-and-set costs its publish only: the server's refusal names the revision"
+    );
     match &err {
         Error::WrongRevision {
             key,
@@ -156,9 +167,10 @@ async fn update_is_compare_and_set() {
         Some(state(11)),
         "the lost write changed nothing"
     );
-    // An update of a key that does not exist loses too.
+    // An update of a key that does not exist loses too; its current revision is 0.
     let err = fam.update(&dev("rome", 3), &state(1), 1).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WrongRevision);
+    assert_eq!(err.revision(), Some(0), "{err:?}");
 }
 
 #[tokio::test]

@@ -77,6 +77,14 @@ pub(crate) fn is_wrong_revision(err: &(dyn StdError + 'static)) -> bool {
     )
 }
 
+/// The key's current revision, as the server gave it when it refused a compare-and-set
+/// (`wrong last sequence: 7`, code 10071); `None` when the answer does not say.
+pub(crate) fn current_revision(err: &(dyn StdError + 'static)) -> Option<u64> {
+    let api = api_error(err).filter(|api| api.error_code().0 == WRONG_LAST_SEQUENCE)?;
+    let text = description(api);
+    text.rsplit_once(':')?.1.trim().parse().ok()
+}
+
 /// async-nats errors that keep the server's error in their kind rather than in `source()`.
 pub(crate) trait ApiKind: StdError + Send + Sync + Sized + 'static {
     /// The server's error, if the kind holds one.
@@ -321,4 +329,35 @@ fn chain_text(err: &(dyn StdError + 'static)) -> String {
         current = e.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u64, description: &str) -> ApiError {
+        let json = format!(r#"{{"code":400,"err_code":{code},"description":"{description}"}}"#);
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn a_refused_compare_and_set_names_the_current_revision() {
+        assert_eq!(
+            current_revision(&api(WRONG_LAST_SEQUENCE, "wrong last sequence: 7")),
+            Some(7)
+        );
+        assert_eq!(
+            current_revision(&api(WRONG_LAST_SEQUENCE, "wrong last sequence: 0")),
+            Some(0)
+        );
+        // Only that refusal says it.
+        assert_eq!(
+            current_revision(&api(WRONG_LAST_SEQUENCE_CONSTANT, "wrong last sequence")),
+            None
+        );
+        assert_eq!(
+            current_revision(&api(10070, "wrong last msg ID: abc")),
+            None
+        );
+    }
 }

@@ -246,7 +246,8 @@ pub enum Error {
         key: String,
         /// The revision the write expected (`0` for "no live value").
         expected: u64,
-        /// The key's current revision, where it could be read.
+        /// The key's current revision (`0`: none), as the server's refusal gave it or as read
+        /// after it.
         current: Option<u64>,
     },
     /// A value could not be encoded or decoded.
@@ -427,9 +428,11 @@ fn expected_text(expected: u64) -> String {
 }
 
 fn current_text(current: Option<u64>) -> String {
-    current
-        .map(|c| format!(", it is at revision {c}"))
-        .unwrap_or_default()
+    match current {
+        Some(0) => ", it has no revision".to_owned(),
+        Some(c) => format!(", it is at revision {c}"),
+        None => String::new(),
+    }
 }
 
 fn revision_text(revision: Option<u64>) -> String {

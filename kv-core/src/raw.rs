@@ -16,7 +16,7 @@ use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
 use bytes::Bytes;
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, api_code, classify, is_wrong_revision, settle};
+use crate::classify::{Op, api_code, classify, current_revision, is_wrong_revision, settle};
 use crate::entry::{KV_OPERATION, Operation, RawEntry};
 use crate::error::{BoxError, Error, Result};
 #[cfg(doc)]
@@ -38,7 +38,10 @@ const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
 
 /// A write that lost its compare-and-set.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Lost;
+pub(crate) struct Lost {
+    /// The key's current revision, when the server's refusal said it.
+    pub(crate) current: Option<u64>,
+}
 
 /// What a write expects of the key's latest revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,8 +177,9 @@ impl Outgoing {
 enum Answer {
     /// Stored at this revision, by this attempt or by an earlier copy (a duplicate ack).
     Stored(u64),
-    /// Not stored: the compare-and-set guard (or a confirmation's guard) failed.
-    Lost,
+    /// Not stored: the compare-and-set guard (or a confirmation's guard) failed; with the
+    /// key's current revision when the server said it.
+    Lost(Option<u64>),
     /// Nobody took the message (no responders): it was not delivered, so not applied.
     NotDelivered(PublishError),
     /// No answer in time, or the connection lost it: the attempt may have been applied.
@@ -200,9 +204,9 @@ impl Answer {
             PublishErrorKind::StreamNotFound => Answer::NotDelivered(error),
             PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => Answer::Unanswered(error),
             PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId => {
-                Answer::Lost
+                Answer::Lost(current_revision(&error))
             }
-            _ if is_wrong_revision(&error) => Answer::Lost,
+            _ if is_wrong_revision(&error) => Answer::Lost(current_revision(&error)),
             _ if api_code(&error) == Some(DUPLICATE_IN_PROCESS) => Answer::InFlight(Some(error)),
             _ => Answer::Refused(error),
         }
@@ -218,16 +222,23 @@ enum Unanswered {
 
 impl Bucket {
     /// Publishes a put, delete or purge and returns its revision.
+    /// A lost compare-and-set costs no further request when the server's refusal names the
+    /// key's current revision (it does for a wrong last sequence, code 10071); otherwise the
+    /// key is read once to fill it in.
     pub(crate) async fn write(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
-        if let Ok(revision) = self.publish(write, payload).await? {
-            return Ok(revision);
-        }
-        let current = self
-            .last(write.key)
-            .await
-            .ok()
-            .flatten()
-            .map(|e| e.revision);
+        let lost = match self.publish(write, payload).await? {
+            Ok(revision) => return Ok(revision),
+            Err(lost) => lost,
+        };
+        let current = match lost.current {
+            Some(current) => Some(current),
+            None => self
+                .last(write.key)
+                .await
+                .ok()
+                .flatten()
+                .map(|e| e.revision),
+        };
         Err(self.wrong_revision(write, current))
     }
 
@@ -259,6 +270,8 @@ impl Bucket {
         let mut resend = self.write_retry().start(self.duplicate_window());
         // Once a lost race may be our own earlier copy, ask the server which it is.
         let mut confirmation: Option<Outgoing> = None;
+        // The key's revision, as the refusal that called for the confirmation gave it.
+        let mut refused_at = None;
         let mut may_have_applied = false;
         let mut settled = false;
         loop {
@@ -270,15 +283,21 @@ impl Bucket {
                 Answer::Stored(revision) => return Ok(Ok(revision)),
                 // A lost race after an attempt that may have landed: on a stream that checks
                 // the guard before the id, the winner may be that attempt.
-                Answer::Lost
+                Answer::Lost(current)
                     if may_have_applied
                         && confirmation.is_none()
                         && !self.checks_ids_first().await =>
                 {
                     confirmation = Some(message.confirmation());
+                    refused_at = current;
                     continue;
                 }
-                Answer::Lost => return Ok(Err(Lost)),
+                // A confirmation's refusal does not name the revision; the first refusal did.
+                Answer::Lost(current) => {
+                    return Ok(Err(Lost {
+                        current: current.or(refused_at),
+                    }));
+                }
                 Answer::Refused(error) => return Err(self.refused(write, size, error).await),
                 Answer::NotDelivered(error) => {
                     // The first time, find out whether the bucket is there at all.
