@@ -228,6 +228,34 @@ async fn main() {
     }
     report("get (read + decode)", ops, &ours, &raw);
 
+    // Many keys at once: natskv's batch read against raw async-nats getting them one by one.
+    let (mut ours, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        ours.push(
+            measure(async {
+                let entries = devices.get_many(&keys).await.expect("get_many");
+                assert!(entries.iter().all(|e| matches!(e, Ok(Some(_)))));
+            })
+            .await,
+        );
+        raw.push(
+            measure(async {
+                for i in 0..ops {
+                    let entry = store
+                        .entry(raw_key(i))
+                        .await
+                        .expect("get")
+                        .expect("present");
+                    let value: DeviceState =
+                        <MsgPack as Codec<DeviceState>>::decode(&entry.value).expect("decode");
+                    assert!(value.battery < 100);
+                }
+            })
+            .await,
+        );
+    }
+    report("get_many vs one-by-one gets", ops, &ours, &raw);
+
     let (mut ours, mut raw) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         ours.push(

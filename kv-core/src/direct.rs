@@ -242,6 +242,129 @@ impl Reader {
 /// The name errors of a batch read carry.
 const OPERATION: &str = "history";
 
+/// The most subjects one `multi_last` request may name (the server's cap on one batch).
+const MULTI_LAST_MAX: usize = 1024;
+/// The header giving the stream sequence a `multi_last` answer is as of.
+const UP_TO_SEQUENCE: &str = "Nats-UpTo-Sequence";
+
+/// A `multi_last` request (ADR-31): the last message of each subject, as of `up_to_seq`.
+#[derive(Serialize)]
+struct MultiLastRequest<'a> {
+    multi_last: &'a [&'a str],
+    batch: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    up_to_seq: u64,
+}
+
+/// The latest entry (markers included) of each of `subjects` (full subjects, no wildcards),
+/// as of one stream sequence: one request per 1,024 subjects, the later ones pinned to the
+/// sequence the first was answered as of, so the answer is one consistent snapshot. Subjects
+/// without a message are absent from the map.
+pub(crate) async fn last_many(
+    bucket: &Bucket,
+    subjects: &[&str],
+) -> Result<std::collections::HashMap<String, RawEntry>> {
+    let stream = bucket.stream_name();
+    let read = async {
+        let client = bucket.js().client();
+        let inbox = client.new_inbox();
+        let mut replies = client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| connection(bucket, e))?;
+        let timeout = client.timeout().unwrap_or(DEFAULT_TIMEOUT);
+        let mut found = std::collections::HashMap::with_capacity(subjects.len());
+        let mut up_to_seq = 0;
+        for chunk in subjects.chunks(MULTI_LAST_MAX) {
+            let body = MultiLastRequest {
+                multi_last: chunk,
+                batch: chunk.len(),
+                up_to_seq,
+            };
+            let payload = serde_json::to_vec(&body).map_err(|e| failed(bucket, e.to_string()))?;
+            let request = async_nats::Request::new()
+                .inbox(inbox.clone())
+                .payload(Bytes::from(payload));
+            bucket
+                .js()
+                .send_request(format!("DIRECT.GET.{stream}"), request)
+                .await
+                .map_err(|e| connection(bucket, e))?;
+            loop {
+                let message = match tokio::time::timeout(timeout, replies.next()).await {
+                    Ok(Some(message)) => message,
+                    Ok(None) => return Err(connection(bucket, "the reply subscription closed")),
+                    Err(_elapsed) => return Err(timed_out(bucket)),
+                };
+                if up_to_seq == 0 {
+                    if let Some(seq) = message.headers.as_ref().and_then(up_to_sequence) {
+                        up_to_seq = seq;
+                    }
+                }
+                match message.status {
+                    None => {
+                        let message =
+                            async_nats::jetstream::message::StreamMessage::try_from(message)
+                                .map_err(|e| failed(bucket, e.to_string()))?;
+                        let entry = bucket.raw_entry(message);
+                        found.insert(format!("{}{}", bucket.prefix(), entry.key), entry);
+                    }
+                    // None of the subjects has a message, or the batch is complete.
+                    Some(status) if status == StatusCode::NOT_FOUND => break,
+                    Some(status) if status == END_OF_BATCH => break,
+                    Some(status) if status == StatusCode::NO_RESPONDERS => {
+                        return Err(unanswered(bucket).await);
+                    }
+                    Some(status) => {
+                        let description = message.description.unwrap_or_default();
+                        return Err(failed(bucket, format!("status {status}: {description}")));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    };
+    bucket.guard(&[DIRECT_GET, stream], read).await?
+}
+
+fn up_to_sequence(headers: &HeaderMap) -> Option<u64> {
+    headers.get(UP_TO_SEQUENCE)?.as_str().parse().ok()
+}
+
+fn failed(bucket: &Bucket, description: String) -> Error {
+    Error::Server {
+        bucket: bucket.name().to_owned(),
+        operation: "get many",
+        code: 0,
+        source: Some(Box::new(std::io::Error::other(description.clone()))),
+        description,
+    }
+}
+
+fn timed_out(bucket: &Bucket) -> Error {
+    Error::Timeout {
+        bucket: bucket.name().to_owned(),
+        operation: "get many",
+        may_have_applied: false,
+        source: Some(Box::new(std::io::Error::other(
+            "no answer to a batch direct get",
+        ))),
+    }
+}
+
+async fn unanswered(bucket: &Bucket) -> Error {
+    let op = Op::read(bucket.name(), "get many");
+    let unanswered = Error::Unavailable {
+        bucket: bucket.name().to_owned(),
+        operation: "get many",
+        may_have_applied: false,
+        source: Some(Box::new(std::io::Error::other(
+            "no responders for a batch direct get",
+        ))),
+    };
+    settle(bucket.js(), op, unanswered).await
+}
+
 fn num_pending(headers: &HeaderMap) -> Option<u64> {
     headers.get(NUM_PENDING)?.as_str().parse().ok()
 }

@@ -235,6 +235,75 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         }
     }
 
+    /// The latest entries of many keys at once, one result per key in the order given: `None`
+    /// for a key without a live value, an [`Error::InvalidKey`] or [`Error::Codec`] item for a
+    /// key that cannot be rendered or a value that does not decode (one bad key never hides the
+    /// others). Read without a consumer, through batch direct gets (ADR-31, nats-server 2.12+;
+    /// 1,024 keys per request), as one consistent snapshot: every entry as of the same
+    /// revision. On older servers, or buckets without direct gets, the keys are read one by one.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// let keys = ["a".to_owned(), "b".to_owned()];
+    /// for (key, entry) in keys.iter().zip(sessions.get_many(&keys).await?) {
+    ///     println!("{key}: {:?}", entry?.map(|e| e.revision));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The whole call fails only for what concerns every key: the bucket is gone
+    /// ([`Error::BucketNotFound`]), unavailable, or the read timed out.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn get_many<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k K>,
+    ) -> Result<Vec<Result<Option<Entry<K, V>>>>>
+    where
+        K: 'k,
+    {
+        let rendered: Vec<Result<String>> = keys.into_iter().map(|key| self.key(key)).collect();
+        let mut subjects: Vec<String> = rendered
+            .iter()
+            .flatten()
+            .map(|key| format!("{}{key}", self.bucket.prefix()))
+            .collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        let found = if subjects.is_empty() {
+            std::collections::HashMap::new()
+        } else if crate::direct::supported(&self.bucket) {
+            let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+            crate::direct::last_many(&self.bucket, &subjects).await?
+        } else {
+            let mut found = std::collections::HashMap::with_capacity(subjects.len());
+            for subject in subjects {
+                let key = subject
+                    .strip_prefix(self.bucket.prefix())
+                    .unwrap_or(&subject);
+                if let Some(raw) = self.bucket.last(key).await? {
+                    found.insert(subject, raw);
+                }
+            }
+            found
+        };
+        let prefix = self.bucket.prefix();
+        Ok(rendered
+            .into_iter()
+            .map(|key| {
+                let key = key?;
+                match found.get(format!("{prefix}{key}").as_str()) {
+                    Some(raw) if raw.operation == Operation::Put => {
+                        self.decode(raw, true).map(Some)
+                    }
+                    _ => Ok(None),
+                }
+            })
+            .collect())
+    }
+
     /// The key's latest value alone.
     ///
     /// ```no_run
