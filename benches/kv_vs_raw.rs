@@ -110,6 +110,20 @@ fn report(name: &str, ops: u32, ours: &[Cost], raw: &[Cost]) {
     );
 }
 
+/// Raw async-nats reading and decoding keys `0..ops` one by one.
+async fn raw_gets(store: &Store, ops: u32) {
+    for i in 0..ops {
+        let entry = store
+            .entry(raw_key(i))
+            .await
+            .expect("get")
+            .expect("present");
+        let value: DeviceState =
+            <MsgPack as Codec<DeviceState>>::decode(&entry.value).expect("decode");
+        assert!(value.battery < 100);
+    }
+}
+
 fn raw_key(i: u32) -> String {
     format!("site.s{}.device.{i}", i % 10)
 }
@@ -210,21 +224,7 @@ async fn main() {
             })
             .await,
         );
-        raw.push(
-            measure(async {
-                for i in 0..ops {
-                    let entry = store
-                        .entry(raw_key(i))
-                        .await
-                        .expect("get")
-                        .expect("present");
-                    let value: DeviceState =
-                        <MsgPack as Codec<DeviceState>>::decode(&entry.value).expect("decode");
-                    assert!(value.battery < 100);
-                }
-            })
-            .await,
-        );
+        raw.push(measure(raw_gets(&store, ops)).await);
     }
     report("get (read + decode)", ops, &ours, &raw);
 
@@ -238,21 +238,7 @@ async fn main() {
             })
             .await,
         );
-        raw.push(
-            measure(async {
-                for i in 0..ops {
-                    let entry = store
-                        .entry(raw_key(i))
-                        .await
-                        .expect("get")
-                        .expect("present");
-                    let value: DeviceState =
-                        <MsgPack as Codec<DeviceState>>::decode(&entry.value).expect("decode");
-                    assert!(value.battery < 100);
-                }
-            })
-            .await,
-        );
+        raw.push(measure(raw_gets(&store, ops)).await);
     }
     report("get_many vs one-by-one gets", ops, &ours, &raw);
 

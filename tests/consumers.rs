@@ -26,6 +26,18 @@ fn key(n: u32) -> String {
     format!("k{n}")
 }
 
+/// Every live key matching `filter`, read to the end.
+async fn all_keys(fam: &Values, filter: impl Into<natskv::KeyFilter<String>>) -> Vec<String> {
+    let keys = fam.keys(filter).await.expect("keys");
+    keys.try_collect().await.expect("keys")
+}
+
+/// Every kept revision of `key`, read to the end.
+async fn whole_history(fam: &Values, key: &String) -> Vec<natskv::Entry<String, u32>> {
+    let history = fam.history(key).await.expect("history");
+    history.try_collect().await.expect("history")
+}
+
 async fn consumers(nats: &async_nats::Client, fam: &Values) -> usize {
     common::consumer_count(nats, fam.bucket().name()).await
 }
@@ -66,13 +78,7 @@ async fn ten_thousand_listings_and_a_thousand_dropped_watches_leave_no_consumer(
     let started = Instant::now();
     join_all((0..LANES).map(|_| async {
         for _ in 0..CALLS / LANES {
-            let keys: Vec<String> = fam
-                .keys(KeyFilter::any())
-                .await
-                .expect("keys")
-                .try_collect()
-                .await
-                .expect("keys");
+            let keys: Vec<String> = all_keys(&fam, KeyFilter::any()).await;
             assert_eq!(keys.len(), 3);
         }
     }))
@@ -83,13 +89,7 @@ async fn ten_thousand_listings_and_a_thousand_dropped_watches_leave_no_consumer(
     let started = Instant::now();
     join_all((0..LANES).map(|_| async {
         for _ in 0..CALLS / LANES {
-            let history: Vec<_> = fam
-                .history(&k1)
-                .await
-                .expect("history")
-                .try_collect()
-                .await
-                .expect("history");
+            let history: Vec<_> = whole_history(&fam, &k1).await;
             let revisions: Vec<u32> = history.iter().filter_map(|e| e.value).collect();
             assert_eq!(revisions, [100, 101, 102]);
         }
@@ -130,45 +130,21 @@ async fn a_listing_read_to_its_end_leaves_no_consumer_at_once() {
     fill(&fam, 4, 2).await;
     fam.delete(&key(3)).await.expect("delete");
 
-    let keys: Vec<String> = fam
-        .keys(KeyFilter::any())
-        .await
-        .expect("keys")
-        .try_collect()
-        .await
-        .expect("keys");
+    let keys: Vec<String> = all_keys(&fam, KeyFilter::any()).await;
     assert_eq!(keys.len(), 3, "the deleted key is not listed");
     assert_eq!(consumers(&nats, &fam).await, 0, "keys() read to the end");
 
-    let none: Vec<String> = fam
-        .keys(&key(99))
-        .await
-        .expect("keys")
-        .try_collect()
-        .await
-        .expect("keys");
+    let none: Vec<String> = all_keys(&fam, &key(99)).await;
     assert!(none.is_empty());
     assert_eq!(consumers(&nats, &fam).await, 0, "an empty keys()");
 
-    let history: Vec<_> = fam
-        .history(&key(3))
-        .await
-        .expect("history")
-        .try_collect()
-        .await
-        .expect("history");
+    let history: Vec<_> = whole_history(&fam, &key(3)).await;
     let deltas: Vec<u64> = history.iter().map(|e| e.delta).collect();
     assert_eq!(deltas, [2, 1, 0]);
     assert_eq!(history[2].operation, Operation::Delete);
     assert_eq!(consumers(&nats, &fam).await, 0, "history() read to the end");
 
-    let empty: Vec<_> = fam
-        .history(&key(99))
-        .await
-        .expect("history")
-        .try_collect()
-        .await
-        .expect("history");
+    let empty: Vec<_> = whole_history(&fam, &key(99)).await;
     assert!(empty.is_empty());
 
     assert_eq!(fam.bucket().purge_deletes(None).await.expect("purge"), 1);
@@ -306,13 +282,7 @@ async fn without_direct_gets_a_history_reads_through_a_consumer_it_deletes() {
     fill(&fam, 1, 3).await;
     fam.delete(&key(0)).await.expect("delete");
 
-    let history: Vec<_> = fam
-        .history(&key(0))
-        .await
-        .expect("history")
-        .try_collect()
-        .await
-        .expect("history");
+    let history: Vec<_> = whole_history(&fam, &key(0)).await;
     let deltas: Vec<u64> = history.iter().map(|e| e.delta).collect();
     assert_eq!(deltas, [3, 2, 1, 0]);
     assert_eq!(history[1].value, Some(1));
@@ -341,13 +311,7 @@ async fn a_long_history_is_read_in_several_batches() {
     }
     fam.put(&key(8), &0).await.expect("put another key");
 
-    let history: Vec<_> = fam
-        .history(&k)
-        .await
-        .expect("history")
-        .try_collect()
-        .await
-        .expect("history");
+    let history: Vec<_> = whole_history(&fam, &k).await;
     let values: Vec<u32> = history.iter().filter_map(|e| e.value).collect();
     assert_eq!(values, (0..600).collect::<Vec<_>>());
     let deltas: Vec<u64> = history.iter().map(|e| e.delta).collect();

@@ -776,8 +776,11 @@ async fn a_server_without_jetstream_is_reported_as_such() {
     assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err}");
     let err = Bucket::open_name(&nats, "nojs").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err:?}");
+    assert!(!err.is_transient(), "a fact, not a passing state");
+    assert_eq!(err.bucket(), None);
     let err = Bucket::list_names(&nats).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err:?}");
+    assert_eq!(err.bucket(), None, "a listing is about no bucket: {err:?}");
 }
 
 #[tokio::test]

@@ -90,23 +90,6 @@ async fn a_bucket_whose_server_is_down_is_unavailable_never_missing() {
 }
 
 #[tokio::test]
-async fn a_server_without_jetstream_says_so_and_unanswered_is_transient() {
-    let server = natskv::server::NatsServer::builder()
-        .jetstream(false)
-        .start()
-        .await
-        .unwrap();
-    let nats = common::connect(&server).await;
-    let err = Bucket::open_name(&nats, "nojs").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err:?}");
-    assert!(!err.is_transient());
-    assert_eq!(err.bucket(), None);
-    let err = Bucket::list_names(&nats).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::JetStreamNotEnabled, "{err:?}");
-    assert_eq!(err.bucket(), None, "a listing is about no bucket: {err:?}");
-}
-
-#[tokio::test]
 async fn keys_too_long_for_the_wire_are_refused_before_sending() {
     let server = common::server().await;
     let nats = common::connect(&server).await;

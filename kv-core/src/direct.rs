@@ -122,7 +122,7 @@ impl Reader {
         let replies = client
             .subscribe(inbox.clone())
             .await
-            .map_err(|e| connection(bucket, e))?;
+            .map_err(|e| connection(bucket, OPERATION, e))?;
         let mut reader = Reader {
             bucket: bucket.clone(),
             subject,
@@ -154,7 +154,7 @@ impl Reader {
             .js()
             .send_request(format!("DIRECT.GET.{stream}"), request)
             .await
-            .map_err(|e| connection(&self.bucket, e))
+            .map_err(|e| connection(&self.bucket, OPERATION, e))
     }
 
     /// The next entry, or `None` once every message that existed at the start was read.
@@ -162,17 +162,14 @@ impl Reader {
         while !self.done {
             let message = match tokio::time::timeout(self.timeout, self.replies.next()).await {
                 Ok(Some(message)) => message,
-                Ok(None) => return Err(connection(&self.bucket, "the reply subscription closed")),
-                Err(_elapsed) => {
-                    return Err(Error::Timeout {
-                        bucket: self.bucket.name().to_owned(),
-                        operation: OPERATION,
-                        may_have_applied: false,
-                        source: Some(Box::new(std::io::Error::other(
-                            "no answer to a batch direct get",
-                        ))),
-                    });
+                Ok(None) => {
+                    return Err(connection(
+                        &self.bucket,
+                        OPERATION,
+                        "the reply subscription closed",
+                    ));
                 }
+                Err(_elapsed) => return Err(timed_out(&self.bucket, OPERATION)),
             };
             let pending = message.headers.as_ref().and_then(num_pending);
             match message.status {
@@ -184,16 +181,7 @@ impl Reader {
                     _ => self.done = true,
                 },
                 Some(status) if status == StatusCode::NO_RESPONDERS => {
-                    let op = Op::read(self.bucket.name(), OPERATION);
-                    let unanswered = Error::Unavailable {
-                        bucket: self.bucket.name().to_owned(),
-                        operation: OPERATION,
-                        may_have_applied: false,
-                        source: Some(Box::new(std::io::Error::other(
-                            "no responders for a batch direct get",
-                        ))),
-                    };
-                    return Err(settle(self.bucket.js(), op, unanswered).await);
+                    return Err(unanswered(&self.bucket, OPERATION).await);
                 }
                 Some(status) => {
                     let description = message.description.unwrap_or_default();
@@ -229,18 +217,15 @@ impl Reader {
     }
 
     fn failed(&self, description: String) -> Error {
-        Error::Server {
-            bucket: self.bucket.name().to_owned(),
-            operation: OPERATION,
-            code: 0,
-            source: Some(Box::new(std::io::Error::other(description.clone()))),
-            description,
-        }
+        failed(&self.bucket, OPERATION, description)
     }
 }
 
 /// The name errors of a batch read carry.
 const OPERATION: &str = "history";
+
+/// The name errors of a `multi_last` read carry.
+const GET_MANY: &str = "get many";
 
 /// The most subjects one `multi_last` request may name (the server's cap on one batch).
 const MULTI_LAST_MAX: usize = 1024;
@@ -258,8 +243,8 @@ struct MultiLastRequest<'a> {
 
 /// The latest entry (markers included) of each of `subjects` (full subjects, no wildcards),
 /// as of one stream sequence: one request per 1,024 subjects, the later ones pinned to the
-/// sequence the first was answered as of, so the answer is one consistent snapshot. Subjects
-/// without a message are absent from the map.
+/// sequence the first was answered as of, so the answer is one consistent snapshot. Keyed by
+/// key (the subject without `$KV.<bucket>.`); subjects without a message are absent.
 pub(crate) async fn last_many(
     bucket: &Bucket,
     subjects: &[&str],
@@ -271,7 +256,7 @@ pub(crate) async fn last_many(
         let mut replies = client
             .subscribe(inbox.clone())
             .await
-            .map_err(|e| connection(bucket, e))?;
+            .map_err(|e| connection(bucket, GET_MANY, e))?;
         let timeout = client.timeout().unwrap_or(DEFAULT_TIMEOUT);
         let mut found = std::collections::HashMap::with_capacity(subjects.len());
         let mut up_to_seq = 0;
@@ -281,7 +266,8 @@ pub(crate) async fn last_many(
                 batch: chunk.len(),
                 up_to_seq,
             };
-            let payload = serde_json::to_vec(&body).map_err(|e| failed(bucket, e.to_string()))?;
+            let payload =
+                serde_json::to_vec(&body).map_err(|e| failed(bucket, GET_MANY, e.to_string()))?;
             let request = async_nats::Request::new()
                 .inbox(inbox.clone())
                 .payload(Bytes::from(payload));
@@ -289,12 +275,18 @@ pub(crate) async fn last_many(
                 .js()
                 .send_request(format!("DIRECT.GET.{stream}"), request)
                 .await
-                .map_err(|e| connection(bucket, e))?;
+                .map_err(|e| connection(bucket, GET_MANY, e))?;
             loop {
                 let message = match tokio::time::timeout(timeout, replies.next()).await {
                     Ok(Some(message)) => message,
-                    Ok(None) => return Err(connection(bucket, "the reply subscription closed")),
-                    Err(_elapsed) => return Err(timed_out(bucket)),
+                    Ok(None) => {
+                        return Err(connection(
+                            bucket,
+                            GET_MANY,
+                            "the reply subscription closed",
+                        ));
+                    }
+                    Err(_elapsed) => return Err(timed_out(bucket, GET_MANY)),
                 };
                 if up_to_seq == 0 {
                     if let Some(seq) = message.headers.as_ref().and_then(up_to_sequence) {
@@ -305,19 +297,23 @@ pub(crate) async fn last_many(
                     None => {
                         let message =
                             async_nats::jetstream::message::StreamMessage::try_from(message)
-                                .map_err(|e| failed(bucket, e.to_string()))?;
+                                .map_err(|e| failed(bucket, GET_MANY, e.to_string()))?;
                         let entry = bucket.raw_entry(message);
-                        found.insert(format!("{}{}", bucket.prefix(), entry.key), entry);
+                        found.insert(entry.key.clone(), entry);
                     }
                     // None of the subjects has a message, or the batch is complete.
                     Some(status) if status == StatusCode::NOT_FOUND => break,
                     Some(status) if status == END_OF_BATCH => break,
                     Some(status) if status == StatusCode::NO_RESPONDERS => {
-                        return Err(unanswered(bucket).await);
+                        return Err(unanswered(bucket, GET_MANY).await);
                     }
                     Some(status) => {
                         let description = message.description.unwrap_or_default();
-                        return Err(failed(bucket, format!("status {status}: {description}")));
+                        return Err(failed(
+                            bucket,
+                            GET_MANY,
+                            format!("status {status}: {description}"),
+                        ));
                     }
                 }
             }
@@ -331,20 +327,22 @@ fn up_to_sequence(headers: &HeaderMap) -> Option<u64> {
     headers.get(UP_TO_SEQUENCE)?.as_str().parse().ok()
 }
 
-fn failed(bucket: &Bucket, description: String) -> Error {
+/// A batch answer that does not follow ADR-31.
+fn failed(bucket: &Bucket, operation: &'static str, description: String) -> Error {
     Error::Server {
         bucket: bucket.name().to_owned(),
-        operation: "get many",
+        operation,
         code: 0,
         source: Some(Box::new(std::io::Error::other(description.clone()))),
         description,
     }
 }
 
-fn timed_out(bucket: &Bucket) -> Error {
+/// No answer, or no next reply, in time.
+fn timed_out(bucket: &Bucket, operation: &'static str) -> Error {
     Error::Timeout {
         bucket: bucket.name().to_owned(),
-        operation: "get many",
+        operation,
         may_have_applied: false,
         source: Some(Box::new(std::io::Error::other(
             "no answer to a batch direct get",
@@ -352,11 +350,12 @@ fn timed_out(bucket: &Bucket) -> Error {
     }
 }
 
-async fn unanswered(bucket: &Bucket) -> Error {
-    let op = Op::read(bucket.name(), "get many");
+/// Nobody took the request: settled from facts (a missing bucket, or unavailable).
+async fn unanswered(bucket: &Bucket, operation: &'static str) -> Error {
+    let op = Op::read(bucket.name(), operation);
     let unanswered = Error::Unavailable {
         bucket: bucket.name().to_owned(),
-        operation: "get many",
+        operation,
         may_have_applied: false,
         source: Some(Box::new(std::io::Error::other(
             "no responders for a batch direct get",
@@ -373,10 +372,10 @@ fn last_sequence(headers: &HeaderMap) -> Option<u64> {
     headers.get(LAST_SEQUENCE)?.as_str().parse().ok()
 }
 
-fn connection(bucket: &Bucket, error: impl std::fmt::Display) -> Error {
+fn connection(bucket: &Bucket, operation: &'static str, error: impl std::fmt::Display) -> Error {
     Error::Connection {
         bucket: bucket.name().to_owned(),
-        operation: OPERATION,
+        operation,
         source: Box::new(std::io::Error::other(error.to_string())),
     }
 }

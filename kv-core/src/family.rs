@@ -279,27 +279,21 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
             crate::direct::last_many(&self.bucket, &subjects).await?
         } else {
             let mut found = std::collections::HashMap::with_capacity(subjects.len());
-            for subject in subjects {
+            for subject in &subjects {
                 let key = subject
                     .strip_prefix(self.bucket.prefix())
-                    .unwrap_or(&subject);
+                    .unwrap_or(subject);
                 if let Some(raw) = self.bucket.last(key).await? {
-                    found.insert(subject, raw);
+                    found.insert(key.to_owned(), raw);
                 }
             }
             found
         };
-        let prefix = self.bucket.prefix();
         Ok(rendered
             .into_iter()
-            .map(|key| {
-                let key = key?;
-                match found.get(format!("{prefix}{key}").as_str()) {
-                    Some(raw) if raw.operation == Operation::Put => {
-                        self.decode(raw, true).map(Some)
-                    }
-                    _ => Ok(None),
-                }
+            .map(|key| match found.get(key?.as_str()) {
+                Some(raw) if raw.operation == Operation::Put => self.decode(raw, true).map(Some),
+                _ => Ok(None),
             })
             .collect())
     }
