@@ -340,7 +340,11 @@ impl Node {
 
     /// Kills the process, if any, and reaps it; synchronous, for `Drop`.
     pub(super) fn kill(&mut self) {
-        let _ = self.signal("-CONT");
+        // A frozen server cannot die until it runs again; one that has exited needs no signal
+        // (and `kill` would complain on stderr that there is no such process).
+        if self.is_running() {
+            let _ = self.signal("-CONT");
+        }
         if let Some(mut child) = self.child.take() {
             // Errors mean the process is gone already.
             let _ = child.kill();
