@@ -8,11 +8,13 @@
 use std::future::IntoFuture;
 use std::time::{Duration, SystemTime};
 
-use async_nats::HeaderMap;
+use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::publish::PublishAck;
+use async_nats::jetstream::response::Response;
 use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
+use async_nats::{HeaderMap, StatusCode};
 use bytes::Bytes;
 
 use crate::bucket::Bucket;
@@ -89,15 +91,15 @@ impl<'a> Write<'a> {
 /// One message ready for the wire: subject, headers (the write's message id among them) and
 /// payload. Headers are kept as a list so their size is known before anything is sent.
 #[derive(Debug, Clone)]
-struct Outgoing {
-    subject: String,
+pub(crate) struct Outgoing {
+    pub(crate) subject: String,
     headers: Vec<(&'static str, String)>,
-    payload: Bytes,
+    pub(crate) payload: Bytes,
 }
 
 impl Outgoing {
     /// The write's message: ADR-8 headers, its guards and a fresh message id.
-    fn new(subject: String, write: Write<'_>, payload: Bytes) -> Self {
+    pub(crate) fn new(subject: String, write: Write<'_>, payload: Bytes) -> Self {
         let mut headers = vec![(MSG_ID, nuid::next().as_str().to_owned())];
         match write.operation {
             Operation::Put => {}
@@ -146,7 +148,7 @@ impl Outgoing {
         }
     }
 
-    fn header_map(&self) -> HeaderMap {
+    pub(crate) fn header_map(&self) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in &self.headers {
             map.insert(*name, value.as_str());
@@ -157,7 +159,7 @@ impl Outgoing {
     /// The size the server holds against `max_payload` and a stream's `max_msg_size`: the
     /// header block as sent (`NATS/1.0\r\n`, a `name: value\r\n` line each, `\r\n`) and the
     /// payload.
-    fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         let lines: usize = self
             .headers
             .iter()
@@ -174,7 +176,7 @@ impl Outgoing {
 
 /// What the server's answer to one attempt means for the write.
 #[derive(Debug)]
-enum Answer {
+pub(crate) enum Answer {
     /// Stored at this revision, by this attempt or by an earlier copy (a duplicate ack).
     Stored(u64),
     /// Not stored: the compare-and-set guard (or a confirmation's guard) failed; with the
@@ -191,7 +193,7 @@ enum Answer {
 }
 
 impl Answer {
-    fn of(result: Result<PublishAck, PublishError>) -> Answer {
+    pub(crate) fn of(result: Result<PublishAck, PublishError>) -> Answer {
         let error = match result {
             Ok(ack) if ack.sequence > 0 => return Answer::Stored(ack.sequence),
             // A duplicate of a copy not stored yet, as a clustered stream may say.
@@ -213,9 +215,31 @@ impl Answer {
     }
 }
 
+/// The server's answer to a write published with a reply subject of the caller's own (many
+/// writes sharing one subscription), read as a JetStream publish reads its acknowledgement: a
+/// no-responders status is a message nobody took.
+pub(crate) fn ack_of(reply: &async_nats::Message) -> Result<PublishAck, PublishError> {
+    if reply.status == Some(StatusCode::NO_RESPONDERS) {
+        return Err(PublishError::new(PublishErrorKind::StreamNotFound));
+    }
+    let response = serde_json::from_slice(&reply.payload)
+        .map_err(|e| PublishError::with_source(PublishErrorKind::Other, e))?;
+    match response {
+        Response::Ok(ack) => Ok(ack),
+        Response::Err { error } => {
+            let kind = match error.error_code() {
+                ErrorCode::STREAM_WRONG_LAST_MESSAGE_ID => PublishErrorKind::WrongLastMessageId,
+                ErrorCode::STREAM_WRONG_LAST_SEQUENCE => PublishErrorKind::WrongLastSequence,
+                _ => PublishErrorKind::Other,
+            };
+            Err(PublishError::with_source(kind, error))
+        }
+    }
+}
+
 /// Why the last attempt of a write that ran out of time did not get through.
 #[derive(Debug)]
-enum Unanswered {
+pub(crate) enum Unanswered {
     NotDelivered(PublishError),
     NoAnswer(Option<PublishError>),
 }
@@ -343,7 +367,12 @@ impl Bucket {
 
     /// The error of a write whose retries ran out: [`Error::Unavailable`] when its last attempt
     /// was taken by nobody, [`Error::Timeout`] when it went unanswered (so it may have landed).
-    fn exhausted(&self, write: Write<'_>, last: Unanswered, may_have_applied: bool) -> Error {
+    pub(crate) fn exhausted(
+        &self,
+        write: Write<'_>,
+        last: Unanswered,
+        may_have_applied: bool,
+    ) -> Error {
         match last {
             Unanswered::NotDelivered(error) => {
                 self.unavailable(write, may_have_applied, Some(Box::new(error)))
@@ -397,14 +426,14 @@ impl Bucket {
 
     /// How long the server remembers message ids for this bucket: the horizon within which a
     /// resent write is recognised.
-    fn duplicate_window(&self) -> Duration {
+    pub(crate) fn duplicate_window(&self) -> Duration {
         self.stream().cached_info().config.duplicate_window
     }
 
     /// [`Error::ValueTooLarge`] before any wire call when the message is larger than the
     /// server's `max_payload` or the bucket's largest value (the stream's `max_msg_size`),
     /// whichever is smaller. Both count the headers.
-    fn check_size(&self, write: Write<'_>, size: usize) -> Result<()> {
+    pub(crate) fn check_size(&self, write: Write<'_>, size: usize) -> Result<()> {
         let max_payload = u64::try_from(self.js().client().max_payload()).ok();
         let limit = [max_payload, self.max_value_size()]
             .into_iter()
@@ -427,7 +456,12 @@ impl Bucket {
     }
 
     /// The error of a write the server refused outright.
-    async fn refused(&self, write: Write<'_>, size: usize, error: PublishError) -> Error {
+    pub(crate) async fn refused(
+        &self,
+        write: Write<'_>,
+        size: usize,
+        error: PublishError,
+    ) -> Error {
         if error.kind() == PublishErrorKind::MaxPayloadExceeded {
             // Another server (after a reconnect) may have a smaller limit than the one checked.
             let limit = u64::try_from(self.js().client().max_payload()).ok();
@@ -466,7 +500,7 @@ impl Bucket {
         }
     }
 
-    fn unavailable(
+    pub(crate) fn unavailable(
         &self,
         write: Write<'_>,
         may_have_applied: bool,
@@ -480,7 +514,7 @@ impl Bucket {
         }
     }
 
-    fn wrong_revision(&self, write: Write<'_>, current: Option<u64>) -> Error {
+    pub(crate) fn wrong_revision(&self, write: Write<'_>, current: Option<u64>) -> Error {
         let expected = match write.expect {
             Expect::Revision(r) => r,
             Expect::Any => 0,

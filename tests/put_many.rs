@@ -1,0 +1,327 @@
+//! Bulk writes against a real nats-server: `put_many` writes every good entry once, at the
+//! revision it reports, and gives each bad entry its own error.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use natskv::{Bucket, BucketSpec, Error, ErrorKind, Family, WriteRetry};
+use serde::ser::{Error as _, SerializeStruct};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A value that refuses to encode below absolute zero.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct Reading {
+    celsius: i32,
+}
+
+impl Serialize for Reading {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.celsius < -273 {
+            return Err(S::Error::custom("below absolute zero"));
+        }
+        let mut state = serializer.serialize_struct("Reading", 1)?;
+        state.serialize_field("celsius", &self.celsius)?;
+        state.end()
+    }
+}
+
+type Readings = Family<String, Reading>;
+
+async fn family(nats: &async_nats::Client, spec: BucketSpec) -> (Bucket, Readings) {
+    let bucket = Bucket::create(nats, &spec).await.unwrap();
+    let fam = Family::bind(&bucket, "r.{id}").unwrap();
+    (bucket, fam)
+}
+
+fn reading(celsius: i32) -> Reading {
+    Reading { celsius }
+}
+
+/// Reads every key back: each holds the value put, at the revision `put_many` reported.
+async fn assert_stored(fam: &Readings, keys: &[String], values: &[Reading], revisions: &[u64]) {
+    let entries = fam.get_many(keys).await.unwrap();
+    for (((key, value), revision), entry) in keys.iter().zip(values).zip(revisions).zip(entries) {
+        let entry = entry.unwrap().expect(key);
+        assert_eq!(entry.revision, *revision, "{key}");
+        assert_eq!(entry.value.as_ref(), Some(value), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn every_entry_is_stored_at_the_revision_reported_in_input_order() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let (_bucket, fam) = family(&nats, BucketSpec::new(common::unique_bucket("pm"))).await;
+    let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
+    let values: Vec<Reading> = (0..300).map(reading).collect();
+
+    let results = fam.put_many(keys.iter().zip(&values)).await.unwrap();
+    let revisions: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+
+    assert_eq!(revisions.len(), keys.len());
+    // One connection, nothing else writing: the server stored them in the order sent.
+    assert_eq!(revisions, (1..=300).collect::<Vec<u64>>());
+    assert_stored(&fam, &keys, &values, &revisions).await;
+}
+
+#[tokio::test]
+async fn bad_entries_get_their_own_errors_and_the_others_are_written() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let spec = BucketSpec::new(common::unique_bucket("pm")).max_value_size(1024);
+    let (_bucket, fam) = family(&nats, spec).await;
+    // Values over the limit are easiest made as raw bytes, in the same keys.
+    let raw: Family<String, Vec<u8>> = Family::bind(fam.bucket(), "r.{id}").unwrap();
+    let entries: Vec<(String, Reading)> = vec![
+        ("good1".into(), reading(1)),
+        ("not.one.token".into(), reading(2)),
+        ("cold".into(), reading(-300)),
+        ("good2".into(), reading(4)),
+        (String::new(), reading(3)),
+    ];
+    let results = fam
+        .put_many(entries.iter().map(|(k, v)| (k, v)))
+        .await
+        .unwrap();
+    assert_eq!(results.len(), entries.len());
+    let kinds: Vec<Option<ErrorKind>> = results
+        .iter()
+        .map(|r| r.as_ref().err().map(Error::kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            None,
+            Some(ErrorKind::InvalidKey),
+            Some(ErrorKind::Codec),
+            None,
+            Some(ErrorKind::InvalidKey),
+        ]
+    );
+    let codec = results[2].as_ref().unwrap_err();
+    assert_eq!(codec.key(), Some("r.cold"));
+
+    let raw_entries = [
+        ("small".to_owned(), vec![1u8; 10]),
+        ("large".to_owned(), vec![1u8; 2000]),
+        ("small2".to_owned(), vec![2u8; 10]),
+    ];
+    let raw_results = raw
+        .put_many(raw_entries.iter().map(|(k, v)| (k, v)))
+        .await
+        .unwrap();
+    let too_large = raw_results[1].as_ref().unwrap_err();
+    assert_eq!(too_large.kind(), ErrorKind::ValueTooLarge, "{too_large:?}");
+    assert!(
+        matches!(too_large, Error::ValueTooLarge { limit: Some(1024), size, .. } if *size > 2000)
+    );
+
+    // The good ones are stored, and nothing else is.
+    assert_eq!(fam.value(&"good1".into()).await.unwrap(), Some(reading(1)));
+    assert_eq!(fam.value(&"good2".into()).await.unwrap(), Some(reading(4)));
+    assert_eq!(fam.value(&"cold".into()).await.unwrap(), None);
+    assert_eq!(raw.value(&"large".into()).await.unwrap(), None);
+    let small = raw.get(&"small".into()).await.unwrap().unwrap();
+    let small2 = raw.get(&"small2".into()).await.unwrap().unwrap();
+    assert_eq!(Some(small.revision), raw_results[0].as_ref().ok().copied());
+    assert_eq!(Some(small2.revision), raw_results[2].as_ref().ok().copied());
+    assert_eq!(fam.bucket().status().await.unwrap().values, 4);
+}
+
+#[tokio::test]
+async fn no_entries_send_nothing() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let (_bucket, fam) = family(&nats, BucketSpec::new(common::unique_bucket("pm"))).await;
+    let before = nats.statistics().out_messages.load(Ordering::Relaxed);
+    let results = fam.put_many(std::iter::empty()).await.unwrap();
+    assert!(results.is_empty());
+    // Only bad entries: nothing to send either.
+    let bad = [("a.b".to_owned(), reading(1))];
+    let results = fam.put_many(bad.iter().map(|(k, v)| (k, v))).await.unwrap();
+    assert_eq!(
+        results[0].as_ref().unwrap_err().kind(),
+        ErrorKind::InvalidKey
+    );
+    assert_eq!(
+        nats.statistics().out_messages.load(Ordering::Relaxed),
+        before
+    );
+}
+
+#[tokio::test]
+async fn many_more_entries_than_the_window_are_all_stored() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let (bucket, fam) = family(&nats, BucketSpec::new(common::unique_bucket("pm"))).await;
+    let keys: Vec<String> = (0..5_000).map(|i| format!("k{i}")).collect();
+    let values: Vec<Reading> = (0..5_000).map(reading).collect();
+
+    let results = fam.put_many(keys.iter().zip(&values)).await.unwrap();
+    let revisions: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+
+    let mut sorted = revisions.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 5_000, "every entry has its own revision");
+    assert_stored(&fam, &keys, &values, &revisions).await;
+    let status = bucket.status().await.unwrap();
+    assert_eq!(status.values, 5_000, "each written once");
+}
+
+#[tokio::test]
+async fn the_same_key_twice_is_written_in_input_order() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let spec = BucketSpec::new(common::unique_bucket("pm")).history(10);
+    let (_bucket, fam) = family(&nats, spec).await;
+    let entries: Vec<(String, Reading)> = vec![
+        ("a".into(), reading(1)),
+        ("b".into(), reading(1)),
+        ("a".into(), reading(2)),
+        ("a".into(), reading(3)),
+        ("b".into(), reading(2)),
+    ];
+    let results = fam
+        .put_many(entries.iter().map(|(k, v)| (k, v)))
+        .await
+        .unwrap();
+    let revisions: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+    assert!(revisions[0] < revisions[2] && revisions[2] < revisions[3]);
+    assert!(revisions[1] < revisions[4]);
+
+    // The last one wins, and the history holds each, in input order.
+    let a = fam.get(&"a".into()).await.unwrap().unwrap();
+    assert_eq!((a.revision, a.value), (revisions[3], Some(reading(3))));
+    let b = fam.get(&"b".into()).await.unwrap().unwrap();
+    assert_eq!((b.revision, b.value), (revisions[4], Some(reading(2))));
+    use futures::TryStreamExt;
+    let history: Vec<(u64, Option<Reading>)> = fam
+        .history(&"a".into())
+        .await
+        .unwrap()
+        .map_ok(|e| (e.revision, e.value))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        history,
+        [
+            (revisions[0], Some(reading(1))),
+            (revisions[2], Some(reading(2))),
+            (revisions[3], Some(reading(3))),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_bucket_fails_the_whole_call() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let name = common::unique_bucket("pm");
+    let (_bucket, fam) = family(&nats, BucketSpec::new(name.clone())).await;
+    Bucket::delete(&nats, &name).await.unwrap();
+    let keys = ["a".to_owned(), "b".to_owned()];
+    let values = [reading(1), reading(2)];
+    let error = fam.put_many(keys.iter().zip(&values)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::BucketNotFound, "{error:?}");
+}
+
+#[tokio::test]
+async fn nothing_is_left_on_the_server() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let name = common::unique_bucket("pm");
+    let (_bucket, fam) = family(&nats, BucketSpec::new(name.clone())).await;
+    let keys: Vec<String> = (0..2_000).map(|i| format!("k{i}")).collect();
+    let values: Vec<Reading> = (0..2_000).map(reading).collect();
+    for result in fam.put_many(keys.iter().zip(&values)).await.unwrap() {
+        result.unwrap();
+    }
+    let js = async_nats::jetstream::new(nats.clone());
+    let mut stream = js.get_stream(format!("KV_{name}")).await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.state.consumer_count, 0, "no consumer");
+    assert_eq!(info.state.messages, 2_000);
+}
+
+#[tokio::test]
+async fn unanswered_writes_are_resent_and_applied_once() {
+    let mut server = common::server().await;
+    let nats = common::connect(&server).await;
+    let spec = BucketSpec::new(common::unique_bucket("pm")).history(10);
+    let (bucket, _) = family(&nats, spec).await;
+    let patient = bucket.with_write_retry(
+        WriteRetry::default()
+            .ack_wait(Duration::from_millis(200))
+            .base_delay(Duration::from_millis(10))
+            .max_delay(Duration::from_millis(50))
+            .timeout(Duration::from_secs(20)),
+    );
+    let fam: Readings = Family::bind(&patient, "r.{id}").unwrap();
+    let keys: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
+    let values: Vec<Reading> = (0..50).map(reading).collect();
+
+    server.freeze().unwrap();
+    let sent = nats.statistics().out_messages.load(Ordering::Relaxed);
+    let writing = tokio::spawn({
+        let (fam, keys, values) = (fam.clone(), keys.clone(), values.clone());
+        async move { fam.put_many(keys.iter().zip(&values)).await }
+    });
+    // Wait until every write was sent at least twice, then let the server answer.
+    common::wait_for("every write to be resent", || {
+        let nats = nats.clone();
+        async move {
+            (nats.statistics().out_messages.load(Ordering::Relaxed) >= sent + 100).then_some(())
+        }
+    })
+    .await;
+    server.thaw().unwrap();
+    let results = writing.await.unwrap().unwrap();
+    let revisions: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+
+    // Each write is stored once, at the revision reported, however many copies were sent.
+    assert_eq!(bucket.status().await.unwrap().values, 50);
+    assert_stored(&fam, &keys, &values, &revisions).await;
+}
+
+#[tokio::test]
+async fn a_write_never_answered_is_a_timeout_that_may_have_applied() {
+    let mut server = common::server().await;
+    let nats = common::connect(&server).await;
+    let (bucket, _) = family(&nats, BucketSpec::new(common::unique_bucket("pm"))).await;
+    let impatient = bucket.with_write_retry(
+        WriteRetry::default()
+            .ack_wait(Duration::from_millis(200))
+            .timeout(Duration::from_millis(600)),
+    );
+    let fam: Readings = Family::bind(&impatient, "r.{id}").unwrap();
+    let entries = [("a".to_owned(), reading(1)), ("b".to_owned(), reading(2))];
+    let invalid = ("x.y".to_owned(), reading(3));
+
+    server.freeze().unwrap();
+    let results = fam
+        .put_many(entries.iter().chain([&invalid]).map(|(k, v)| (k, v)))
+        .await
+        .unwrap();
+    server.thaw().unwrap();
+    for result in &results[..2] {
+        let error = result.as_ref().unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Timeout {
+                    may_have_applied: true,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
+    assert_eq!(
+        results[2].as_ref().unwrap_err().kind(),
+        ErrorKind::InvalidKey
+    );
+}
