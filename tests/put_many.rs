@@ -6,6 +6,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use natskv::{Bucket, BucketSpec, Error, ErrorKind, Family, WriteRetry};
 use serde::ser::{Error as _, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
@@ -39,6 +40,21 @@ fn reading(celsius: i32) -> Reading {
     Reading { celsius }
 }
 
+/// `n` keys `k0..` with the readings `0..`, as `put_many` takes them.
+fn numbered(n: i32) -> (Vec<String>, Vec<Reading>) {
+    (
+        (0..n).map(|i| format!("k{i}")).collect(),
+        (0..n).map(reading).collect(),
+    )
+}
+
+/// Puts every key with `put_many`; each must succeed. Returns the revisions, in order.
+async fn put_all(fam: &Readings, keys: &[String], values: &[Reading]) -> Vec<u64> {
+    let results = fam.put_many(keys.iter().zip(values)).await.unwrap();
+    assert_eq!(results.len(), keys.len());
+    results.into_iter().map(Result::unwrap).collect()
+}
+
 /// Reads every key back: each holds the value put, at the revision `put_many` reported.
 async fn assert_stored(fam: &Readings, keys: &[String], values: &[Reading], revisions: &[u64]) {
     let entries = fam.get_many(keys).await.unwrap();
@@ -54,13 +70,8 @@ async fn every_entry_is_stored_at_the_revision_reported_in_input_order() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
     let (_bucket, fam) = family(&nats, BucketSpec::new(common::unique_bucket("pm"))).await;
-    let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
-    let values: Vec<Reading> = (0..300).map(reading).collect();
-
-    let results = fam.put_many(keys.iter().zip(&values)).await.unwrap();
-    let revisions: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
-
-    assert_eq!(revisions.len(), keys.len());
+    let (keys, values) = numbered(300);
+    let revisions = put_all(&fam, &keys, &values).await;
     // One connection, nothing else writing: the server stored them in the order sent.
     assert_eq!(revisions, (1..=300).collect::<Vec<u64>>());
     assert_stored(&fam, &keys, &values, &revisions).await;
@@ -156,11 +167,8 @@ async fn many_more_entries_than_the_window_are_all_stored() {
     let server = common::server().await;
     let nats = common::connect(&server).await;
     let (bucket, fam) = family(&nats, BucketSpec::new(common::unique_bucket("pm"))).await;
-    let keys: Vec<String> = (0..5_000).map(|i| format!("k{i}")).collect();
-    let values: Vec<Reading> = (0..5_000).map(reading).collect();
-
-    let results = fam.put_many(keys.iter().zip(&values)).await.unwrap();
-    let revisions: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+    let (keys, values) = numbered(5_000);
+    let revisions = put_all(&fam, &keys, &values).await;
 
     let mut sorted = revisions.clone();
     sorted.sort_unstable();
@@ -197,7 +205,6 @@ async fn the_same_key_twice_is_written_in_input_order() {
     assert_eq!((a.revision, a.value), (revisions[3], Some(reading(3))));
     let b = fam.get(&"b".into()).await.unwrap().unwrap();
     assert_eq!((b.revision, b.value), (revisions[4], Some(reading(2))));
-    use futures::TryStreamExt;
     let history: Vec<(u64, Option<Reading>)> = fam
         .history(&"a".into())
         .await
@@ -235,11 +242,8 @@ async fn nothing_is_left_on_the_server() {
     let nats = common::connect(&server).await;
     let name = common::unique_bucket("pm");
     let (_bucket, fam) = family(&nats, BucketSpec::new(name.clone())).await;
-    let keys: Vec<String> = (0..2_000).map(|i| format!("k{i}")).collect();
-    let values: Vec<Reading> = (0..2_000).map(reading).collect();
-    for result in fam.put_many(keys.iter().zip(&values)).await.unwrap() {
-        result.unwrap();
-    }
+    let (keys, values) = numbered(2_000);
+    put_all(&fam, &keys, &values).await;
     let js = async_nats::jetstream::new(nats.clone());
     let mut stream = js.get_stream(format!("KV_{name}")).await.unwrap();
     let info = stream.info().await.unwrap();
@@ -261,8 +265,7 @@ async fn unanswered_writes_are_resent_and_applied_once() {
             .timeout(Duration::from_secs(20)),
     );
     let fam: Readings = Family::bind(&patient, "r.{id}").unwrap();
-    let keys: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
-    let values: Vec<Reading> = (0..50).map(reading).collect();
+    let (keys, values) = numbered(50);
 
     server.freeze().unwrap();
     let sent = nats.statistics().out_messages.load(Ordering::Relaxed);

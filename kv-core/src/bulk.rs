@@ -24,7 +24,7 @@ use crate::bucket::Bucket;
 use crate::classify::{Op, classify, settle};
 use crate::entry::Operation;
 use crate::error::{Error, Result};
-use crate::raw::{Answer, Outgoing, Unanswered, Write, ack_of};
+use crate::raw::{Answer, Outgoing, Unanswered, Write};
 use crate::retry::Resend;
 
 /// The most writes awaiting their acknowledgement at once. Far below a stream's ingest queue
@@ -90,6 +90,7 @@ impl<'b> Batch<'b> {
     fn new(bucket: &'b Bucket, writes: Vec<Result<(String, Bytes)>>) -> Self {
         let policy = bucket.write_retry();
         let window = bucket.duplicate_window();
+        let limit = bucket.size_limit();
         let mut results = Vec::with_capacity(writes.len());
         let mut items = Vec::with_capacity(writes.len());
         for write in writes {
@@ -98,7 +99,11 @@ impl<'b> Batch<'b> {
                 let message =
                     Outgoing::new(subject, Write::new(PUT_MANY, &key, Operation::Put), payload);
                 let size = message.size();
-                bucket.check_size(Write::new(PUT_MANY, &key, Operation::Put), size)?;
+                bucket.check_size_within(
+                    Write::new(PUT_MANY, &key, Operation::Put),
+                    size,
+                    limit,
+                )?;
                 Ok(Item {
                     key,
                     message,
@@ -214,7 +219,7 @@ impl<'b> Batch<'b> {
         let Some(item) = self.items.get_mut(slot).and_then(Option::as_mut) else {
             return Ok(());
         };
-        let answer = Answer::of(ack_of(reply));
+        let answer = Answer::of_reply(reply);
         let current = item.awaiting && attempt == item.resend.attempts();
         // An earlier attempt's late answer counts only when it says the write is stored.
         if !current && !matches!(answer, Answer::Stored(_)) {
@@ -286,23 +291,20 @@ impl<'b> Batch<'b> {
         let Some(item) = self.items[slot].as_ref() else {
             return;
         };
-        match item.resend.next_pause() {
-            Some(pause) => {
-                tracing::debug!(
-                    bucket = self.bucket.name(),
-                    key = item.key,
-                    attempt = item.resend.attempts(),
-                    reason = ?why,
-                    "put_many: write not answered; resending"
-                );
-                self.paused.push(Reverse((Instant::now() + pause, slot)));
-            }
-            None => {
-                let error = self
-                    .bucket
-                    .exhausted(item.write(), why, item.may_have_applied);
-                self.settle(slot, Err(error));
-            }
+        if let Some(pause) = item.resend.next_pause() {
+            tracing::debug!(
+                bucket = self.bucket.name(),
+                key = item.key,
+                attempt = item.resend.attempts(),
+                reason = ?why,
+                "put_many: write not answered; resending"
+            );
+            self.paused.push(Reverse((Instant::now() + pause, slot)));
+        } else {
+            let error = self
+                .bucket
+                .exhausted(item.write(), why, item.may_have_applied);
+            self.settle(slot, Err(error));
         }
     }
 
@@ -383,10 +385,9 @@ impl<'b> Batch<'b> {
 
 /// The slot and attempt named by an acknowledgement's subject (`<inbox>.<slot>.<attempt>`).
 fn parse_reply(subject: &str) -> Option<(usize, u32)> {
-    let mut tokens = subject.rsplit('.');
-    let attempt = tokens.next()?.parse().ok()?;
-    let slot = tokens.next()?.parse().ok()?;
-    Some((slot, attempt))
+    let (rest, attempt) = subject.rsplit_once('.')?;
+    let (_, slot) = rest.rsplit_once('.')?;
+    Some((slot.parse().ok()?, attempt.parse().ok()?))
 }
 
 #[cfg(test)]

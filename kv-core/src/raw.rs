@@ -215,10 +215,43 @@ impl Answer {
     }
 }
 
-/// The server's answer to a write published with a reply subject of the caller's own (many
-/// writes sharing one subscription), read as a JetStream publish reads its acknowledgement: a
-/// no-responders status is a message nobody took.
-pub(crate) fn ack_of(reply: &async_nats::Message) -> Result<PublishAck, PublishError> {
+impl Answer {
+    /// The answer in a reply to a write published with a reply subject of the caller's own
+    /// (many writes sharing one subscription). A plain acknowledgement (`{"stream":..,"seq":..}`)
+    /// is read without a JSON parser, as the common case; anything else as a JetStream publish
+    /// reads its acknowledgement.
+    pub(crate) fn of_reply(reply: &async_nats::Message) -> Answer {
+        match stored_sequence(&reply.payload) {
+            Some(revision) if reply.status.is_none() => Answer::Stored(revision),
+            _ => Answer::of(ack_of(reply)),
+        }
+    }
+}
+
+/// The sequence of a plain acknowledgement of a stored message: an object starting with its
+/// stream's name, with no error, whose `seq` is not zero. `None` for anything else.
+fn stored_sequence(payload: &[u8]) -> Option<u64> {
+    const SEQ: &[u8] = b"\"seq\":";
+    if !payload.starts_with(b"{\"stream\":") || contains(payload, b"\"error\"") {
+        return None;
+    }
+    let at = payload.windows(SEQ.len()).position(|w| w == SEQ)? + SEQ.len();
+    let digits = &payload[at..];
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let sequence: u64 = std::str::from_utf8(&digits[..end]).ok()?.parse().ok()?;
+    (sequence > 0).then_some(sequence)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A reply read as a JetStream publish reads its acknowledgement: a no-responders status is a
+/// message nobody took.
+fn ack_of(reply: &async_nats::Message) -> Result<PublishAck, PublishError> {
     if reply.status == Some(StatusCode::NO_RESPONDERS) {
         return Err(PublishError::new(PublishErrorKind::StreamNotFound));
     }
@@ -434,12 +467,27 @@ impl Bucket {
     /// server's `max_payload` or the bucket's largest value (the stream's `max_msg_size`),
     /// whichever is smaller. Both count the headers.
     pub(crate) fn check_size(&self, write: Write<'_>, size: usize) -> Result<()> {
+        self.check_size_within(write, size, self.size_limit())
+    }
+
+    /// The largest message a write may send: the smaller of the server's `max_payload` and the
+    /// bucket's largest value (`None`: no limit known).
+    pub(crate) fn size_limit(&self) -> Option<u64> {
         let max_payload = u64::try_from(self.js().client().max_payload()).ok();
-        let limit = [max_payload, self.max_value_size()]
+        [max_payload, self.max_value_size()]
             .into_iter()
             .flatten()
             .filter(|limit| *limit > 0)
-            .min();
+            .min()
+    }
+
+    /// [`check_size`](Self::check_size) against a limit read once for many writes.
+    pub(crate) fn check_size_within(
+        &self,
+        write: Write<'_>,
+        size: usize,
+        limit: Option<u64>,
+    ) -> Result<()> {
         match limit {
             Some(limit) if u64::try_from(size).unwrap_or(u64::MAX) > limit => {
                 Err(self.too_large(write, size, Some(limit), None))
@@ -598,5 +646,31 @@ impl Bucket {
             created: SystemTime::from(info.published),
             delta: info.pending,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_sequence;
+
+    #[test]
+    fn a_plain_acknowledgement_is_read_without_a_parser() {
+        assert_eq!(stored_sequence(br#"{"stream":"KV_a", "seq":42}"#), Some(42));
+        assert_eq!(
+            stored_sequence(br#"{"stream":"KV_a", "domain":"hub", "seq":7,"duplicate":true}"#),
+            Some(7)
+        );
+        // Everything else goes to the full reading.
+        assert_eq!(stored_sequence(br#"{"stream":"KV_a", "seq":0}"#), None);
+        assert_eq!(
+            stored_sequence(br#"{"error":{"code":503,"err_code":10077,"description":"x"}}"#),
+            None
+        );
+        assert_eq!(
+            stored_sequence(br#"{"stream":"KV_a", "seq":3, "error":{"code":400}}"#),
+            None
+        );
+        assert_eq!(stored_sequence(br#"{"stream":"KV_a", "seq":x}"#), None);
+        assert_eq!(stored_sequence(b""), None);
     }
 }
