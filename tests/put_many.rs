@@ -3,10 +3,12 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use natskv::server::Cluster;
 use natskv::{Bucket, BucketSpec, Error, ErrorKind, Family, WriteRetry};
 use serde::ser::{Error as _, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
@@ -326,5 +328,103 @@ async fn a_write_never_answered_is_a_timeout_that_may_have_applied() {
     assert_eq!(
         results[2].as_ref().unwrap_err().kind(),
         ErrorKind::InvalidKey
+    );
+}
+
+/// The stream's leader once every replica is current; `None` until then.
+async fn settled_leader(js: &async_nats::jetstream::Context, stream: &str) -> Option<String> {
+    let info = js.get_stream(stream).await.ok()?.info().await.ok()?.clone();
+    let cluster = info.cluster?;
+    let current = cluster.replicas.iter().all(|r| r.current && !r.offline);
+    cluster.leader.filter(|_| current)
+}
+
+/// Bulk writes run while the stream's leader node stops and comes back: every entry is
+/// acknowledged, stored once at the revision reported, and nothing else is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_writes_survive_a_leader_failover_exactly_once() {
+    let mut cluster = Cluster::start(3).await.unwrap();
+    let addrs: Vec<async_nats::ServerAddr> =
+        cluster.urls().iter().map(|u| u.parse().unwrap()).collect();
+    let nats = async_nats::connect(addrs).await.unwrap();
+    let name = common::unique_bucket("pm_failover");
+    let bucket = Bucket::create(&nats, &BucketSpec::new(&name).replicas(3))
+        .await
+        .unwrap();
+    let fam: Family<String, u64> = Family::bind(&bucket, "n.{id}").unwrap();
+    let stream = format!("KV_{name}");
+    let admin = async_nats::jetstream::new(nats.clone());
+    let leader = common::wait_for("a settled leader", || settled_leader(&admin, &stream)).await;
+
+    let acked = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (fam, acked, stop) = (fam.clone(), acked.clone(), stop.clone());
+        async move {
+            let mut log = Vec::new();
+            let mut next = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let keys: Vec<String> = (next..next + 500).map(|i| format!("k{i}")).collect();
+                let values: Vec<u64> = (next..next + 500).collect();
+                let results = fam.put_many(keys.iter().zip(&values)).await.unwrap();
+                acked.fetch_add(500, Ordering::Relaxed);
+                log.extend(keys.into_iter().zip(values).zip(results));
+                next += 500;
+            }
+            log
+        }
+    });
+    let progress = |more: u64| {
+        let target = acked.load(Ordering::Relaxed) + more;
+        let acked = acked.clone();
+        common::wait_for("the writer to go on", move || {
+            let done = acked.load(Ordering::Relaxed) >= target;
+            async move { done.then_some(()) }
+        })
+    };
+    progress(2_000).await;
+    let index = cluster.node_index(&leader).unwrap();
+    cluster.stop_node(index).await.unwrap();
+    common::wait_for("a new leader", || async {
+        let info = admin
+            .get_stream(&stream)
+            .await
+            .ok()?
+            .info()
+            .await
+            .ok()?
+            .clone();
+        info.cluster?.leader.filter(|l| *l != leader)
+    })
+    .await;
+    progress(2_000).await;
+    cluster.restart_node(index).await.unwrap();
+    common::wait_for("every replica current", || settled_leader(&admin, &stream)).await;
+    progress(2_000).await;
+    stop.store(true, Ordering::Relaxed);
+    let log = writer.await.unwrap();
+
+    let errors: Vec<_> = log.iter().filter(|(_, r)| r.is_err()).collect();
+    assert!(errors.is_empty(), "errors: {errors:?}");
+    let keys: Vec<String> = log.iter().map(|((k, _), _)| k.clone()).collect();
+    let entries = fam.get_many(&keys).await.unwrap();
+    for (((key, value), revision), entry) in log.iter().zip(entries) {
+        let entry = entry.unwrap().expect(key);
+        assert_eq!(
+            (entry.revision, entry.value),
+            (*revision.as_ref().unwrap(), Some(*value)),
+            "{key}"
+        );
+    }
+    println!(
+        "{} entries written, {} messages sent",
+        log.len(),
+        nats.statistics().out_messages.load(Ordering::Relaxed)
+    );
+    let stored = bucket.status().await.unwrap().values;
+    assert_eq!(
+        stored,
+        log.len() as u64,
+        "each entry stored once, nothing else"
     );
 }
