@@ -25,7 +25,7 @@ use crate::classify::{Op, classify, settle};
 use crate::entry::Operation;
 use crate::error::{Error, Result};
 use crate::raw::{Answer, Outgoing, Unanswered, Write};
-use crate::retry::Resend;
+use crate::retry::{Resend, WriteRetry};
 
 /// The most writes awaiting their acknowledgement at once. Far below a stream's ingest queue
 /// (10,000 messages in nats-server), and enough to keep the server busy.
@@ -38,7 +38,8 @@ struct Item {
     key: String,
     message: Outgoing,
     size: usize,
-    resend: Resend,
+    /// The write's retry clock, started when it is first sent (`None` until then).
+    resend: Option<Resend>,
     /// Whether the current attempt is out and unanswered.
     awaiting: bool,
     may_have_applied: bool,
@@ -50,11 +51,18 @@ impl Item {
     fn write(&self) -> Write<'_> {
         Write::new(PUT_MANY, &self.key, Operation::Put)
     }
+
+    /// How many attempts were sent.
+    fn attempts(&self) -> u32 {
+        self.resend.as_ref().map_or(0, Resend::attempts)
+    }
 }
 
 /// The state of one `put_many`: every write by its position in the input.
 struct Batch<'b> {
     bucket: &'b Bucket,
+    policy: WriteRetry,
+    duplicate_window: Duration,
     items: Vec<Option<Item>>,
     results: Vec<Option<Result<u64>>>,
     /// Writes to send now, in order.
@@ -88,8 +96,6 @@ impl Bucket {
 
 impl<'b> Batch<'b> {
     fn new(bucket: &'b Bucket, writes: Vec<Result<(String, Bytes)>>) -> Self {
-        let policy = bucket.write_retry();
-        let window = bucket.duplicate_window();
         let limit = bucket.size_limit();
         let mut results = Vec::with_capacity(writes.len());
         let mut items = Vec::with_capacity(writes.len());
@@ -108,7 +114,7 @@ impl<'b> Batch<'b> {
                     key,
                     message,
                     size,
-                    resend: policy.start(window),
+                    resend: None,
                     awaiting: false,
                     may_have_applied: false,
                     next_of_key: None,
@@ -145,6 +151,8 @@ impl<'b> Batch<'b> {
         let unsettled = items.iter().flatten().count();
         Batch {
             bucket,
+            policy: bucket.write_retry(),
+            duplicate_window: bucket.duplicate_window(),
             items,
             results,
             ready,
@@ -189,8 +197,12 @@ impl<'b> Batch<'b> {
             let Some(item) = self.items[slot].as_mut() else {
                 continue;
             };
-            let wait = item.resend.next_ack_wait();
-            let attempt = item.resend.attempts();
+            // The clock starts with the first copy: the server's duplicate window is counted
+            // from when it stored that.
+            let (policy, window) = (self.policy, self.duplicate_window);
+            let resend = item.resend.get_or_insert_with(|| policy.start(window));
+            let wait = resend.next_ack_wait();
+            let attempt = resend.attempts();
             let message = &item.message;
             let sent = client
                 .publish_with_reply_and_headers(
@@ -220,7 +232,7 @@ impl<'b> Batch<'b> {
             return Ok(());
         };
         let answer = Answer::of_reply(reply);
-        let current = item.awaiting && attempt == item.resend.attempts();
+        let current = item.awaiting && attempt == item.attempts();
         // An earlier attempt's late answer counts only when it says the write is stored.
         if !current && !matches!(answer, Answer::Stored(_)) {
             return Ok(());
@@ -274,7 +286,7 @@ impl<'b> Batch<'b> {
             let Some(item) = self.items[slot].as_mut() else {
                 continue;
             };
-            if !item.awaiting || item.resend.attempts() != attempt {
+            if !item.awaiting || item.attempts() != attempt {
                 continue;
             }
             item.awaiting = false;
@@ -291,11 +303,11 @@ impl<'b> Batch<'b> {
         let Some(item) = self.items[slot].as_ref() else {
             return;
         };
-        if let Some(pause) = item.resend.next_pause() {
+        if let Some(pause) = item.resend.as_ref().and_then(Resend::next_pause) {
             tracing::debug!(
                 bucket = self.bucket.name(),
                 key = item.key,
-                attempt = item.resend.attempts(),
+                attempt = item.attempts(),
                 reason = ?why,
                 "put_many: write not answered; resending"
             );
@@ -353,7 +365,7 @@ impl<'b> Batch<'b> {
             let Some(item) = self.items[slot].as_ref() else {
                 continue;
             };
-            let error = if item.resend.attempts() > 0 {
+            let error = if item.attempts() > 0 {
                 let why = Unanswered::NoAnswer(None);
                 self.bucket.exhausted(item.write(), why, true)
             } else {
