@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use natskv::server::Cluster;
-use natskv::{Bucket, BucketSpec, Error, ErrorKind, Family, WriteRetry};
+use natskv::server::{Cluster, NatsServer, User};
+use natskv::{Bucket, BucketSpec, Error, ErrorKind, Family, Violations, WriteRetry};
 use serde::ser::{Error as _, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -427,4 +427,44 @@ async fn bulk_writes_survive_a_leader_failover_exactly_once() {
         log.len() as u64,
         "each entry stored once, nothing else"
     );
+}
+
+/// A connection that may not write to the bucket: the call ends at once with
+/// `PermissionDenied`, and nothing is stored.
+#[tokio::test]
+async fn a_denied_bulk_write_ends_the_call_at_once() {
+    let name = common::unique_bucket("pm_denied");
+    let admin = User::new("admin", "admin-pw");
+    let reader = User::new("reader", "reader-pw").deny_publish(format!("$KV.{name}.>"));
+    let server = NatsServer::builder()
+        .user(admin.clone())
+        .user(reader.clone())
+        .start()
+        .await
+        .unwrap();
+    let as_admin = async_nats::ConnectOptions::new()
+        .user_and_password(admin.name().into(), admin.password().into())
+        .connect(server.url())
+        .await
+        .unwrap();
+    let bucket = Bucket::create(&as_admin, &BucketSpec::new(&name))
+        .await
+        .unwrap();
+    let violations = Violations::new();
+    let as_reader = async_nats::ConnectOptions::new()
+        .user_and_password(reader.name().into(), reader.password().into())
+        .event_callback(violations.callback())
+        .connect(server.url())
+        .await
+        .unwrap();
+    let nats = violations.attach(as_reader);
+    let fam: Readings =
+        Family::bind(&Bucket::open_name(&nats, &name).await.unwrap(), "r.{id}").unwrap();
+    let (keys, values) = numbered(100);
+
+    let started = std::time::Instant::now();
+    let error = fam.put_many(keys.iter().zip(&values)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "at once");
+    assert_eq!(bucket.status().await.unwrap().values, 0);
 }
