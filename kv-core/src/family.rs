@@ -403,9 +403,15 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
 }
 
 impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
-    async fn write_value(&self, key: &K, value: &V, expect: Option<Expect>) -> Result<u64> {
+    /// The key rendered and the value encoded, ready for the wire.
+    fn rendered(&self, key: &K, value: &V) -> Result<(String, Bytes)> {
         let rendered = self.key(key)?;
         let payload = self.encode(&rendered, value)?;
+        Ok((rendered, payload))
+    }
+
+    async fn write_value(&self, key: &K, value: &V, expect: Option<Expect>) -> Result<u64> {
+        let (rendered, payload) = self.rendered(key, value)?;
         let name = if expect.is_some() { "update" } else { "put" };
         let write =
             Write::new(name, &rendered, Operation::Put).expect(expect.unwrap_or(Expect::Any));
@@ -432,8 +438,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     }
 
     async fn create_inner(&self, key: &K, value: &V, ttl: Option<Duration>) -> Result<u64> {
-        let rendered = self.key(key)?;
-        let payload = self.encode(&rendered, value)?;
+        let (rendered, payload) = self.rendered(key, value)?;
         self.bucket
             .write_create(
                 Write::new("create", &rendered, Operation::Put).ttl(ttl),
@@ -462,6 +467,55 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Not cancel safe: the value may be written even if the future is dropped.
     pub async fn put(&self, key: &K, value: &V) -> Result<u64> {
         self.write_value(key, value, None).await
+    }
+
+    /// Writes many values at once and returns one result per entry, in the order given: the
+    /// revision the entry was stored at, or that entry's own error. An entry whose key cannot
+    /// be rendered ([`Error::InvalidKey`]), whose value does not encode ([`Error::Codec`]) or
+    /// is too large ([`Error::ValueTooLarge`]) is not sent; the others are written, so one bad
+    /// entry never hides or stops another. Takes pairs of references, as a map's `iter()` or
+    /// `keys.iter().zip(&values)` yield them.
+    ///
+    /// Far faster than a loop of [`put`](Self::put)s: the writes are pipelined on the
+    /// connection (up to 1,024 awaiting their acknowledgement at once, all answered on one
+    /// subscription), and each acknowledgement gives its own write's revision. Every write
+    /// keeps what a single put promises: it carries its own message id and is resent, as the
+    /// bucket's [`WriteRetry`](crate::WriteRetry) allows, until the server answers it, so it is
+    /// applied exactly once; one whose answer never came is [`Error::Timeout`] with
+    /// `may_have_applied`. Entries of the same key are written in the order given (the last
+    /// one wins), each once the one before it is answered.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// let keys = ["a".to_owned(), "b".to_owned()];
+    /// let values = [vec![1], vec![2]];
+    /// for (key, revision) in keys.iter().zip(sessions.put_many(keys.iter().zip(&values)).await?) {
+    ///     println!("{key}: {:?}", revision.map_err(|e| e.kind()));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The whole call fails only for what concerns every entry: the bucket is gone
+    /// ([`Error::BucketNotFound`]), the server has no JetStream, or the connection may not
+    /// write to the bucket ([`Error::PermissionDenied`]; entries sent before the server said
+    /// so may have been written). Otherwise each entry's result is as [`put`](Self::put)'s.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: some of the values may be written even if the future is dropped.
+    pub async fn put_many<'e>(
+        &self,
+        entries: impl IntoIterator<Item = (&'e K, &'e V)>,
+    ) -> Result<Vec<Result<u64>>>
+    where
+        K: 'e,
+        V: 'e,
+    {
+        let writes = entries
+            .into_iter()
+            .map(|(key, value)| self.rendered(key, value))
+            .collect();
+        self.bucket.put_many(writes).await
     }
 
     /// Writes the value only if the key has no live value (never written, deleted or purged):

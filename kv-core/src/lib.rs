@@ -14,6 +14,8 @@ pub mod __private;
 #[cfg(feature = "runtime")]
 mod bucket;
 #[cfg(feature = "runtime")]
+mod bulk;
+#[cfg(feature = "runtime")]
 mod cache;
 #[cfg(feature = "runtime")]
 mod classify;

@@ -8,11 +8,13 @@
 use std::future::IntoFuture;
 use std::time::{Duration, SystemTime};
 
-use async_nats::HeaderMap;
+use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::publish::PublishAck;
+use async_nats::jetstream::response::Response;
 use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
+use async_nats::{HeaderMap, StatusCode};
 use bytes::Bytes;
 
 use crate::bucket::Bucket;
@@ -89,15 +91,15 @@ impl<'a> Write<'a> {
 /// One message ready for the wire: subject, headers (the write's message id among them) and
 /// payload. Headers are kept as a list so their size is known before anything is sent.
 #[derive(Debug, Clone)]
-struct Outgoing {
-    subject: String,
+pub(crate) struct Outgoing {
+    pub(crate) subject: String,
     headers: Vec<(&'static str, String)>,
-    payload: Bytes,
+    pub(crate) payload: Bytes,
 }
 
 impl Outgoing {
     /// The write's message: ADR-8 headers, its guards and a fresh message id.
-    fn new(subject: String, write: Write<'_>, payload: Bytes) -> Self {
+    pub(crate) fn new(subject: String, write: Write<'_>, payload: Bytes) -> Self {
         let mut headers = vec![(MSG_ID, nuid::next().as_str().to_owned())];
         match write.operation {
             Operation::Put => {}
@@ -146,7 +148,7 @@ impl Outgoing {
         }
     }
 
-    fn header_map(&self) -> HeaderMap {
+    pub(crate) fn header_map(&self) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in &self.headers {
             map.insert(*name, value.as_str());
@@ -157,7 +159,7 @@ impl Outgoing {
     /// The size the server holds against `max_payload` and a stream's `max_msg_size`: the
     /// header block as sent (`NATS/1.0\r\n`, a `name: value\r\n` line each, `\r\n`) and the
     /// payload.
-    fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         let lines: usize = self
             .headers
             .iter()
@@ -174,7 +176,7 @@ impl Outgoing {
 
 /// What the server's answer to one attempt means for the write.
 #[derive(Debug)]
-enum Answer {
+pub(crate) enum Answer {
     /// Stored at this revision, by this attempt or by an earlier copy (a duplicate ack).
     Stored(u64),
     /// Not stored: the compare-and-set guard (or a confirmation's guard) failed; with the
@@ -191,7 +193,7 @@ enum Answer {
 }
 
 impl Answer {
-    fn of(result: Result<PublishAck, PublishError>) -> Answer {
+    pub(crate) fn of(result: Result<PublishAck, PublishError>) -> Answer {
         let error = match result {
             Ok(ack) if ack.sequence > 0 => return Answer::Stored(ack.sequence),
             // A duplicate of a copy not stored yet, as a clustered stream may say.
@@ -213,9 +215,64 @@ impl Answer {
     }
 }
 
+impl Answer {
+    /// The answer in a reply to a write published with a reply subject of the caller's own
+    /// (many writes sharing one subscription). A plain acknowledgement (`{"stream":..,"seq":..}`)
+    /// is read without a JSON parser, as the common case; anything else as a JetStream publish
+    /// reads its acknowledgement.
+    pub(crate) fn of_reply(reply: &async_nats::Message) -> Answer {
+        match stored_sequence(&reply.payload) {
+            Some(revision) if reply.status.is_none() => Answer::Stored(revision),
+            _ => Answer::of(ack_of(reply)),
+        }
+    }
+}
+
+/// The sequence of a plain acknowledgement of a stored message: an object starting with its
+/// stream's name, with no error, whose `seq` is not zero. `None` for anything else.
+fn stored_sequence(payload: &[u8]) -> Option<u64> {
+    const SEQ: &[u8] = b"\"seq\":";
+    if !payload.starts_with(b"{\"stream\":") || contains(payload, b"\"error\"") {
+        return None;
+    }
+    let at = payload.windows(SEQ.len()).position(|w| w == SEQ)? + SEQ.len();
+    let digits = &payload[at..];
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let sequence: u64 = std::str::from_utf8(&digits[..end]).ok()?.parse().ok()?;
+    (sequence > 0).then_some(sequence)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A reply read as a JetStream publish reads its acknowledgement: a no-responders status is a
+/// message nobody took.
+fn ack_of(reply: &async_nats::Message) -> Result<PublishAck, PublishError> {
+    if reply.status == Some(StatusCode::NO_RESPONDERS) {
+        return Err(PublishError::new(PublishErrorKind::StreamNotFound));
+    }
+    let response = serde_json::from_slice(&reply.payload)
+        .map_err(|e| PublishError::with_source(PublishErrorKind::Other, e))?;
+    match response {
+        Response::Ok(ack) => Ok(ack),
+        Response::Err { error } => {
+            let kind = match error.error_code() {
+                ErrorCode::STREAM_WRONG_LAST_MESSAGE_ID => PublishErrorKind::WrongLastMessageId,
+                ErrorCode::STREAM_WRONG_LAST_SEQUENCE => PublishErrorKind::WrongLastSequence,
+                _ => PublishErrorKind::Other,
+            };
+            Err(PublishError::with_source(kind, error))
+        }
+    }
+}
+
 /// Why the last attempt of a write that ran out of time did not get through.
 #[derive(Debug)]
-enum Unanswered {
+pub(crate) enum Unanswered {
     NotDelivered(PublishError),
     NoAnswer(Option<PublishError>),
 }
@@ -343,7 +400,12 @@ impl Bucket {
 
     /// The error of a write whose retries ran out: [`Error::Unavailable`] when its last attempt
     /// was taken by nobody, [`Error::Timeout`] when it went unanswered (so it may have landed).
-    fn exhausted(&self, write: Write<'_>, last: Unanswered, may_have_applied: bool) -> Error {
+    pub(crate) fn exhausted(
+        &self,
+        write: Write<'_>,
+        last: Unanswered,
+        may_have_applied: bool,
+    ) -> Error {
         match last {
             Unanswered::NotDelivered(error) => {
                 self.unavailable(write, may_have_applied, Some(Box::new(error)))
@@ -397,20 +459,35 @@ impl Bucket {
 
     /// How long the server remembers message ids for this bucket: the horizon within which a
     /// resent write is recognised.
-    fn duplicate_window(&self) -> Duration {
+    pub(crate) fn duplicate_window(&self) -> Duration {
         self.stream().cached_info().config.duplicate_window
     }
 
     /// [`Error::ValueTooLarge`] before any wire call when the message is larger than the
     /// server's `max_payload` or the bucket's largest value (the stream's `max_msg_size`),
     /// whichever is smaller. Both count the headers.
-    fn check_size(&self, write: Write<'_>, size: usize) -> Result<()> {
+    pub(crate) fn check_size(&self, write: Write<'_>, size: usize) -> Result<()> {
+        self.check_size_within(write, size, self.size_limit())
+    }
+
+    /// The largest message a write may send: the smaller of the server's `max_payload` and the
+    /// bucket's largest value (`None`: no limit known).
+    pub(crate) fn size_limit(&self) -> Option<u64> {
         let max_payload = u64::try_from(self.js().client().max_payload()).ok();
-        let limit = [max_payload, self.max_value_size()]
+        [max_payload, self.max_value_size()]
             .into_iter()
             .flatten()
             .filter(|limit| *limit > 0)
-            .min();
+            .min()
+    }
+
+    /// [`check_size`](Self::check_size) against a limit read once for many writes.
+    pub(crate) fn check_size_within(
+        &self,
+        write: Write<'_>,
+        size: usize,
+        limit: Option<u64>,
+    ) -> Result<()> {
         match limit {
             Some(limit) if u64::try_from(size).unwrap_or(u64::MAX) > limit => {
                 Err(self.too_large(write, size, Some(limit), None))
@@ -427,7 +504,12 @@ impl Bucket {
     }
 
     /// The error of a write the server refused outright.
-    async fn refused(&self, write: Write<'_>, size: usize, error: PublishError) -> Error {
+    pub(crate) async fn refused(
+        &self,
+        write: Write<'_>,
+        size: usize,
+        error: PublishError,
+    ) -> Error {
         if error.kind() == PublishErrorKind::MaxPayloadExceeded {
             // Another server (after a reconnect) may have a smaller limit than the one checked.
             let limit = u64::try_from(self.js().client().max_payload()).ok();
@@ -466,7 +548,7 @@ impl Bucket {
         }
     }
 
-    fn unavailable(
+    pub(crate) fn unavailable(
         &self,
         write: Write<'_>,
         may_have_applied: bool,
@@ -480,7 +562,7 @@ impl Bucket {
         }
     }
 
-    fn wrong_revision(&self, write: Write<'_>, current: Option<u64>) -> Error {
+    pub(crate) fn wrong_revision(&self, write: Write<'_>, current: Option<u64>) -> Error {
         let expected = match write.expect {
             Expect::Revision(r) => r,
             Expect::Any => 0,
@@ -564,5 +646,31 @@ impl Bucket {
             created: SystemTime::from(info.published),
             delta: info.pending,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_sequence;
+
+    #[test]
+    fn a_plain_acknowledgement_is_read_without_a_parser() {
+        assert_eq!(stored_sequence(br#"{"stream":"KV_a", "seq":42}"#), Some(42));
+        assert_eq!(
+            stored_sequence(br#"{"stream":"KV_a", "domain":"hub", "seq":7,"duplicate":true}"#),
+            Some(7)
+        );
+        // Everything else goes to the full reading.
+        assert_eq!(stored_sequence(br#"{"stream":"KV_a", "seq":0}"#), None);
+        assert_eq!(
+            stored_sequence(br#"{"error":{"code":503,"err_code":10077,"description":"x"}}"#),
+            None
+        );
+        assert_eq!(
+            stored_sequence(br#"{"stream":"KV_a", "seq":3, "error":{"code":400}}"#),
+            None
+        );
+        assert_eq!(stored_sequence(br#"{"stream":"KV_a", "seq":x}"#), None);
+        assert_eq!(stored_sequence(b""), None);
     }
 }

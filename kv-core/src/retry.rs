@@ -246,13 +246,19 @@ impl Resend {
     /// Pauses before the next attempt; `false`, without pausing, when the horizon does not
     /// leave room for one.
     pub(crate) async fn pause(&self) -> bool {
-        match self.pause_at(Instant::now()) {
+        match self.next_pause() {
             Some(delay) => {
                 tokio::time::sleep(delay).await;
                 true
             }
             None => false,
         }
+    }
+
+    /// The pause before the next attempt, for a caller that waits on several writes at once;
+    /// `None` when the horizon does not leave room for one.
+    pub(crate) fn next_pause(&self) -> Option<Duration> {
+        self.pause_at(Instant::now())
     }
 
     fn pause_at(&self, now: Instant) -> Option<Duration> {
