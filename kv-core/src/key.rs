@@ -735,7 +735,10 @@ pub fn render_key<K: KvKey>(
     // reserved prefix, which a first parameter could carry, is left to check.
     if out.starts_with(RESERVED_PREFIX) {
         if let Err(cause) = validate_key(&out) {
-            return Err(KeyError::new(KeyErrorReason::InvalidKey { key: out, cause }));
+            return Err(KeyError::new(KeyErrorReason::InvalidKey {
+                key: out,
+                cause,
+            }));
         }
     }
     debug_assert!(validate_key(&out).is_ok() && pattern.match_key(&out).is_some());

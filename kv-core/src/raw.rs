@@ -7,13 +7,13 @@
 
 use std::time::{Duration, SystemTime};
 
+use async_nats::header::HeaderName;
 use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::response::Response;
 use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
-use async_nats::header::HeaderName;
 use async_nats::{HeaderMap, RequestErrorKind, StatusCode};
 use bytes::Bytes;
 
