@@ -481,15 +481,18 @@ async fn suite(url: &str, runtime: &'static str, sizes: Sizes) -> Vec<Row> {
             "put, 256 in flight",
             n,
             rounds,
-            async || {
-                futures::stream::iter(keys.iter().zip(&values))
-                    .map(|(k, v)| devices.put(k, v))
-                    .buffer_unordered(256)
-                    .try_collect::<Vec<_>>()
-                    .await
-                    .expect("put");
-            },
+            async || puts_in_flight(&devices, &keys, &values).await,
             async || raw_puts_in_flight(&store, &values).await,
+        )
+        .await;
+
+    report
+        .compare(
+            "put, 256 in flight, raw with message ids too",
+            n,
+            rounds,
+            async || puts_in_flight(&devices, &keys, &values).await,
+            async || raw_puts_with_ids_in_flight(&js, &values).await,
         )
         .await;
 
@@ -509,24 +512,7 @@ async fn suite(url: &str, runtime: &'static str, sizes: Sizes) -> Vec<Row> {
             n,
             rounds,
             async || put_many(&devices, &keys, &values).await,
-            async || {
-                futures::stream::iter(values.iter().enumerate())
-                    .map(|(i, v)| {
-                        let mut headers = async_nats::HeaderMap::new();
-                        headers.insert("Nats-Msg-Id", nuid::next().as_str());
-                        let subject = format!("$KV.{}.{}", BUCKETS.ops, raw_key(i as u32));
-                        let js = &js;
-                        async move {
-                            js.publish_with_headers(subject, headers, encode(v))
-                                .await?
-                                .await
-                        }
-                    })
-                    .buffer_unordered(256)
-                    .try_collect::<Vec<_>>()
-                    .await
-                    .expect("put");
-            },
+            async || raw_puts_with_ids_in_flight(&js, &values).await,
         )
         .await;
 
@@ -698,6 +684,39 @@ async fn suite(url: &str, runtime: &'static str, sizes: Sizes) -> Vec<Row> {
 async fn raw_puts_in_flight(store: &Store, values: &[DeviceState]) {
     futures::stream::iter(values.iter().enumerate())
         .map(|(i, v)| store.put(raw_key(i as u32), encode(v)))
+        .buffer_unordered(256)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("put");
+}
+
+/// natskv's puts, 256 awaiting their acks.
+async fn puts_in_flight(
+    devices: &Family<DeviceKey, DeviceState>,
+    keys: &[DeviceKey],
+    values: &[DeviceState],
+) {
+    futures::stream::iter(keys.iter().zip(values))
+        .map(|(k, v)| devices.put(k, v))
+        .buffer_unordered(256)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("put");
+}
+
+/// Raw puts as natskv writes them (each with a fresh `Nats-Msg-Id`), 256 awaiting their acks.
+async fn raw_puts_with_ids_in_flight(js: &async_nats::jetstream::Context, values: &[DeviceState]) {
+    futures::stream::iter(values.iter().enumerate())
+        .map(|(i, v)| {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", nuid::next().as_str());
+            let subject = format!("$KV.{}.{}", BUCKETS.ops, raw_key(i as u32));
+            async move {
+                js.publish_with_headers(subject, headers, encode(v))
+                    .await?
+                    .await
+            }
+        })
         .buffer_unordered(256)
         .try_collect::<Vec<_>>()
         .await
