@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use futures::stream::BoxStream;
 use serde::Serialize;
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, settle};
+use crate::classify::{Op, classify, settle};
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
 
@@ -227,9 +227,15 @@ const OPERATION: &str = "history";
 /// The name errors of a `multi_last` read carry.
 const GET_MANY: &str = "get many";
 
-/// The most subjects one `multi_last` request may name (the server's cap on one batch).
+/// The most subjects one `multi_last` request may name, and the most entries it may answer
+/// (the server's cap on one batch; a wildcard matching more is refused with [`TOO_MANY`]).
 const MULTI_LAST_MAX: usize = 1024;
-/// The header giving the stream sequence a `multi_last` answer is as of.
+/// `multi_last` requests in flight at once once the snapshot's sequence is known: their
+/// answers fit the reply subscription's buffer (64k messages by default) with room to spare.
+const IN_FLIGHT: usize = 8;
+/// The status of a `multi_last` request matching more subjects than one batch may answer.
+const TOO_MANY: u16 = 413;
+/// The header giving the stream sequence a `multi_last` answer is as of (on its end-of-batch).
 const UP_TO_SEQUENCE: &str = "Nats-UpTo-Sequence";
 
 /// A `multi_last` request (ADR-31): the last message of each subject, as of `up_to_seq`.
@@ -241,86 +247,250 @@ struct MultiLastRequest<'a> {
     up_to_seq: u64,
 }
 
+/// How the server ended its answer to one `multi_last` request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Every matching subject's last message was sent, as of this stream sequence.
+    AsOf(u64),
+    /// No subject had a message (as of the pinned sequence, if one was given).
+    NoResults,
+    /// A wildcard matched more subjects than one batch may answer; nothing was sent.
+    TooMany,
+}
+
 /// The latest entry (markers included) of each of `subjects` (full subjects, no wildcards),
-/// as of one stream sequence: one request per 1,024 subjects, the later ones pinned to the
-/// sequence the first was answered as of, so the answer is one consistent snapshot. Keyed by
-/// key (the subject without `$KV.<bucket>.`); subjects without a message are absent.
+/// as of one stream sequence: `as_of`, or (0) the one the first answer gives. One request per
+/// 1,024 subjects; those after the first are sent together, pinned to its sequence, so the
+/// answer is one consistent snapshot. Each entry found goes to `found`, in no particular
+/// order; subjects without a message get nothing. Returns the sequence the read is as of
+/// (0 when no subject has a message and no `as_of` was given).
 pub(crate) async fn last_many(
     bucket: &Bucket,
     subjects: &[&str],
-) -> Result<std::collections::HashMap<String, RawEntry>> {
-    let stream = bucket.stream_name();
+    as_of: u64,
+    found: impl FnMut(RawEntry),
+) -> Result<u64> {
     let read = async {
-        let client = bucket.js().client();
-        let inbox = client.new_inbox();
-        let mut replies = client
-            .subscribe(inbox.clone())
-            .await
-            .map_err(|e| connection(bucket, GET_MANY, e))?;
-        let timeout = client.timeout().unwrap_or(DEFAULT_TIMEOUT);
-        let mut found = std::collections::HashMap::with_capacity(subjects.len());
-        let mut up_to_seq = 0;
-        for chunk in subjects.chunks(MULTI_LAST_MAX) {
-            let body = MultiLastRequest {
-                multi_last: chunk,
-                batch: chunk.len(),
-                up_to_seq,
-            };
-            let payload =
-                serde_json::to_vec(&body).map_err(|e| failed(bucket, GET_MANY, e.to_string()))?;
-            let request = async_nats::Request::new()
-                .inbox(inbox.clone())
-                .payload(Bytes::from(payload));
-            bucket
-                .js()
-                .send_request(format!("DIRECT.GET.{stream}"), request)
-                .await
-                .map_err(|e| connection(bucket, GET_MANY, e))?;
-            loop {
-                let message = match tokio::time::timeout(timeout, replies.next()).await {
-                    Ok(Some(message)) => message,
-                    Ok(None) => {
-                        return Err(connection(
-                            bucket,
-                            GET_MANY,
-                            "the reply subscription closed",
-                        ));
-                    }
-                    Err(_elapsed) => return Err(timed_out(bucket, GET_MANY)),
-                };
-                if up_to_seq == 0 {
-                    if let Some(seq) = message.headers.as_ref().and_then(up_to_sequence) {
-                        up_to_seq = seq;
-                    }
-                }
-                match message.status {
-                    None => {
-                        let message =
-                            async_nats::jetstream::message::StreamMessage::try_from(message)
-                                .map_err(|e| failed(bucket, GET_MANY, e.to_string()))?;
-                        let entry = bucket.raw_entry(message);
-                        found.insert(entry.key.clone(), entry);
-                    }
-                    // None of the subjects has a message, or the batch is complete.
-                    Some(status) if status == StatusCode::NOT_FOUND => break,
-                    Some(status) if status == END_OF_BATCH => break,
-                    Some(status) if status == StatusCode::NO_RESPONDERS => {
-                        return Err(unanswered(bucket, GET_MANY).await);
-                    }
-                    Some(status) => {
-                        let description = message.description.unwrap_or_default();
-                        return Err(failed(
-                            bucket,
-                            GET_MANY,
-                            format!("status {status}: {description}"),
-                        ));
-                    }
+        let mut batch = MultiLast::start(bucket).await?;
+        batch.latest(subjects, as_of, found).await
+    };
+    bucket.guard(&[DIRECT_GET, bucket.stream_name()], read).await?
+}
+
+/// The latest entry (markers included) of every subject matching `filter` (a full subject
+/// filter, wildcards allowed), as one consistent snapshot; each goes to `found`. Returns the
+/// stream sequence the snapshot is as of.
+///
+/// One request when at most 1,024 subjects match. The server refuses a wildcard matching more
+/// (it does not page a wildcard `multi_last`), so then the matching subjects are listed (a
+/// stream-info request, which states the stream's last sequence before it lists them) and read
+/// as named subjects pinned to that sequence. Nothing is created on the server either way.
+pub(crate) async fn last_matching(
+    bucket: &Bucket,
+    filter: &str,
+    mut found: impl FnMut(RawEntry),
+) -> Result<u64> {
+    let read = async {
+        let mut batch = MultiLast::start(bucket).await?;
+        let mut as_of = 0;
+        loop {
+            batch.send(&[filter], as_of).await?;
+            match batch.end(&mut found).await? {
+                End::AsOf(sequence) => return Ok(sequence),
+                End::NoResults if as_of > 0 => return Ok(as_of),
+                // Nothing matches now; pinned to the stream's last sequence, the empty answer
+                // (or what was written meanwhile) has a sequence it is as of.
+                End::NoResults => match batch.last_sequence().await? {
+                    0 => return Ok(0),
+                    last => as_of = last,
+                },
+                End::TooMany => {
+                    let (as_of, subjects) = batch.subjects(filter).await?;
+                    let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+                    return batch.latest(&subjects, as_of, found).await;
                 }
             }
         }
-        Ok(found)
     };
-    bucket.guard(&[DIRECT_GET, stream], read).await?
+    bucket.guard(&[DIRECT_GET, bucket.stream_name()], read).await?
+}
+
+/// `multi_last` requests in progress on one reply subscription.
+struct MultiLast {
+    bucket: Bucket,
+    inbox: String,
+    replies: Subscriber,
+    timeout: Duration,
+    /// The sequence of the last message of the answer being read (0 before its first): each
+    /// reply names its predecessor, so a reply the client dropped is noticed.
+    previous: u64,
+}
+
+impl MultiLast {
+    async fn start(bucket: &Bucket) -> Result<MultiLast> {
+        let client = bucket.js().client();
+        let inbox = client.new_inbox();
+        let replies = client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| connection(bucket, GET_MANY, e))?;
+        Ok(MultiLast {
+            bucket: bucket.clone(),
+            inbox,
+            replies,
+            timeout: client.timeout().unwrap_or(DEFAULT_TIMEOUT),
+            previous: 0,
+        })
+    }
+
+    /// Reads the latest entries of `subjects` as of `as_of` (0: as of the first answer).
+    /// Until the sequence is known one request is sent at a time; then the rest go together,
+    /// and a request answered "no results" before it was known is asked again pinned.
+    async fn latest(
+        &mut self,
+        subjects: &[&str],
+        mut as_of: u64,
+        mut found: impl FnMut(RawEntry),
+    ) -> Result<u64> {
+        let mut chunks = subjects.chunks(MULTI_LAST_MAX);
+        let mut again = Vec::new();
+        while as_of == 0 {
+            let Some(chunk) = chunks.next() else {
+                return Ok(0);
+            };
+            self.send(chunk, 0).await?;
+            match self.end(&mut found).await? {
+                End::AsOf(sequence) => as_of = sequence,
+                End::NoResults => again.push(chunk),
+                End::TooMany => return Err(self.failed("too many results for named subjects")),
+            }
+        }
+        let mut pending = again.into_iter().chain(chunks);
+        let mut in_flight = 0;
+        loop {
+            while in_flight < IN_FLIGHT {
+                let Some(chunk) = pending.next() else { break };
+                self.send(chunk, as_of).await?;
+                in_flight += 1;
+            }
+            if in_flight == 0 {
+                return Ok(as_of);
+            }
+            if self.end(&mut found).await? == End::TooMany {
+                return Err(self.failed("too many results for named subjects"));
+            }
+            in_flight -= 1;
+        }
+    }
+
+    /// Sends one `multi_last` request for `subjects` (at most 1,024), pinned to `as_of` when
+    /// it is not 0.
+    async fn send(&mut self, subjects: &[&str], as_of: u64) -> Result<()> {
+        let body = MultiLastRequest {
+            multi_last: subjects,
+            batch: MULTI_LAST_MAX,
+            up_to_seq: as_of,
+        };
+        let payload = serde_json::to_vec(&body).map_err(|e| self.failed(e.to_string()))?;
+        let request = async_nats::Request::new()
+            .inbox(self.inbox.clone())
+            .payload(Bytes::from(payload));
+        let subject = format!("DIRECT.GET.{}", self.bucket.stream_name());
+        self.bucket
+            .js()
+            .send_request(subject, request)
+            .await
+            .map_err(|e| connection(&self.bucket, GET_MANY, e))
+    }
+
+    /// Reads the answer to the oldest request still unanswered, handing its entries to
+    /// `found`, up to how the server ended it. Answers come in the order asked.
+    async fn end(&mut self, found: &mut impl FnMut(RawEntry)) -> Result<End> {
+        self.previous = 0;
+        loop {
+            let message = match tokio::time::timeout(self.timeout, self.replies.next()).await {
+                Ok(Some(message)) => message,
+                Ok(None) => {
+                    return Err(connection(
+                        &self.bucket,
+                        GET_MANY,
+                        "the reply subscription closed",
+                    ));
+                }
+                Err(_elapsed) => return Err(timed_out(&self.bucket, GET_MANY)),
+            };
+            let headers = message.headers.as_ref();
+            let previous = headers.and_then(last_sequence);
+            if previous.is_some_and(|p| p != self.previous) {
+                // The client dropped a reply (a slow consumer): say so rather than miss a key.
+                return Err(self.failed(format!(
+                    "a batch reply after revision {} was lost",
+                    self.previous
+                )));
+            }
+            match message.status {
+                None => {
+                    let entry = self.entry(message)?;
+                    self.previous = entry.revision;
+                    found(entry);
+                }
+                Some(status) if status == END_OF_BATCH => {
+                    let Some(as_of) = headers.and_then(up_to_sequence) else {
+                        return Err(self.failed(format!("an end of batch without {UP_TO_SEQUENCE}")));
+                    };
+                    return Ok(End::AsOf(as_of));
+                }
+                Some(status) if status == StatusCode::NOT_FOUND => return Ok(End::NoResults),
+                Some(status) if status == TOO_MANY => return Ok(End::TooMany),
+                Some(status) if status == StatusCode::NO_RESPONDERS => {
+                    return Err(unanswered(&self.bucket, GET_MANY).await);
+                }
+                Some(status) => {
+                    let description = message.description.unwrap_or_default();
+                    return Err(self.failed(format!("status {status}: {description}")));
+                }
+            }
+        }
+    }
+
+    fn entry(&self, message: Message) -> Result<RawEntry> {
+        let message = async_nats::jetstream::message::StreamMessage::try_from(message)
+            .map_err(|e| self.failed(e.to_string()))?;
+        Ok(self.bucket.raw_entry(message))
+    }
+
+    /// The stream's last sequence now.
+    async fn last_sequence(&self) -> Result<u64> {
+        let op = Op::read(self.bucket.name(), GET_MANY);
+        match self.bucket.stream().get_info().await {
+            Ok(info) => Ok(info.state.last_sequence),
+            Err(e) => Err(settle(self.bucket.js(), op, classify(op, e)).await),
+        }
+    }
+
+    /// The subjects matching `filter` that hold a message, and the stream's last sequence
+    /// as the server stated it before listing them (so each listed subject had its message by
+    /// then). Listed 100,000 to a page; a listing of several pages reads each page as of its
+    /// own request.
+    async fn subjects(&self, filter: &str) -> Result<(u64, Vec<String>)> {
+        let op = Op::read(self.bucket.name(), GET_MANY);
+        let fail = |e| classify(op, e);
+        let listing = match self.bucket.stream().info_with_subjects(filter).await {
+            Ok(listing) => listing,
+            Err(e) => return Err(settle(self.bucket.js(), op, classify(op, e)).await),
+        };
+        let as_of = listing.info.state.last_sequence;
+        let subjects: Vec<String> = listing
+            .map(|item| item.map(|(subject, _count)| subject))
+            .try_collect()
+            .await
+            .map_err(fail)?;
+        Ok((as_of, subjects))
+    }
+
+    fn failed(&self, description: impl Into<String>) -> Error {
+        failed(&self.bucket, GET_MANY, description.into())
+    }
 }
 
 fn up_to_sequence(headers: &HeaderMap) -> Option<u64> {

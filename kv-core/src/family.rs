@@ -1,5 +1,6 @@
 //! Typed key families: every key of one pattern, with one key type and one value type.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -264,34 +265,39 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     where
         K: 'k,
     {
-        let rendered: Vec<Result<String>> = keys.into_iter().map(|key| self.key(key)).collect();
-        let mut subjects: Vec<String> = rendered
-            .iter()
-            .flatten()
-            .map(|key| format!("{}{key}", self.bucket.prefix()))
-            .collect();
-        subjects.sort_unstable();
-        subjects.dedup();
-        let found = if subjects.is_empty() {
-            std::collections::HashMap::new()
-        } else if crate::direct::supported(&self.bucket) {
-            let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
-            crate::direct::last_many(&self.bucket, &subjects).await?
-        } else {
-            let mut found = std::collections::HashMap::with_capacity(subjects.len());
-            for subject in &subjects {
-                let key = subject
-                    .strip_prefix(self.bucket.prefix())
-                    .unwrap_or(subject);
-                if let Some(raw) = self.bucket.last(key).await? {
-                    found.insert(key.to_owned(), raw);
-                }
-            }
-            found
-        };
-        Ok(rendered
+        // Each distinct key once, numbered in the order first asked.
+        let prefix = self.bucket.prefix();
+        let mut slots: HashMap<String, usize> = HashMap::new();
+        let mut subjects = Vec::new();
+        let positions: Vec<Result<usize>> = keys
             .into_iter()
-            .map(|key| match found.get(key?.as_str()) {
+            .map(|key| {
+                let next = slots.len();
+                let slot = slots.entry(self.key(key)?).or_insert_with_key(|key| {
+                    subjects.push(format!("{prefix}{key}"));
+                    next
+                });
+                Ok(*slot)
+            })
+            .collect();
+        let mut latest: Vec<Option<RawEntry>> = vec![None; subjects.len()];
+        if subjects.is_empty() {
+        } else if direct::supported(&self.bucket) {
+            let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+            direct::last_many(&self.bucket, &subjects, 0, |raw| {
+                if let Some(&slot) = slots.get(raw.key.as_str()) {
+                    latest[slot] = Some(raw);
+                }
+            })
+            .await?;
+        } else {
+            for (slot, subject) in latest.iter_mut().zip(&subjects) {
+                *slot = self.bucket.last(&subject[prefix.len()..]).await?;
+            }
+        }
+        Ok(positions
+            .into_iter()
+            .map(|slot| match &latest[slot?] {
                 Some(raw) if raw.operation == Operation::Put => self.decode(raw, true).map(Some),
                 _ => Ok(None),
             })
