@@ -9,7 +9,7 @@
 //! batches, but counts `Nats-Num-Pending` with the message itself included (2.12 and later
 //! count what comes after it, as a consumer does). Older servers are read through a consumer.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
 use bytes::Bytes;
@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::bucket::Bucket;
 use crate::classify::{Op, classify, settle};
-use crate::entry::RawEntry;
+use crate::entry::{KV_OPERATION, MARKER_REASON, Operation, RawEntry};
 use crate::error::{Error, Result};
 
 /// Entries per request: more than a bucket keeps of one key (`history` is at most 64).
@@ -237,6 +237,10 @@ const IN_FLIGHT: usize = 8;
 const TOO_MANY: u16 = 413;
 /// The header giving the stream sequence a `multi_last` answer is as of (on its end-of-batch).
 const UP_TO_SEQUENCE: &str = "Nats-UpTo-Sequence";
+/// The headers of a direct get's answer naming its subject, sequence and time.
+const NATS_SUBJECT: &str = "Nats-Subject";
+const NATS_SEQUENCE: &str = "Nats-Sequence";
+const NATS_TIME_STAMP: &str = "Nats-Time-Stamp";
 
 /// A `multi_last` request (ADR-31): the last message of each subject, as of `up_to_seq`.
 #[derive(Serialize)]
@@ -419,21 +423,16 @@ impl MultiLast {
                 }
                 Err(_elapsed) => return Err(timed_out(&self.bucket, GET_MANY)),
             };
-            let headers = message.headers.as_ref();
-            let previous = headers.and_then(last_sequence);
-            if previous.is_some_and(|p| p != self.previous) {
-                // The client dropped a reply (a slow consumer): say so rather than miss a key.
-                return Err(self.failed(format!(
-                    "a batch reply after revision {} was lost",
-                    self.previous
-                )));
+            if message.status.is_none() {
+                let (entry, previous) = self.entry(message)?;
+                self.follows(previous)?;
+                self.previous = entry.revision;
+                found(entry);
+                continue;
             }
+            let headers = message.headers.as_ref();
+            self.follows(headers.and_then(last_sequence))?;
             match message.status {
-                None => {
-                    let entry = self.entry(message)?;
-                    self.previous = entry.revision;
-                    found(entry);
-                }
                 Some(status) if status == END_OF_BATCH => {
                     let Some(as_of) = headers.and_then(up_to_sequence) else {
                         return Err(self.failed(format!("an end of batch without {UP_TO_SEQUENCE}")));
@@ -445,18 +444,61 @@ impl MultiLast {
                 Some(status) if status == StatusCode::NO_RESPONDERS => {
                     return Err(unanswered(&self.bucket, GET_MANY).await);
                 }
-                Some(status) => {
+                status => {
                     let description = message.description.unwrap_or_default();
-                    return Err(self.failed(format!("status {status}: {description}")));
+                    return Err(self.failed(format!("status {status:?}: {description}")));
                 }
             }
         }
     }
 
-    fn entry(&self, message: Message) -> Result<RawEntry> {
-        let message = async_nats::jetstream::message::StreamMessage::try_from(message)
-            .map_err(|e| self.failed(e.to_string()))?;
-        Ok(self.bucket.raw_entry(message))
+    /// Checks that a reply names the previous one of its answer as its predecessor: otherwise
+    /// the client dropped a reply (a slow consumer), and a key would be missed.
+    fn follows(&self, previous: Option<u64>) -> Result<()> {
+        match previous {
+            Some(previous) if previous != self.previous => Err(self.failed(format!(
+                "a batch reply after revision {} was lost",
+                self.previous
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Turns a reply into an entry, and the revision it names as its predecessor, in one pass
+    /// over its headers: a reply carries some eight, and looking each up by name (as
+    /// `StreamMessage` and `Operation::from_headers` do) hashes the name every time.
+    fn entry(&self, message: Message) -> Result<(RawEntry, Option<u64>)> {
+        let (mut subject, mut sequence, mut time, mut previous) = (None, None, None, None);
+        let (mut operation, mut marker_reason) = (None, None);
+        for (name, values) in message.headers.iter().flat_map(HeaderMap::iter) {
+            let Some(value) = values.last().map(async_nats::HeaderValue::as_str) else {
+                continue;
+            };
+            match AsRef::<str>::as_ref(name) {
+                NATS_SUBJECT => subject = Some(value),
+                NATS_SEQUENCE => sequence = value.parse::<u64>().ok(),
+                NATS_TIME_STAMP => time = async_nats::datetime::parse_rfc3339(value).ok(),
+                LAST_SEQUENCE => previous = value.parse::<u64>().ok(),
+                KV_OPERATION => operation = Some(value),
+                MARKER_REASON => marker_reason = Some(value),
+                _ => {}
+            }
+        }
+        let (Some(subject), Some(revision), Some(time)) = (subject, sequence, time) else {
+            return Err(self.failed(format!(
+                "a batch reply without a valid {NATS_SUBJECT}, {NATS_SEQUENCE} or {NATS_TIME_STAMP}"
+            )));
+        };
+        let prefix = self.bucket.prefix();
+        let entry = RawEntry {
+            key: subject.strip_prefix(prefix).unwrap_or(subject).to_owned(),
+            operation: Operation::from_values(operation, marker_reason),
+            revision,
+            created: SystemTime::from(time),
+            delta: 0,
+            payload: message.payload,
+        };
+        Ok((entry, previous))
     }
 
     /// The stream's last sequence now.
