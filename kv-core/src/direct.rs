@@ -304,7 +304,7 @@ pub(crate) async fn last_matching(
                 End::NoResults if as_of > 0 => return Ok(as_of),
                 // Nothing matches now; pinned to the stream's last sequence, the empty answer
                 // (or what was written meanwhile) has a sequence it is as of.
-                End::NoResults => match batch.last_sequence().await? {
+                End::NoResults => match last_revision(bucket, GET_MANY).await? {
                     0 => return Ok(0),
                     last => as_of = last,
                 },
@@ -501,15 +501,6 @@ impl MultiLast {
         Ok((entry, previous))
     }
 
-    /// The stream's last sequence now.
-    async fn last_sequence(&self) -> Result<u64> {
-        let op = Op::read(self.bucket.name(), GET_MANY);
-        match self.bucket.stream().get_info().await {
-            Ok(info) => Ok(info.state.last_sequence),
-            Err(e) => Err(settle(self.bucket.js(), op, classify(op, e)).await),
-        }
-    }
-
     /// The subjects matching `filter` that hold a message, and the stream's last sequence
     /// as the server stated it before listing them (so each listed subject had its message by
     /// then). Listed 100,000 to a page; a listing of several pages reads each page as of its
@@ -532,6 +523,15 @@ impl MultiLast {
 
     fn failed(&self, description: impl Into<String>) -> Error {
         failed(&self.bucket, GET_MANY, description.into())
+    }
+}
+
+/// The bucket's last revision now (a stream-info request).
+pub(crate) async fn last_revision(bucket: &Bucket, operation: &'static str) -> Result<u64> {
+    let op = Op::read(bucket.name(), operation);
+    match bucket.stream().get_info().await {
+        Ok(info) => Ok(info.state.last_sequence),
+        Err(e) => Err(settle(bucket.js(), op, classify(op, e)).await),
     }
 }
 

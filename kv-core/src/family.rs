@@ -304,6 +304,75 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
             .collect())
     }
 
+    /// The latest entries of every key matching a partial key (all devices of one site), as
+    /// one consistent snapshot: every write up to the revision it reports is reflected, none
+    /// after it. Keys without a live value (deleted or purged) are left out; a value that does
+    /// not decode is an [`Error::Codec`] item and a key that does not parse into `K` an
+    /// [`Error::ForeignKey`] item, in place of their entries. Entries come in revision order.
+    ///
+    /// Read without a consumer, through batch direct gets (ADR-31 `multi_last`, nats-server
+    /// 2.12+): one request when at most 1,024 keys match; beyond that, one stream-info request
+    /// lists the matching keys and they are read 1,024 to a request, all pinned to one
+    /// revision. On older servers, or buckets without direct gets, through an ordered
+    /// consumer, which is deleted before the call returns.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// let all = sessions.get_matching(kv_core::KeyFilter::any()).await?;
+    /// println!("{} sessions as of revision {}", all.entries.len(), all.revision);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] before any wire call when a fixed parameter is not a valid
+    /// token; [`Error::BucketNotFound`] when the bucket is gone; [`Error::Timeout`] when the
+    /// server stops answering.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn get_matching(&self, filter: impl Into<KeyFilter<K>>) -> Result<Snapshot<K, V>> {
+        let subject = self.subject_filter(&filter.into())?;
+        let mut latest = Vec::new();
+        let revision = if direct::supported(&self.bucket) {
+            direct::last_matching(&self.bucket, &subject, |raw| latest.push(raw)).await?
+        } else {
+            self.scan_latest(subject, &mut latest).await?
+        };
+        latest.retain(|raw| raw.operation == Operation::Put);
+        latest.sort_unstable_by_key(|raw| raw.revision);
+        Ok(Snapshot {
+            revision,
+            entries: latest.iter().map(|raw| self.decode(raw, true)).collect(),
+        })
+    }
+
+    /// [`get_matching`](Self::get_matching) through an ordered consumer: it delivers each
+    /// key's latest entry as of its creation, then what was written since, in revision order,
+    /// so the last entry of each key is its latest as of the last revision delivered.
+    async fn scan_latest(&self, subject: String, latest: &mut Vec<RawEntry>) -> Result<u64> {
+        let spec = ScanSpec {
+            filters: vec![subject],
+            deliver: DeliverPolicy::LastPerSubject,
+            headers_only: false,
+            follow: false,
+        };
+        let mut revision = direct::last_revision(&self.bucket, "get matching").await?;
+        let mut scan = Scan::start(&self.bucket, spec).await?;
+        let mut slots: HashMap<String, usize> = HashMap::new();
+        while let Some(raw) = scan.next().await {
+            let raw = raw?;
+            revision = revision.max(raw.revision);
+            match slots.get(raw.key.as_str()) {
+                Some(&slot) => latest[slot] = raw,
+                None => {
+                    slots.insert(raw.key.clone(), latest.len());
+                    latest.push(raw);
+                }
+            }
+        }
+        Ok(revision)
+    }
+
     /// The key's latest value alone.
     ///
     /// ```no_run
@@ -665,6 +734,19 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
         }
         Ok(ttl)
     }
+}
+
+/// The latest entries of the keys matching a partial key, as of one revision: see
+/// [`Family::get_matching`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Snapshot<K, V> {
+    /// The revision the snapshot is as of: every write at or below it is reflected, none
+    /// above it (0 for a bucket that was never written).
+    pub revision: u64,
+    /// One item per key with a live value, in revision order: its entry, or the error that
+    /// kept it from being one (a value that does not decode, a key that does not parse).
+    pub entries: Vec<Result<Entry<K, V>>>,
 }
 
 /// The revisions of one key, oldest first: see [`Family::history`].
