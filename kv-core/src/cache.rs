@@ -9,8 +9,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 use crate::codec::Codec;
-use crate::direct;
-use crate::entry::{Entry, RawEntry};
+use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::key::{KeyFilter, KvKey};
@@ -321,32 +320,17 @@ where
     /// # Cancel safety
     /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
     pub async fn cache_with(&self, filter: impl Into<KeyFilter<K>>) -> Result<Cache<K, V>> {
-        let filter = filter.into();
+        let watch = self.watch_with(filter).for_cache().start().await?;
+        let map = Arc::new(RwLock::new(HashMap::new()));
         let (status_tx, status) = watch::channel(Status::default());
         let (stop, stop_rx) = oneshot::channel();
         let task = Task {
             family: self.clone(),
-            map: Arc::new(RwLock::new(HashMap::new())),
+            map: map.clone(),
             status: status_tx,
             staging: None,
             floor: 0,
         };
-        let watch = if direct::supported(self.bucket()) {
-            // Filled from one consistent snapshot without a consumer, then followed from
-            // right after it: nothing in between is missed or applied twice.
-            let subject = self.subject_filter(&filter)?;
-            let mut map = HashMap::new();
-            let revision =
-                direct::last_matching(self.bucket(), &subject, |raw| task.load(&mut map, &raw))
-                    .await?;
-            *task.write() = map;
-            task.status.send_modify(|s| s.revision = revision);
-            self.watch_with(filter).for_cache().from_revision(revision + 1)
-        } else {
-            self.watch_with(filter).for_cache()
-        };
-        let watch = watch.start().await?;
-        let map = task.map.clone();
         tokio::spawn(task.run(watch, stop_rx));
         let bucket = self.bucket().name().to_owned();
         Ok(Cache {
@@ -458,28 +442,6 @@ where
                 map.remove(&key);
             }
         });
-    }
-
-    /// Puts a snapshot's entry into `map`, before the task runs: a live value is kept, and
-    /// one that does not decode or parse is logged and left out.
-    fn load(&self, map: &mut Map<K, V>, raw: &RawEntry) {
-        if raw.operation.is_marker() {
-            return;
-        }
-        match self.family.decode(raw, true) {
-            Ok(Entry {
-                key,
-                value: Some(value),
-                revision,
-                ..
-            }) => {
-                map.insert(key, Slot { value, revision });
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(bucket = self.family.bucket().name(), %error, "live cache skipped an entry");
-            }
-        }
     }
 
     fn initialized(&mut self) {

@@ -296,25 +296,12 @@ pub(crate) async fn last_matching(
 ) -> Result<u64> {
     let read = async {
         let mut batch = MultiLast::start(bucket).await?;
-        let mut as_of = 0;
-        loop {
-            batch.send(&[filter], as_of).await?;
-            match batch.end(&mut found).await? {
-                End::AsOf(sequence) => return Ok(sequence),
-                End::NoResults if as_of > 0 => return Ok(as_of),
-                // Nothing matches now; pinned to the stream's last sequence, the empty answer
-                // (or what was written meanwhile) has a sequence it is as of.
-                End::NoResults => match last_revision(bucket, GET_MANY).await? {
-                    0 => return Ok(0),
-                    last => as_of = last,
-                },
-                End::TooMany => {
-                    let (as_of, subjects) = batch.subjects(filter).await?;
-                    let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
-                    return batch.latest(&subjects, as_of, found).await;
-                }
-            }
+        if let Some(as_of) = batch.matching(filter, &mut found).await? {
+            return Ok(as_of);
         }
+        let (as_of, subjects) = batch.subjects(filter).await?;
+        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        batch.latest(&subjects, as_of, found).await
     };
     bucket.guard(&[DIRECT_GET, bucket.stream_name()], read).await?
 }
@@ -345,6 +332,31 @@ impl MultiLast {
             timeout: client.timeout().unwrap_or(DEFAULT_TIMEOUT),
             previous: 0,
         })
+    }
+
+    /// Reads the latest entries of the subjects matching `filter` with one wildcard request:
+    /// the sequence they are as of, or `None` when more subjects match than one batch may
+    /// answer (the server then sends nothing).
+    async fn matching(
+        &mut self,
+        filter: &str,
+        found: &mut impl FnMut(RawEntry),
+    ) -> Result<Option<u64>> {
+        let mut as_of = 0;
+        loop {
+            self.send(&[filter], as_of).await?;
+            match self.end(found).await? {
+                End::AsOf(sequence) => return Ok(Some(sequence)),
+                End::NoResults if as_of > 0 => return Ok(Some(as_of)),
+                // Nothing matches now; pinned to the stream's last sequence, the empty answer
+                // (or what was written meanwhile) has a sequence it is as of.
+                End::NoResults => match last_revision(&self.bucket, GET_MANY).await? {
+                    0 => return Ok(Some(0)),
+                    last => as_of = last,
+                },
+                End::TooMany => return Ok(None),
+            }
+        }
     }
 
     /// Reads the latest entries of `subjects` as of `as_of` (0: as of the first answer).
