@@ -31,7 +31,7 @@ fn site(site: &str) -> KeyFilter<DeviceKey> {
 
 type Devices = Family<DeviceKey, u64>;
 
-async fn devices(bucket: &Bucket) -> Devices {
+fn devices(bucket: &Bucket) -> Devices {
     Family::bind(bucket, "site.{site}.device.{id}").unwrap()
 }
 
@@ -212,8 +212,9 @@ async fn get_matching_reads_the_live_keys_of_a_partial_key() {
     let nats = common::connect(&server).await;
     let spec = BucketSpec::new(common::unique_bucket("matching")).history(5);
     let bucket = Bucket::create(&nats, &spec).await.unwrap();
-    let fam = devices(&bucket).await;
-    let raw: Family<DeviceKey, Vec<u8>, Raw> = Family::bind(&bucket, "site.{site}.device.{id}").unwrap();
+    let fam = devices(&bucket);
+    let raw: Family<DeviceKey, Vec<u8>, Raw> =
+        Family::bind(&bucket, "site.{site}.device.{id}").unwrap();
     for id in 0..6 {
         fam.put(&dev("paris", id), &u64::from(id)).await.unwrap();
     }
@@ -236,7 +237,10 @@ async fn get_matching_reads_the_live_keys_of_a_partial_key() {
             Err(e) => e.revision().unwrap(),
         })
         .collect();
-    assert!(revisions.windows(2).all(|w| w[0] < w[1]), "revision order: {revisions:?}");
+    assert!(
+        revisions.windows(2).all(|w| w[0] < w[1]),
+        "revision order: {revisions:?}"
+    );
     let mut values = HashMap::new();
     let mut kinds = Vec::new();
     for entry in &snapshot.entries {
@@ -253,7 +257,10 @@ async fn get_matching_reads_the_live_keys_of_a_partial_key() {
     assert_eq!(values[&5].1, Some(5));
     assert_eq!(
         kinds,
-        [(ErrorKind::Codec, Some(bad)), (ErrorKind::InvalidKey, Some(last))]
+        [
+            (ErrorKind::Codec, Some(bad)),
+            (ErrorKind::InvalidKey, Some(last))
+        ]
     );
 
     // A filter nothing matches: empty, as of the bucket's last revision.
@@ -274,7 +281,10 @@ async fn get_matching_an_empty_bucket_is_empty_as_of_revision_0() {
     let bucket = Bucket::create(&nats, &BucketSpec::new(common::unique_bucket("empty")))
         .await
         .unwrap();
-    let snapshot = devices(&bucket).await.get_matching(KeyFilter::any()).await.unwrap();
+    let snapshot = devices(&bucket)
+        .get_matching(KeyFilter::any())
+        .await
+        .unwrap();
     assert!(snapshot.entries.is_empty());
     assert_eq!(snapshot.revision, 0);
 }
@@ -286,7 +296,7 @@ async fn get_matching_reads_past_1024_matches() {
     let bucket = Bucket::create(&nats, &BucketSpec::new(common::unique_bucket("wide")))
         .await
         .unwrap();
-    let fam = devices(&bucket).await;
+    let fam = devices(&bucket);
     let paris: Vec<DeviceKey> = (0..2_500).map(|id| dev("paris", id)).collect();
     put_all(&fam, &paris, 1).await;
     let lyon: Vec<DeviceKey> = (0..10).map(|id| dev("lyon", id)).collect();
@@ -300,7 +310,12 @@ async fn get_matching_reads_past_1024_matches() {
     assert_eq!(got.len(), 2_499, "every live key once");
     assert!(!got.contains_key(&dev("paris", 17)), "deleted");
     assert_eq!(got[&dev("paris", 18)], (last, 3));
-    assert!(paris.iter().filter(|k| k.id != 17 && k.id != 18).all(|k| got[k].1 == 1));
+    assert!(
+        paris
+            .iter()
+            .filter(|k| k.id != 17 && k.id != 18)
+            .all(|k| got[k].1 == 1)
+    );
 
     let all = fam.get_matching(KeyFilter::any()).await.unwrap();
     assert_eq!(all.entries.len(), 2_509);
@@ -313,7 +328,7 @@ async fn get_matching_is_one_snapshot_while_keys_change() {
     let nats = common::connect(&server).await;
     let spec = BucketSpec::new(common::unique_bucket("matching_snapshot")).history(5);
     let bucket = Bucket::create(&nats, &spec).await.unwrap();
-    let fam = devices(&bucket).await;
+    let fam = devices(&bucket);
     // 2,500 keys: read as named keys, 1,024 to a request, after one listing.
     let keys: Vec<DeviceKey> = (0..2_500).map(|id| dev("paris", id)).collect();
     put_all(&fam, &keys, 0).await;
@@ -351,7 +366,10 @@ async fn get_matching_is_one_snapshot_while_keys_change() {
     // As of its revision R: every write at or below R is in it, none above.
     for snapshot in &snapshots {
         let got = by_key(snapshot);
-        assert!(got.values().all(|(revision, _)| *revision <= snapshot.revision));
+        assert!(
+            got.values()
+                .all(|(revision, _)| *revision <= snapshot.revision)
+        );
         for (key, revision) in acked.iter().filter(|(_, r)| *r <= snapshot.revision) {
             let seen = got.get(key).map(|(r, _)| *r);
             assert!(
@@ -381,7 +399,7 @@ async fn without_direct_gets_get_matching_reads_through_a_consumer_it_deletes() 
     .await
     .unwrap();
     let bucket = Bucket::open_name(&nats, &name).await.unwrap();
-    let fam = devices(&bucket).await;
+    let fam = devices(&bucket);
     for id in 0..5 {
         fam.put(&dev("paris", id), &u64::from(id)).await.unwrap();
     }

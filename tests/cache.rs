@@ -345,7 +345,11 @@ async fn a_cache_of_more_keys_than_one_batch_holds_every_key() {
     assert_eq!(cache.revision(), last);
     assert_eq!(cache.get(&dev("paris", 0)), Some(state(10_000)));
     assert_eq!(cache.get(&dev("paris", 1)), None);
-    assert!(keys[2..].iter().all(|key| cache.get(key) == Some(state(key.id))));
+    assert!(
+        keys[2..]
+            .iter()
+            .all(|key| cache.get(key) == Some(state(key.id)))
+    );
     assert_eq!(cache.get(&dev("lyon", 1)), Some(state(7)));
 }
 
@@ -377,11 +381,14 @@ async fn changes_right_after_warm_up_arrive_once_each_in_order() {
     let mut changes = cache.changes();
     let (mut seen, mut revision) = (0, 0);
     while seen < 200 {
-        let Ok(changed) = tokio::time::timeout(WAIT, changes.changed()).await else {
+        let Ok(next) = tokio::time::timeout(WAIT, changes.changed()).await else {
             panic!("timed out at value {seen}");
         };
-        let now = changed.expect("the cache is running");
-        assert!(now >= revision, "revision went back from {revision} to {now}");
+        let now = next.expect("the cache is running");
+        assert!(
+            now >= revision,
+            "revision went back from {revision} to {now}"
+        );
         revision = now;
         let value = cache.get(&counter).expect("the key has a value").battery;
         assert!(value >= seen, "value went back from {seen} to {value}");

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::bucket::Bucket;
@@ -278,7 +278,9 @@ pub(crate) async fn last_many(
         let mut batch = MultiLast::start(bucket).await?;
         batch.latest(subjects, as_of, found).await
     };
-    bucket.guard(&[DIRECT_GET, bucket.stream_name()], read).await?
+    bucket
+        .guard(&[DIRECT_GET, bucket.stream_name()], read)
+        .await?
 }
 
 /// The latest entry (markers included) of every subject matching `filter` (a full subject
@@ -303,7 +305,9 @@ pub(crate) async fn last_matching(
         let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
         batch.latest(&subjects, as_of, found).await
     };
-    bucket.guard(&[DIRECT_GET, bucket.stream_name()], read).await?
+    bucket
+        .guard(&[DIRECT_GET, bucket.stream_name()], read)
+        .await?
 }
 
 /// `multi_last` requests in progress on one reply subscription.
@@ -447,7 +451,9 @@ impl MultiLast {
             match message.status {
                 Some(status) if status == END_OF_BATCH => {
                     let Some(as_of) = headers.and_then(up_to_sequence) else {
-                        return Err(self.failed(format!("an end of batch without {UP_TO_SEQUENCE}")));
+                        return Err(
+                            self.failed(format!("an end of batch without {UP_TO_SEQUENCE}"))
+                        );
                     };
                     return Ok(End::AsOf(as_of));
                 }

@@ -281,8 +281,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
             })
             .collect();
         let mut latest: Vec<Option<RawEntry>> = vec![None; subjects.len()];
-        if subjects.is_empty() {
-        } else if direct::supported(&self.bucket) {
+        if !subjects.is_empty() && direct::supported(&self.bucket) {
             let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
             direct::last_many(&self.bucket, &subjects, 0, |raw| {
                 if let Some(&slot) = slots.get(raw.key.as_str()) {
@@ -362,12 +361,11 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         while let Some(raw) = scan.next().await {
             let raw = raw?;
             revision = revision.max(raw.revision);
-            match slots.get(raw.key.as_str()) {
-                Some(&slot) => latest[slot] = raw,
-                None => {
-                    slots.insert(raw.key.clone(), latest.len());
-                    latest.push(raw);
-                }
+            if let Some(&slot) = slots.get(raw.key.as_str()) {
+                latest[slot] = raw;
+            } else {
+                slots.insert(raw.key.clone(), latest.len());
+                latest.push(raw);
             }
         }
         Ok(revision)
