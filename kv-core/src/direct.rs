@@ -8,6 +8,13 @@
 //! It needs `allow_direct` on the stream, and nats-server 2.12 or newer: 2.11 already answers
 //! batches, but counts `Nats-Num-Pending` with the message itself included (2.12 and later
 //! count what comes after it, as a consumer does). Older servers are read through a consumer.
+//!
+//! The latest entries of many keys come from `multi_last` requests (up to 1,024 subjects, or
+//! one wildcard matching at most 1,024, each): the first answer's end-of-batch names the stream
+//! sequence it is as of (`Nats-UpTo-Sequence`), and the rest are sent together pinned to it
+//! (`up_to_seq`), so the whole read is one snapshot. The server does not page a wildcard
+//! `multi_last` (one matching more is refused with status 413): the matching subjects are then
+//! listed with a stream-info request and read by name.
 
 use std::time::{Duration, SystemTime};
 
@@ -638,5 +645,25 @@ mod tests {
         let later = BatchRequest { seq: 9, ..first };
         let text = serde_json::to_string(&later).unwrap_or_default();
         assert_eq!(text, r#"{"seq":9,"next_by_subj":"$KV.b.k","batch":7}"#);
+    }
+
+    #[test]
+    fn a_multi_last_request_is_pinned_only_once_its_sequence_is_known() {
+        let first = MultiLastRequest {
+            multi_last: &["$KV.b.a", "$KV.b.c"],
+            batch: MULTI_LAST_MAX,
+            up_to_seq: 0,
+        };
+        let text = serde_json::to_string(&first).unwrap_or_default();
+        assert_eq!(text, r#"{"multi_last":["$KV.b.a","$KV.b.c"],"batch":1024}"#);
+        let later = MultiLastRequest {
+            up_to_seq: 42,
+            ..first
+        };
+        let text = serde_json::to_string(&later).unwrap_or_default();
+        assert_eq!(
+            text,
+            r#"{"multi_last":["$KV.b.a","$KV.b.c"],"batch":1024,"up_to_seq":42}"#
+        );
     }
 }

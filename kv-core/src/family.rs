@@ -240,8 +240,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// for a key without a live value, an [`Error::InvalidKey`] or [`Error::Codec`] item for a
     /// key that cannot be rendered or a value that does not decode (one bad key never hides the
     /// others). Read without a consumer, through batch direct gets (ADR-31, nats-server 2.12+;
-    /// 1,024 keys per request), as one consistent snapshot: every entry as of the same
-    /// revision. On older servers, or buckets without direct gets, the keys are read one by one.
+    /// 1,024 keys per request, those after the first sent together), as one consistent
+    /// snapshot: every entry as of the same revision. On older servers, or buckets without
+    /// direct gets, the keys are read one by one.
     ///
     /// ```no_run
     /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
