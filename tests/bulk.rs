@@ -414,3 +414,46 @@ async fn without_direct_gets_get_matching_reads_through_a_consumer_it_deletes() 
     assert_eq!(values, HashMap::from([(0, 10), (2, 2), (3, 3), (4, 4)]));
     assert_eq!(common::consumer_count(&nats, bucket.name()).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_reads_go_on_after_an_answer_cut_short() {
+    use futures::StreamExt;
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let bucket = Bucket::create(&nats, &BucketSpec::new(common::unique_bucket("big")))
+        .await
+        .unwrap();
+    let fam: Family<String, Vec<u8>, Raw> = Family::bind(&bucket, "big.{id}").unwrap();
+    // 700 values of 100 kB: 70 MB, more than the server sends in one answer (64 MiB).
+    let value = |i: usize| {
+        let mut v = vec![0u8; 100_000];
+        v[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        v
+    };
+    let keys: Vec<String> = (0..700).map(|i| format!("k{i}")).collect();
+    futures::stream::iter(keys.iter().enumerate())
+        .map(|(i, key)| {
+            let fam = fam.clone();
+            async move { fam.put(key, &value(i)).await.unwrap() }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+
+    let sent = nats.statistics().out_messages.load(Ordering::Relaxed);
+    let many = fam.get_many(&keys).await.unwrap();
+    let requests = nats.statistics().out_messages.load(Ordering::Relaxed) - sent;
+    assert!(requests >= 2, "the answer was cut short and asked for again");
+    for (i, entry) in many.iter().enumerate() {
+        let entry = entry.as_ref().unwrap().as_ref().expect("every key");
+        assert_eq!(entry.value.as_ref(), Some(&value(i)));
+    }
+
+    let matching = fam.get_matching(KeyFilter::any()).await.unwrap();
+    assert_eq!(matching.entries.len(), 700);
+    for entry in &matching.entries {
+        let entry = entry.as_ref().unwrap();
+        let i: usize = entry.key[1..].parse().unwrap();
+        assert_eq!(entry.value.as_ref(), Some(&value(i)));
+    }
+}

@@ -16,6 +16,7 @@
 //! `multi_last` (one matching more is refused with status 413): the matching subjects are then
 //! listed with a stream-info request and read by name.
 
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
@@ -252,6 +253,9 @@ const NATS_TIME_STAMP: &str = "Nats-Time-Stamp";
 /// A `multi_last` request (ADR-31): the last message of each subject, as of `up_to_seq`.
 #[derive(Serialize)]
 struct MultiLastRequest<'a> {
+    /// Leave out messages below this sequence: where an answer cut short goes on.
+    #[serde(skip_serializing_if = "is_zero")]
+    seq: u64,
     multi_last: &'a [&'a str],
     batch: usize,
     #[serde(skip_serializing_if = "is_zero")]
@@ -263,6 +267,9 @@ struct MultiLastRequest<'a> {
 enum End {
     /// Every matching subject's last message was sent, as of this stream sequence.
     AsOf(u64),
+    /// The server stopped early (it caps the bytes of one answer, 64 MiB by default): the
+    /// rest comes with the same request from sequence `from` on.
+    CutShort { as_of: u64, from: u64 },
     /// No subject had a message (as of the pinned sequence, if one was given).
     NoResults,
     /// A wildcard matched more subjects than one batch may answer; nothing was sent.
@@ -353,11 +360,15 @@ impl MultiLast {
         filter: &str,
         found: &mut impl FnMut(RawEntry),
     ) -> Result<Option<u64>> {
-        let mut as_of = 0;
+        let (mut as_of, mut from) = (0, 0);
         loop {
-            self.send(&[filter], as_of).await?;
+            self.send(&[filter], from, as_of).await?;
             match self.end(found).await? {
                 End::AsOf(sequence) => return Ok(Some(sequence)),
+                End::CutShort {
+                    as_of: sequence,
+                    from: next,
+                } => (as_of, from) = (sequence, next),
                 End::NoResults if as_of > 0 => return Ok(Some(as_of)),
                 // Nothing matches now; pinned to the stream's last sequence, the empty answer
                 // (or what was written meanwhile) has a sequence it is as of.
@@ -372,7 +383,8 @@ impl MultiLast {
 
     /// Reads the latest entries of `subjects` as of `as_of` (0: as of the first answer).
     /// Until the sequence is known one request is sent at a time; then the rest go together,
-    /// and a request answered "no results" before it was known is asked again pinned.
+    /// and a request answered "no results" before it was known is asked again pinned. An
+    /// answer cut short is asked for again from where it stopped.
     async fn latest(
         &mut self,
         subjects: &[&str],
@@ -380,40 +392,57 @@ impl MultiLast {
         mut found: impl FnMut(RawEntry),
     ) -> Result<u64> {
         let mut chunks = subjects.chunks(MULTI_LAST_MAX);
-        let mut again = Vec::new();
+        // Requests to send: their subjects, and the sequence they start from.
+        let mut to_send = VecDeque::new();
         while as_of == 0 {
             let Some(chunk) = chunks.next() else {
                 return Ok(0);
             };
-            self.send(chunk, 0).await?;
+            self.send(chunk, 0, 0).await?;
             match self.end(&mut found).await? {
                 End::AsOf(sequence) => as_of = sequence,
-                End::NoResults => again.push(chunk),
-                End::TooMany => return Err(self.failed("too many results for named subjects")),
+                End::CutShort {
+                    as_of: sequence,
+                    from,
+                } => {
+                    as_of = sequence;
+                    to_send.push_back((chunk, from));
+                }
+                End::NoResults => to_send.push_back((chunk, 0)),
+                End::TooMany => return Err(self.too_many()),
             }
         }
-        let mut pending = again.into_iter().chain(chunks);
-        let mut in_flight = 0;
+        to_send.extend(chunks.map(|chunk| (chunk, 0)));
+        let mut in_flight = VecDeque::with_capacity(IN_FLIGHT);
         loop {
-            while in_flight < IN_FLIGHT {
-                let Some(chunk) = pending.next() else { break };
-                self.send(chunk, as_of).await?;
-                in_flight += 1;
+            while in_flight.len() < IN_FLIGHT {
+                let Some((chunk, from)) = to_send.pop_front() else {
+                    break;
+                };
+                self.send(chunk, from, as_of).await?;
+                in_flight.push_back(chunk);
             }
-            if in_flight == 0 {
+            let Some(chunk) = in_flight.pop_front() else {
                 return Ok(as_of);
+            };
+            match self.end(&mut found).await? {
+                End::AsOf(_) | End::NoResults => {}
+                End::CutShort { from, .. } => to_send.push_front((chunk, from)),
+                End::TooMany => return Err(self.too_many()),
             }
-            if self.end(&mut found).await? == End::TooMany {
-                return Err(self.failed("too many results for named subjects"));
-            }
-            in_flight -= 1;
         }
     }
 
-    /// Sends one `multi_last` request for `subjects` (at most 1,024), pinned to `as_of` when
-    /// it is not 0.
-    async fn send(&mut self, subjects: &[&str], as_of: u64) -> Result<()> {
+    /// A refusal a request naming at most 1,024 subjects never gets.
+    fn too_many(&self) -> Error {
+        self.failed("too many results for named subjects")
+    }
+
+    /// Sends one `multi_last` request for `subjects` (at most 1,024) leaving out messages
+    /// below `from`, pinned to `as_of` when it is not 0.
+    async fn send(&mut self, subjects: &[&str], from: u64, as_of: u64) -> Result<()> {
         let body = MultiLastRequest {
+            seq: from,
             multi_last: subjects,
             batch: MULTI_LAST_MAX,
             up_to_seq: as_of,
@@ -462,7 +491,13 @@ impl MultiLast {
                             self.failed(format!("an end of batch without {UP_TO_SEQUENCE}"))
                         );
                     };
-                    return Ok(End::AsOf(as_of));
+                    return Ok(match headers.and_then(num_pending) {
+                        Some(pending) if pending > 0 => End::CutShort {
+                            as_of,
+                            from: self.previous + 1,
+                        },
+                        _ => End::AsOf(as_of),
+                    });
                 }
                 Some(status) if status == StatusCode::NOT_FOUND => return Ok(End::NoResults),
                 Some(status) if status == TOO_MANY => return Ok(End::TooMany),
@@ -650,6 +685,7 @@ mod tests {
     #[test]
     fn a_multi_last_request_is_pinned_only_once_its_sequence_is_known() {
         let first = MultiLastRequest {
+            seq: 0,
             multi_last: &["$KV.b.a", "$KV.b.c"],
             batch: MULTI_LAST_MAX,
             up_to_seq: 0,
@@ -664,6 +700,12 @@ mod tests {
         assert_eq!(
             text,
             r#"{"multi_last":["$KV.b.a","$KV.b.c"],"batch":1024,"up_to_seq":42}"#
+        );
+        let rest = MultiLastRequest { seq: 7, ..later };
+        let text = serde_json::to_string(&rest).unwrap_or_default();
+        assert_eq!(
+            text,
+            r#"{"seq":7,"multi_last":["$KV.b.a","$KV.b.c"],"batch":1024,"up_to_seq":42}"#
         );
     }
 }
