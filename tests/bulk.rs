@@ -443,7 +443,10 @@ async fn bulk_reads_go_on_after_an_answer_cut_short() {
     let sent = nats.statistics().out_messages.load(Ordering::Relaxed);
     let many = fam.get_many(&keys).await.unwrap();
     let requests = nats.statistics().out_messages.load(Ordering::Relaxed) - sent;
-    assert!(requests >= 2, "the answer was cut short and asked for again");
+    assert!(
+        requests >= 2,
+        "the answer was cut short and asked for again"
+    );
     for (i, entry) in many.iter().enumerate() {
         let entry = entry.as_ref().unwrap().as_ref().expect("every key");
         assert_eq!(entry.value.as_ref(), Some(&value(i)));
