@@ -308,7 +308,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// one consistent snapshot: every write up to the revision it reports is reflected, none
     /// after it. Keys without a live value (deleted or purged) are left out; a value that does
     /// not decode is an [`Error::Codec`] item and a key that does not parse into `K` an
-    /// [`Error::ForeignKey`] item (of kind `InvalidKey`), in place of their entries. Entries come in revision order.
+    /// [`Error::ForeignKey`] item (of kind `InvalidKey`), in place of their entries. Entries
+    /// come in revision order.
     ///
     /// Read without a consumer, through batch direct gets (ADR-31 `multi_last`, nats-server
     /// 2.12+): one request when at most 1,024 keys match; beyond that, one stream-info request
