@@ -277,20 +277,19 @@ enum End {
 }
 
 /// The latest entry (markers included) of each of `subjects` (full subjects, no wildcards),
-/// as of one stream sequence: `as_of`, or (0) the one the first answer gives. One request per
-/// 1,024 subjects; those after the first are sent together, pinned to its sequence, so the
-/// answer is one consistent snapshot. Each entry found goes to `found`, in no particular
-/// order; subjects without a message get nothing. Returns the sequence the read is as of
-/// (0 when no subject has a message and no `as_of` was given).
+/// as of one stream sequence: the one the first answer gives. One request per 1,024
+/// subjects; those after the first are sent together, pinned to its sequence, so the answer
+/// is one consistent snapshot. Each entry found goes to `found`, in no particular order;
+/// subjects without a message get nothing. Returns the sequence the read is as of (0 when no
+/// subject has a message).
 pub(crate) async fn last_many(
     bucket: &Bucket,
     subjects: &[&str],
-    as_of: u64,
     found: impl FnMut(RawEntry),
 ) -> Result<u64> {
     let read = async {
         let mut batch = MultiLast::start(bucket).await?;
-        batch.latest(subjects, as_of, found).await
+        batch.latest(subjects, 0, found).await
     };
     bucket
         .guard(&[DIRECT_GET, bucket.stream_name()], read)

@@ -284,7 +284,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         let mut latest: Vec<Option<RawEntry>> = vec![None; subjects.len()];
         if !subjects.is_empty() && direct::supported(&self.bucket) {
             let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
-            direct::last_many(&self.bucket, &subjects, 0, |raw| {
+            direct::last_many(&self.bucket, &subjects, |raw| {
                 if let Some(&slot) = slots.get(raw.key.as_str()) {
                     latest[slot] = Some(raw);
                 }
