@@ -318,3 +318,84 @@ async fn a_single_key_has_a_cache_too() {
     maintenance.put(&true).await.unwrap();
     until(&live, "the switch", |c| c.get(&()) == Some(true)).await;
 }
+
+#[tokio::test]
+async fn a_cache_of_more_keys_than_one_batch_holds_every_key() {
+    use futures::StreamExt;
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    // 2,500 keys: more than a batch direct get or one pull delivers.
+    let keys: Vec<DeviceKey> = (0..2_500).map(|id| dev("paris", id)).collect();
+    futures::stream::iter(&keys)
+        .map(|key| {
+            let fam = fam.clone();
+            async move { fam.put(key, &state(key.id)).await.unwrap() }
+        })
+        .buffer_unordered(256)
+        .collect::<Vec<_>>()
+        .await;
+    fam.put(&dev("paris", 0), &state(10_000)).await.unwrap();
+    fam.delete(&dev("paris", 1)).await.unwrap();
+    let last = fam.put(&dev("lyon", 1), &state(7)).await.unwrap();
+
+    let cache = fam.cache().await.unwrap();
+    initialized(&cache).await;
+    assert_eq!(cache.len(), 2_500, "2,499 in paris, one in lyon");
+    assert_eq!(cache.revision(), last);
+    assert_eq!(cache.get(&dev("paris", 0)), Some(state(10_000)));
+    assert_eq!(cache.get(&dev("paris", 1)), None);
+    assert!(
+        keys[2..]
+            .iter()
+            .all(|key| cache.get(key) == Some(state(key.id)))
+    );
+    assert_eq!(cache.get(&dev("lyon", 1)), Some(state(7)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_right_after_warm_up_arrive_once_each_in_order() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    for id in 0..50 {
+        fam.put(&dev("paris", id), &state(0)).await.unwrap();
+    }
+    let cache = fam.cache().await.unwrap();
+    initialized(&cache).await;
+    let counter = dev("paris", 7);
+
+    // Written as soon as the cache is warm: each value once, one after the other.
+    let writer = tokio::spawn({
+        let (fam, counter) = (fam.clone(), counter.clone());
+        async move {
+            let mut last = 0;
+            for n in 1..=200 {
+                last = fam.put(&counter, &state(n)).await.unwrap();
+            }
+            last
+        }
+    });
+    // The value never goes back (an entry applied twice, or out of order, would take it back)
+    // and neither does the revision.
+    let mut changes = cache.changes();
+    let (mut seen, mut revision) = (0, 0);
+    while seen < 200 {
+        let Ok(next) = tokio::time::timeout(WAIT, changes.changed()).await else {
+            panic!("timed out at value {seen}");
+        };
+        let now = next.expect("the cache is running");
+        assert!(
+            now >= revision,
+            "revision went back from {revision} to {now}"
+        );
+        revision = now;
+        let value = cache.get(&counter).expect("the key has a value").battery;
+        assert!(value >= seen, "value went back from {seen} to {value}");
+        seen = value;
+    }
+    let last = writer.await.unwrap();
+    until(&cache, "the last write", |c| c.revision() == last).await;
+    assert_eq!(cache.get(&counter), Some(state(200)));
+    assert_eq!(cache.len(), 50);
+}

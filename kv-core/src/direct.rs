@@ -8,18 +8,26 @@
 //! It needs `allow_direct` on the stream, and nats-server 2.12 or newer: 2.11 already answers
 //! batches, but counts `Nats-Num-Pending` with the message itself included (2.12 and later
 //! count what comes after it, as a consumer does). Older servers are read through a consumer.
+//!
+//! The latest entries of many keys come from `multi_last` requests (up to 1,024 subjects, or
+//! one wildcard matching at most 1,024, each): the first answer's end-of-batch names the stream
+//! sequence it is as of (`Nats-UpTo-Sequence`), and the rest are sent together pinned to it
+//! (`up_to_seq`), so the whole read is one snapshot. The server does not page a wildcard
+//! `multi_last` (one matching more is refused with status 413): the matching subjects are then
+//! listed with a stream-info request and read by name.
 
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
 
 use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, settle};
-use crate::entry::RawEntry;
+use crate::classify::{Op, classify, settle};
+use crate::entry::{KV_OPERATION, MARKER_REASON, Operation, RawEntry};
 use crate::error::{Error, Result};
 
 /// Entries per request: more than a bucket keeps of one key (`history` is at most 64).
@@ -227,100 +235,363 @@ const OPERATION: &str = "history";
 /// The name errors of a `multi_last` read carry.
 const GET_MANY: &str = "get many";
 
-/// The most subjects one `multi_last` request may name (the server's cap on one batch).
+/// The most subjects one `multi_last` request may name, and the most entries it may answer
+/// (the server's cap on one batch; a wildcard matching more is refused with [`TOO_MANY`]).
 const MULTI_LAST_MAX: usize = 1024;
-/// The header giving the stream sequence a `multi_last` answer is as of.
+/// `multi_last` requests in flight at once once the snapshot's sequence is known: their
+/// answers fit the reply subscription's buffer (64k messages by default) with room to spare.
+const IN_FLIGHT: usize = 8;
+/// The status of a `multi_last` request matching more subjects than one batch may answer.
+const TOO_MANY: u16 = 413;
+/// The header giving the stream sequence a `multi_last` answer is as of (on its end-of-batch).
 const UP_TO_SEQUENCE: &str = "Nats-UpTo-Sequence";
+/// The headers of a direct get's answer naming its subject, sequence and time.
+const NATS_SUBJECT: &str = "Nats-Subject";
+const NATS_SEQUENCE: &str = "Nats-Sequence";
+const NATS_TIME_STAMP: &str = "Nats-Time-Stamp";
 
 /// A `multi_last` request (ADR-31): the last message of each subject, as of `up_to_seq`.
 #[derive(Serialize)]
 struct MultiLastRequest<'a> {
+    /// Leave out messages below this sequence: where an answer cut short goes on.
+    #[serde(skip_serializing_if = "is_zero")]
+    seq: u64,
     multi_last: &'a [&'a str],
     batch: usize,
     #[serde(skip_serializing_if = "is_zero")]
     up_to_seq: u64,
 }
 
+/// How the server ended its answer to one `multi_last` request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Every matching subject's last message was sent, as of this stream sequence.
+    AsOf(u64),
+    /// The server stopped early (it caps the bytes of one answer, 64 MiB by default): the
+    /// rest comes with the same request from sequence `from` on.
+    CutShort { as_of: u64, from: u64 },
+    /// No subject had a message (as of the pinned sequence, if one was given).
+    NoResults,
+    /// A wildcard matched more subjects than one batch may answer; nothing was sent.
+    TooMany,
+}
+
 /// The latest entry (markers included) of each of `subjects` (full subjects, no wildcards),
-/// as of one stream sequence: one request per 1,024 subjects, the later ones pinned to the
-/// sequence the first was answered as of, so the answer is one consistent snapshot. Keyed by
-/// key (the subject without `$KV.<bucket>.`); subjects without a message are absent.
+/// as of one stream sequence: the one the first answer gives. One request per 1,024
+/// subjects; those after the first are sent together, pinned to its sequence, so the answer
+/// is one consistent snapshot. Each entry found goes to `found`, in no particular order;
+/// subjects without a message get nothing. Returns the sequence the read is as of (0 when no
+/// subject has a message).
 pub(crate) async fn last_many(
     bucket: &Bucket,
     subjects: &[&str],
-) -> Result<std::collections::HashMap<String, RawEntry>> {
-    let stream = bucket.stream_name();
+    found: impl FnMut(RawEntry),
+) -> Result<u64> {
     let read = async {
+        let mut batch = MultiLast::start(bucket).await?;
+        batch.latest(subjects, 0, found).await
+    };
+    bucket
+        .guard(&[DIRECT_GET, bucket.stream_name()], read)
+        .await?
+}
+
+/// The latest entry (markers included) of every subject matching `filter` (a full subject
+/// filter, wildcards allowed), as one consistent snapshot; each goes to `found`. Returns the
+/// stream sequence the snapshot is as of.
+///
+/// One request when at most 1,024 subjects match. The server refuses a wildcard matching more
+/// (it does not page a wildcard `multi_last`), so then the matching subjects are listed (a
+/// stream-info request, which states the stream's last sequence before it lists them) and read
+/// as named subjects pinned to that sequence. Nothing is created on the server either way.
+pub(crate) async fn last_matching(
+    bucket: &Bucket,
+    filter: &str,
+    mut found: impl FnMut(RawEntry),
+) -> Result<u64> {
+    let read = async {
+        let mut batch = MultiLast::start(bucket).await?;
+        if let Some(as_of) = batch.matching(filter, &mut found).await? {
+            return Ok(as_of);
+        }
+        let (as_of, subjects) = batch.subjects(filter).await?;
+        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        batch.latest(&subjects, as_of, found).await
+    };
+    bucket
+        .guard(&[DIRECT_GET, bucket.stream_name()], read)
+        .await?
+}
+
+/// `multi_last` requests in progress on one reply subscription.
+struct MultiLast {
+    bucket: Bucket,
+    inbox: String,
+    replies: Subscriber,
+    timeout: Duration,
+    /// The sequence of the last message of the answer being read (0 before its first): each
+    /// reply names its predecessor, so a reply the client dropped is noticed.
+    previous: u64,
+}
+
+impl MultiLast {
+    async fn start(bucket: &Bucket) -> Result<MultiLast> {
         let client = bucket.js().client();
         let inbox = client.new_inbox();
-        let mut replies = client
+        let replies = client
             .subscribe(inbox.clone())
             .await
             .map_err(|e| connection(bucket, GET_MANY, e))?;
-        let timeout = client.timeout().unwrap_or(DEFAULT_TIMEOUT);
-        let mut found = std::collections::HashMap::with_capacity(subjects.len());
-        let mut up_to_seq = 0;
-        for chunk in subjects.chunks(MULTI_LAST_MAX) {
-            let body = MultiLastRequest {
-                multi_last: chunk,
-                batch: chunk.len(),
-                up_to_seq,
+        Ok(MultiLast {
+            bucket: bucket.clone(),
+            inbox,
+            replies,
+            timeout: client.timeout().unwrap_or(DEFAULT_TIMEOUT),
+            previous: 0,
+        })
+    }
+
+    /// Reads the latest entries of the subjects matching `filter` with one wildcard request:
+    /// the sequence they are as of, or `None` when more subjects match than one batch may
+    /// answer (the server then sends nothing).
+    async fn matching(
+        &mut self,
+        filter: &str,
+        found: &mut impl FnMut(RawEntry),
+    ) -> Result<Option<u64>> {
+        let (mut as_of, mut from) = (0, 0);
+        loop {
+            self.send(&[filter], from, as_of).await?;
+            match self.end(found).await? {
+                End::AsOf(sequence) => return Ok(Some(sequence)),
+                End::CutShort {
+                    as_of: sequence,
+                    from: next,
+                } => (as_of, from) = (sequence, next),
+                End::NoResults if as_of > 0 => return Ok(Some(as_of)),
+                // Nothing matches now; pinned to the stream's last sequence, the empty answer
+                // (or what was written meanwhile) has a sequence it is as of.
+                End::NoResults => match last_revision(&self.bucket, GET_MANY).await? {
+                    0 => return Ok(Some(0)),
+                    last => as_of = last,
+                },
+                End::TooMany => return Ok(None),
+            }
+        }
+    }
+
+    /// Reads the latest entries of `subjects` as of `as_of` (0: as of the first answer).
+    /// Until the sequence is known one request is sent at a time; then the rest go together,
+    /// and a request answered "no results" before it was known is asked again pinned. An
+    /// answer cut short is asked for again from where it stopped.
+    async fn latest(
+        &mut self,
+        subjects: &[&str],
+        mut as_of: u64,
+        mut found: impl FnMut(RawEntry),
+    ) -> Result<u64> {
+        let mut chunks = subjects.chunks(MULTI_LAST_MAX);
+        // Requests to send: their subjects, and the sequence they start from.
+        let mut to_send = VecDeque::new();
+        while as_of == 0 {
+            let Some(chunk) = chunks.next() else {
+                return Ok(0);
             };
-            let payload =
-                serde_json::to_vec(&body).map_err(|e| failed(bucket, GET_MANY, e.to_string()))?;
-            let request = async_nats::Request::new()
-                .inbox(inbox.clone())
-                .payload(Bytes::from(payload));
-            bucket
-                .js()
-                .send_request(format!("DIRECT.GET.{stream}"), request)
-                .await
-                .map_err(|e| connection(bucket, GET_MANY, e))?;
-            loop {
-                let message = match tokio::time::timeout(timeout, replies.next()).await {
-                    Ok(Some(message)) => message,
-                    Ok(None) => {
-                        return Err(connection(
-                            bucket,
-                            GET_MANY,
-                            "the reply subscription closed",
-                        ));
-                    }
-                    Err(_elapsed) => return Err(timed_out(bucket, GET_MANY)),
-                };
-                if up_to_seq == 0 {
-                    if let Some(seq) = message.headers.as_ref().and_then(up_to_sequence) {
-                        up_to_seq = seq;
-                    }
+            self.send(chunk, 0, 0).await?;
+            match self.end(&mut found).await? {
+                End::AsOf(sequence) => as_of = sequence,
+                End::CutShort {
+                    as_of: sequence,
+                    from,
+                } => {
+                    as_of = sequence;
+                    to_send.push_back((chunk, from));
                 }
-                match message.status {
-                    None => {
-                        let message =
-                            async_nats::jetstream::message::StreamMessage::try_from(message)
-                                .map_err(|e| failed(bucket, GET_MANY, e.to_string()))?;
-                        let entry = bucket.raw_entry(message);
-                        found.insert(entry.key.clone(), entry);
-                    }
-                    // None of the subjects has a message, or the batch is complete.
-                    Some(status) if status == StatusCode::NOT_FOUND => break,
-                    Some(status) if status == END_OF_BATCH => break,
-                    Some(status) if status == StatusCode::NO_RESPONDERS => {
-                        return Err(unanswered(bucket, GET_MANY).await);
-                    }
-                    Some(status) => {
-                        let description = message.description.unwrap_or_default();
-                        return Err(failed(
-                            bucket,
-                            GET_MANY,
-                            format!("status {status}: {description}"),
-                        ));
-                    }
+                End::NoResults => to_send.push_back((chunk, 0)),
+                End::TooMany => return Err(self.too_many()),
+            }
+        }
+        to_send.extend(chunks.map(|chunk| (chunk, 0)));
+        let mut in_flight = VecDeque::with_capacity(IN_FLIGHT);
+        loop {
+            while in_flight.len() < IN_FLIGHT {
+                let Some((chunk, from)) = to_send.pop_front() else {
+                    break;
+                };
+                self.send(chunk, from, as_of).await?;
+                in_flight.push_back(chunk);
+            }
+            let Some(chunk) = in_flight.pop_front() else {
+                return Ok(as_of);
+            };
+            match self.end(&mut found).await? {
+                End::AsOf(_) | End::NoResults => {}
+                End::CutShort { from, .. } => to_send.push_front((chunk, from)),
+                End::TooMany => return Err(self.too_many()),
+            }
+        }
+    }
+
+    /// A refusal a request naming at most 1,024 subjects never gets.
+    fn too_many(&self) -> Error {
+        self.failed("too many results for named subjects")
+    }
+
+    /// Sends one `multi_last` request for `subjects` (at most 1,024) leaving out messages
+    /// below `from`, pinned to `as_of` when it is not 0.
+    async fn send(&mut self, subjects: &[&str], from: u64, as_of: u64) -> Result<()> {
+        let body = MultiLastRequest {
+            seq: from,
+            multi_last: subjects,
+            batch: MULTI_LAST_MAX,
+            up_to_seq: as_of,
+        };
+        let payload = serde_json::to_vec(&body).map_err(|e| self.failed(e.to_string()))?;
+        let request = async_nats::Request::new()
+            .inbox(self.inbox.clone())
+            .payload(Bytes::from(payload));
+        let subject = format!("DIRECT.GET.{}", self.bucket.stream_name());
+        self.bucket
+            .js()
+            .send_request(subject, request)
+            .await
+            .map_err(|e| connection(&self.bucket, GET_MANY, e))
+    }
+
+    /// Reads the answer to the oldest request still unanswered, handing its entries to
+    /// `found`, up to how the server ended it. Answers come in the order asked.
+    async fn end(&mut self, found: &mut impl FnMut(RawEntry)) -> Result<End> {
+        self.previous = 0;
+        loop {
+            let message = match tokio::time::timeout(self.timeout, self.replies.next()).await {
+                Ok(Some(message)) => message,
+                Ok(None) => {
+                    return Err(connection(
+                        &self.bucket,
+                        GET_MANY,
+                        "the reply subscription closed",
+                    ));
+                }
+                Err(_elapsed) => return Err(timed_out(&self.bucket, GET_MANY)),
+            };
+            if message.status.is_none() {
+                let (entry, previous) = self.entry(message)?;
+                self.follows(previous)?;
+                self.previous = entry.revision;
+                found(entry);
+                continue;
+            }
+            let headers = message.headers.as_ref();
+            self.follows(headers.and_then(last_sequence))?;
+            match message.status {
+                Some(status) if status == END_OF_BATCH => {
+                    let Some(as_of) = headers.and_then(up_to_sequence) else {
+                        return Err(
+                            self.failed(format!("an end of batch without {UP_TO_SEQUENCE}"))
+                        );
+                    };
+                    return Ok(match headers.and_then(num_pending) {
+                        Some(pending) if pending > 0 => End::CutShort {
+                            as_of,
+                            from: self.previous + 1,
+                        },
+                        _ => End::AsOf(as_of),
+                    });
+                }
+                Some(status) if status == StatusCode::NOT_FOUND => return Ok(End::NoResults),
+                Some(status) if status == TOO_MANY => return Ok(End::TooMany),
+                Some(status) if status == StatusCode::NO_RESPONDERS => {
+                    return Err(unanswered(&self.bucket, GET_MANY).await);
+                }
+                status => {
+                    let description = message.description.unwrap_or_default();
+                    return Err(self.failed(format!("status {status:?}: {description}")));
                 }
             }
         }
-        Ok(found)
-    };
-    bucket.guard(&[DIRECT_GET, stream], read).await?
+    }
+
+    /// Checks that a reply names the previous one of its answer as its predecessor: otherwise
+    /// the client dropped a reply (a slow consumer), and a key would be missed.
+    fn follows(&self, previous: Option<u64>) -> Result<()> {
+        match previous {
+            Some(previous) if previous != self.previous => Err(self.failed(format!(
+                "a batch reply after revision {} was lost",
+                self.previous
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Turns a reply into an entry, and the revision it names as its predecessor, in one pass
+    /// over its headers: a reply carries some eight, and looking each up by name (as
+    /// `StreamMessage` and `Operation::from_headers` do) hashes the name every time.
+    fn entry(&self, message: Message) -> Result<(RawEntry, Option<u64>)> {
+        let (mut subject, mut sequence, mut time, mut previous) = (None, None, None, None);
+        let (mut operation, mut marker_reason) = (None, None);
+        for (name, values) in message.headers.iter().flat_map(HeaderMap::iter) {
+            let Some(value) = values.last().map(async_nats::HeaderValue::as_str) else {
+                continue;
+            };
+            match AsRef::<str>::as_ref(name) {
+                NATS_SUBJECT => subject = Some(value),
+                NATS_SEQUENCE => sequence = value.parse::<u64>().ok(),
+                NATS_TIME_STAMP => time = async_nats::datetime::parse_rfc3339(value).ok(),
+                LAST_SEQUENCE => previous = value.parse::<u64>().ok(),
+                KV_OPERATION => operation = Some(value),
+                MARKER_REASON => marker_reason = Some(value),
+                _ => {}
+            }
+        }
+        let (Some(subject), Some(revision), Some(time)) = (subject, sequence, time) else {
+            return Err(self.failed(format!(
+                "a batch reply without a valid {NATS_SUBJECT}, {NATS_SEQUENCE} or {NATS_TIME_STAMP}"
+            )));
+        };
+        let prefix = self.bucket.prefix();
+        let entry = RawEntry {
+            key: subject.strip_prefix(prefix).unwrap_or(subject).to_owned(),
+            operation: Operation::from_values(operation, marker_reason),
+            revision,
+            created: SystemTime::from(time),
+            delta: 0,
+            payload: message.payload,
+        };
+        Ok((entry, previous))
+    }
+
+    /// The subjects matching `filter` that hold a message, and the stream's last sequence
+    /// as the server stated it before listing them (so each listed subject had its message by
+    /// then). Listed 100,000 to a page; a listing of several pages reads each page as of its
+    /// own request.
+    async fn subjects(&self, filter: &str) -> Result<(u64, Vec<String>)> {
+        let op = Op::read(self.bucket.name(), GET_MANY);
+        let fail = |e| classify(op, e);
+        let listing = match self.bucket.stream().info_with_subjects(filter).await {
+            Ok(listing) => listing,
+            Err(e) => return Err(settle(self.bucket.js(), op, classify(op, e)).await),
+        };
+        let as_of = listing.info.state.last_sequence;
+        let subjects: Vec<String> = listing
+            .map(|item| item.map(|(subject, _count)| subject))
+            .try_collect()
+            .await
+            .map_err(fail)?;
+        Ok((as_of, subjects))
+    }
+
+    fn failed(&self, description: impl Into<String>) -> Error {
+        failed(&self.bucket, GET_MANY, description.into())
+    }
+}
+
+/// The bucket's last revision now (a stream-info request).
+pub(crate) async fn last_revision(bucket: &Bucket, operation: &'static str) -> Result<u64> {
+    let op = Op::read(bucket.name(), operation);
+    match bucket.stream().get_info().await {
+        Ok(info) => Ok(info.state.last_sequence),
+        Err(e) => Err(settle(bucket.js(), op, classify(op, e)).await),
+    }
 }
 
 fn up_to_sequence(headers: &HeaderMap) -> Option<u64> {
@@ -408,5 +679,32 @@ mod tests {
         let later = BatchRequest { seq: 9, ..first };
         let text = serde_json::to_string(&later).unwrap_or_default();
         assert_eq!(text, r#"{"seq":9,"next_by_subj":"$KV.b.k","batch":7}"#);
+    }
+
+    #[test]
+    fn a_multi_last_request_is_pinned_only_once_its_sequence_is_known() {
+        let first = MultiLastRequest {
+            seq: 0,
+            multi_last: &["$KV.b.a", "$KV.b.c"],
+            batch: MULTI_LAST_MAX,
+            up_to_seq: 0,
+        };
+        let text = serde_json::to_string(&first).unwrap_or_default();
+        assert_eq!(text, r#"{"multi_last":["$KV.b.a","$KV.b.c"],"batch":1024}"#);
+        let later = MultiLastRequest {
+            up_to_seq: 42,
+            ..first
+        };
+        let text = serde_json::to_string(&later).unwrap_or_default();
+        assert_eq!(
+            text,
+            r#"{"multi_last":["$KV.b.a","$KV.b.c"],"batch":1024,"up_to_seq":42}"#
+        );
+        let rest = MultiLastRequest { seq: 7, ..later };
+        let text = serde_json::to_string(&rest).unwrap_or_default();
+        assert_eq!(
+            text,
+            r#"{"seq":7,"multi_last":["$KV.b.a","$KV.b.c"],"batch":1024,"up_to_seq":42}"#
+        );
     }
 }

@@ -28,19 +28,16 @@ impl Operation {
         let Some(headers) = headers else {
             return Operation::Put;
         };
-        if let Some(op) = headers.get(KV_OPERATION) {
-            return match op.as_str() {
-                "DEL" => Operation::Delete,
-                "PURGE" => Operation::Purge,
-                _ => Operation::Put,
-            };
-        }
-        match headers
-            .get(MARKER_REASON)
-            .map(async_nats::HeaderValue::as_str)
-        {
-            Some("MaxAge" | "Purge") => Operation::Purge,
-            Some("Remove") => Operation::Delete,
+        let value = |name| headers.get(name).map(async_nats::HeaderValue::as_str);
+        Operation::from_values(value(KV_OPERATION), value(MARKER_REASON))
+    }
+
+    /// The operation given the values of the `KV-Operation` and `Nats-Marker-Reason`
+    /// headers: the first decides when present.
+    pub(crate) fn from_values(operation: Option<&str>, marker_reason: Option<&str>) -> Operation {
+        match (operation, marker_reason) {
+            (Some("DEL"), _) | (None, Some("Remove")) => Operation::Delete,
+            (Some("PURGE"), _) | (None, Some("MaxAge" | "Purge")) => Operation::Purge,
             _ => Operation::Put,
         }
     }

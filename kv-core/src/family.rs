@@ -1,5 +1,6 @@
 //! Typed key families: every key of one pattern, with one key type and one value type.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -239,8 +240,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// for a key without a live value, an [`Error::InvalidKey`] or [`Error::Codec`] item for a
     /// key that cannot be rendered or a value that does not decode (one bad key never hides the
     /// others). Read without a consumer, through batch direct gets (ADR-31, nats-server 2.12+;
-    /// 1,024 keys per request), as one consistent snapshot: every entry as of the same
-    /// revision. On older servers, or buckets without direct gets, the keys are read one by one.
+    /// 1,024 keys per request, those after the first sent together), as one consistent
+    /// snapshot: every entry as of the same revision. On older servers, or buckets without
+    /// direct gets, the keys are read one by one.
     ///
     /// ```no_run
     /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
@@ -264,38 +266,111 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     where
         K: 'k,
     {
-        let rendered: Vec<Result<String>> = keys.into_iter().map(|key| self.key(key)).collect();
-        let mut subjects: Vec<String> = rendered
-            .iter()
-            .flatten()
-            .map(|key| format!("{}{key}", self.bucket.prefix()))
-            .collect();
-        subjects.sort_unstable();
-        subjects.dedup();
-        let found = if subjects.is_empty() {
-            std::collections::HashMap::new()
-        } else if crate::direct::supported(&self.bucket) {
-            let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
-            crate::direct::last_many(&self.bucket, &subjects).await?
-        } else {
-            let mut found = std::collections::HashMap::with_capacity(subjects.len());
-            for subject in &subjects {
-                let key = subject
-                    .strip_prefix(self.bucket.prefix())
-                    .unwrap_or(subject);
-                if let Some(raw) = self.bucket.last(key).await? {
-                    found.insert(key.to_owned(), raw);
-                }
-            }
-            found
-        };
-        Ok(rendered
+        // Each distinct key once, numbered in the order first asked.
+        let prefix = self.bucket.prefix();
+        let mut slots: HashMap<String, usize> = HashMap::new();
+        let mut subjects = Vec::new();
+        let positions: Vec<Result<usize>> = keys
             .into_iter()
-            .map(|key| match found.get(key?.as_str()) {
+            .map(|key| {
+                let next = slots.len();
+                let slot = slots.entry(self.key(key)?).or_insert_with_key(|key| {
+                    subjects.push(format!("{prefix}{key}"));
+                    next
+                });
+                Ok(*slot)
+            })
+            .collect();
+        let mut latest: Vec<Option<RawEntry>> = vec![None; subjects.len()];
+        if !subjects.is_empty() && direct::supported(&self.bucket) {
+            let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+            direct::last_many(&self.bucket, &subjects, |raw| {
+                if let Some(&slot) = slots.get(raw.key.as_str()) {
+                    latest[slot] = Some(raw);
+                }
+            })
+            .await?;
+        } else {
+            for (slot, subject) in latest.iter_mut().zip(&subjects) {
+                *slot = self.bucket.last(&subject[prefix.len()..]).await?;
+            }
+        }
+        Ok(positions
+            .into_iter()
+            .map(|slot| match &latest[slot?] {
                 Some(raw) if raw.operation == Operation::Put => self.decode(raw, true).map(Some),
                 _ => Ok(None),
             })
             .collect())
+    }
+
+    /// The latest entries of every key matching a partial key (all devices of one site), as
+    /// one consistent snapshot: every write up to the revision it reports is reflected, none
+    /// after it. Keys without a live value (deleted or purged) are left out; a value that does
+    /// not decode is an [`Error::Codec`] item and a key that does not parse into `K` an
+    /// [`Error::ForeignKey`] item (of kind `InvalidKey`), in place of their entries. Entries
+    /// come in revision order.
+    ///
+    /// Read without a consumer, through batch direct gets (ADR-31 `multi_last`, nats-server
+    /// 2.12+): one request when at most 1,024 keys match; beyond that, one stream-info request
+    /// lists the matching keys and they are read 1,024 to a request, all pinned to one
+    /// revision. On older servers, or buckets without direct gets, through an ordered
+    /// consumer, which is deleted before the call returns.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// let all = sessions.get_matching(kv_core::KeyFilter::any()).await?;
+    /// println!("{} sessions as of revision {}", all.entries.len(), all.revision);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] before any wire call when a fixed parameter is not a valid
+    /// token; [`Error::BucketNotFound`] when the bucket is gone; [`Error::Timeout`] when the
+    /// server stops answering.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn get_matching(&self, filter: impl Into<KeyFilter<K>>) -> Result<Snapshot<K, V>> {
+        let subject = self.subject_filter(&filter.into())?;
+        let mut latest = Vec::new();
+        let revision = if direct::supported(&self.bucket) {
+            direct::last_matching(&self.bucket, &subject, |raw| latest.push(raw)).await?
+        } else {
+            self.scan_latest(subject, &mut latest).await?
+        };
+        latest.retain(|raw| raw.operation == Operation::Put);
+        latest.sort_unstable_by_key(|raw| raw.revision);
+        Ok(Snapshot {
+            revision,
+            entries: latest.iter().map(|raw| self.decode(raw, true)).collect(),
+        })
+    }
+
+    /// [`get_matching`](Self::get_matching) through an ordered consumer: it delivers each
+    /// key's latest entry as of its creation, then what was written since, in revision order,
+    /// so the last entry of each key is its latest as of the last revision delivered.
+    async fn scan_latest(&self, subject: String, latest: &mut Vec<RawEntry>) -> Result<u64> {
+        let spec = ScanSpec {
+            filters: vec![subject],
+            deliver: DeliverPolicy::LastPerSubject,
+            headers_only: false,
+            follow: false,
+        };
+        let mut revision = direct::last_revision(&self.bucket, "get matching").await?;
+        let mut scan = Scan::start(&self.bucket, spec).await?;
+        let mut slots: HashMap<String, usize> = HashMap::new();
+        while let Some(raw) = scan.next().await {
+            let raw = raw?;
+            revision = revision.max(raw.revision);
+            if let Some(&slot) = slots.get(raw.key.as_str()) {
+                latest[slot] = raw;
+            } else {
+                slots.insert(raw.key.clone(), latest.len());
+                latest.push(raw);
+            }
+        }
+        Ok(revision)
     }
 
     /// The key's latest value alone.
@@ -713,6 +788,19 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
         }
         Ok(ttl)
     }
+}
+
+/// The latest entries of the keys matching a partial key, as of one revision: see
+/// [`Family::get_matching`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Snapshot<K, V> {
+    /// The revision the snapshot is as of: every write at or below it is reflected, none
+    /// above it (0 for a bucket that was never written).
+    pub revision: u64,
+    /// One item per key with a live value, in revision order: its entry, or the error that
+    /// kept it from being one (a value that does not decode, a key that does not parse).
+    pub entries: Vec<Result<Entry<K, V>>>,
 }
 
 /// The revisions of one key, oldest first: see [`Family::history`].

@@ -67,7 +67,7 @@ pub use crate::{
     codec::{Codec, CodecError, Json, MsgPack, Raw},
     entry::{Entry, Operation},
     error::{BoxError, Drift, Error, ErrorKind, Result, SchemaDifference},
-    family::{Family, History, Keys},
+    family::{Family, History, Keys, Snapshot},
     mode::{PerKeyTtl, ReadOnly, ReadWrite},
     permissions::{Guarded, Permission, Violation, Violations, connect},
     retry::{RetryPolicy, WriteRetry},
