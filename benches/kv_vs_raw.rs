@@ -613,6 +613,40 @@ async fn suite(url: &str, runtime: &'static str, sizes: Sizes) -> Vec<Row> {
     }
 
     let (family, store) = both(&nats, BUCKETS.keys_small).await;
+    // One site in ten: the latest value of every key matching a partial key.
+    let matching = sizes.keys_small / 10;
+    report
+        .compare(
+            &format!(
+                "get_matching, {matching} of {} keys (raw: watch)",
+                sizes.keys_small
+            ),
+            matching,
+            sizes.big_rounds,
+            async || {
+                let snapshot = family
+                    .get_matching(DeviceKey::filter().site("s1"))
+                    .await
+                    .expect("get_matching");
+                assert_eq!(snapshot.entries.len(), matching as usize);
+                assert!(snapshot.entries.iter().all(Result::is_ok));
+            },
+            async || {
+                let mut watch = store.watch_with_history("site.s1.>").await.expect("watch");
+                let mut entries = Vec::new();
+                while let Some(entry) = watch.next().await {
+                    let entry = entry.expect("entry");
+                    let last = entry.delta == 0;
+                    entries.push((entry.key, decode(&entry.value)));
+                    if last {
+                        break;
+                    }
+                }
+                assert_eq!(entries.len(), matching as usize);
+            },
+        )
+        .await;
+
     let replay = sizes.replay.min(sizes.keys_small);
     report
         .compare(
