@@ -460,3 +460,39 @@ async fn bulk_reads_go_on_after_an_answer_cut_short() {
         assert_eq!(entry.value.as_ref(), Some(&value(i)));
     }
 }
+
+/// On a replicated bucket every replica answers direct gets, so the answers to the requests
+/// `get_many` keeps in flight together come from different servers and interleave: each is
+/// still read whole, and every key is found at its revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_many_on_a_replicated_bucket_reads_every_key() {
+    let cluster = natskv::server::Cluster::start(3).await.unwrap();
+    let addrs: Vec<async_nats::ServerAddr> =
+        cluster.urls().iter().map(|u| u.parse().unwrap()).collect();
+    let nats = async_nats::connect(addrs).await.unwrap();
+    let name = common::unique_bucket("gm_replicated");
+    let bucket = Bucket::create(&nats, &BucketSpec::new(&name).replicas(3))
+        .await
+        .unwrap();
+    let fam = devices(&bucket);
+    let keys: Vec<DeviceKey> = (0..10_000)
+        .map(|i| dev(&format!("s{}", i % 7), i))
+        .collect();
+    let last = put_all(&fam, &keys, 7).await;
+    for _ in 0..3 {
+        let entries = fam.get_many(&keys).await.unwrap();
+        assert_eq!(entries.len(), keys.len());
+        let mut revisions: Vec<u64> = entries
+            .into_iter()
+            .map(|e| {
+                let entry = e.unwrap().expect("every key was written");
+                assert_eq!(entry.value, Some(7));
+                entry.revision
+            })
+            .collect();
+        revisions.sort_unstable();
+        revisions.dedup();
+        assert_eq!(revisions.len(), keys.len(), "one revision per key");
+        assert_eq!(revisions.last(), Some(&last));
+    }
+}

@@ -16,7 +16,7 @@
 //! `multi_last` (one matching more is refused with status 413): the matching subjects are then
 //! listed with a stream-info request and read by name.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
@@ -323,11 +323,17 @@ pub(crate) async fn last_matching(
         .await?
 }
 
-/// `multi_last` requests in progress on one reply subscription.
+/// `multi_last` requests in progress on one reply subscription. Each request has a reply
+/// subject of its own (`<inbox>.<n>`): on a replicated stream every replica answers direct
+/// gets, so the answers to requests in flight together may interleave.
 struct MultiLast {
     bucket: Bucket,
     inbox: String,
     replies: Subscriber,
+    /// Requests sent so far: the next one's number.
+    sent: u64,
+    /// Replies to later requests that arrived while an earlier one's answer was read.
+    early: HashMap<u64, VecDeque<Message>>,
     timeout: Duration,
     /// The sequence of the last message of the answer being read (0 before its first): each
     /// reply names its predecessor, so a reply the client dropped is noticed.
@@ -339,13 +345,15 @@ impl MultiLast {
         let client = bucket.js().client();
         let inbox = client.new_inbox();
         let replies = client
-            .subscribe(inbox.clone())
+            .subscribe(format!("{inbox}.*"))
             .await
             .map_err(|e| connection(bucket, GET_MANY, e))?;
         Ok(MultiLast {
             bucket: bucket.clone(),
             inbox,
             replies,
+            sent: 0,
+            early: HashMap::new(),
             timeout: client.timeout().unwrap_or(DEFAULT_TIMEOUT),
             previous: 0,
         })
@@ -361,8 +369,8 @@ impl MultiLast {
     ) -> Result<Option<u64>> {
         let (mut as_of, mut from) = (0, 0);
         loop {
-            self.send(&[filter], from, as_of).await?;
-            match self.end(found).await? {
+            let number = self.send(&[filter], from, as_of).await?;
+            match self.end(number, found).await? {
                 End::AsOf(sequence) => return Ok(Some(sequence)),
                 End::CutShort {
                     as_of: sequence,
@@ -397,8 +405,8 @@ impl MultiLast {
             let Some(chunk) = chunks.next() else {
                 return Ok(0);
             };
-            self.send(chunk, 0, 0).await?;
-            match self.end(&mut found).await? {
+            let number = self.send(chunk, 0, 0).await?;
+            match self.end(number, &mut found).await? {
                 End::AsOf(sequence) => as_of = sequence,
                 End::CutShort {
                     as_of: sequence,
@@ -418,13 +426,13 @@ impl MultiLast {
                 let Some((chunk, from)) = to_send.pop_front() else {
                     break;
                 };
-                self.send(chunk, from, as_of).await?;
-                in_flight.push_back(chunk);
+                let number = self.send(chunk, from, as_of).await?;
+                in_flight.push_back((chunk, number));
             }
-            let Some(chunk) = in_flight.pop_front() else {
+            let Some((chunk, number)) = in_flight.pop_front() else {
                 return Ok(as_of);
             };
-            match self.end(&mut found).await? {
+            match self.end(number, &mut found).await? {
                 End::AsOf(_) | End::NoResults => {}
                 End::CutShort { from, .. } => to_send.push_front((chunk, from)),
                 End::TooMany => return Err(self.too_many()),
@@ -438,8 +446,8 @@ impl MultiLast {
     }
 
     /// Sends one `multi_last` request for `subjects` (at most 1,024) leaving out messages
-    /// below `from`, pinned to `as_of` when it is not 0.
-    async fn send(&mut self, subjects: &[&str], from: u64, as_of: u64) -> Result<()> {
+    /// below `from`, pinned to `as_of` when it is not 0; returns its number.
+    async fn send(&mut self, subjects: &[&str], from: u64, as_of: u64) -> Result<u64> {
         let body = MultiLastRequest {
             seq: from,
             multi_last: subjects,
@@ -448,20 +456,24 @@ impl MultiLast {
         };
         let payload = serde_json::to_vec(&body).map_err(|e| self.failed(e.to_string()))?;
         let request = async_nats::Request::new()
-            .inbox(self.inbox.clone())
+            .inbox(format!("{}.{}", self.inbox, self.sent))
             .payload(Bytes::from(payload));
+        let number = self.sent;
+        self.sent += 1;
         let subject = format!("DIRECT.GET.{}", self.bucket.stream_name());
         self.bucket
             .js()
             .send_request(subject, request)
             .await
-            .map_err(|e| connection(&self.bucket, GET_MANY, e))
+            .map_err(|e| connection(&self.bucket, GET_MANY, e))?;
+        Ok(number)
     }
 
-    /// Reads the answer to the oldest request still unanswered, handing its entries to
-    /// `found`, up to how the server ended it. Answers come in the order asked.
-    async fn end(&mut self, found: &mut impl FnMut(RawEntry)) -> Result<End> {
-        self.previous = 0;
+    /// The next reply to request `number`, keeping replies to later requests for later.
+    async fn reply(&mut self, number: u64) -> Result<Message> {
+        if let Some(message) = self.early.get_mut(&number).and_then(VecDeque::pop_front) {
+            return Ok(message);
+        }
         loop {
             let message = match tokio::time::timeout(self.timeout, self.replies.next()).await {
                 Ok(Some(message)) => message,
@@ -474,6 +486,29 @@ impl MultiLast {
                 }
                 Err(_elapsed) => return Err(timed_out(&self.bucket, GET_MANY)),
             };
+            let Some(to) = message
+                .subject
+                .rsplit_once('.')
+                .and_then(|(_, n)| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if to == number {
+                return Ok(message);
+            }
+            // A late reply to a request already answered (a timed-out one) is dropped.
+            if to > number {
+                self.early.entry(to).or_default().push_back(message);
+            }
+        }
+    }
+
+    /// Reads the answer to request `number`, handing its entries to `found`, up to how the
+    /// server ended it.
+    async fn end(&mut self, number: u64, found: &mut impl FnMut(RawEntry)) -> Result<End> {
+        self.previous = 0;
+        loop {
+            let message = self.reply(number).await?;
             if message.status.is_none() {
                 let (entry, previous) = self.entry(message)?;
                 self.follows(previous)?;
