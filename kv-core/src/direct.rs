@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use async_nats::header::{self, HeaderName};
 use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::bucket::Bucket;
 use crate::classify::{Op, settle};
+use crate::delivery;
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
 
@@ -28,8 +30,8 @@ const BATCH: usize = 256;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The header holding how many matching messages remain.
 const NUM_PENDING: &str = "Nats-Num-Pending";
-/// The header naming the previous message of the batch (0 for its first).
-const LAST_SEQUENCE: &str = "Nats-Last-Sequence";
+/// [`NUM_PENDING`] as a header name, looked up without validating or copying it.
+const NUM_PENDING_NAME: HeaderName = HeaderName::from_static(NUM_PENDING);
 /// The status ending a batch.
 const END_OF_BATCH: u16 = 204;
 
@@ -204,9 +206,8 @@ impl Reader {
                 self.previous
             )));
         }
-        let message = async_nats::jetstream::message::StreamMessage::try_from(message)
-            .map_err(|e| self.failed(e.to_string()))?;
-        let mut entry = self.bucket.raw_entry(message);
+        let mut entry = delivery::direct_entry(self.bucket.prefix(), message)
+            .map_err(|e| self.failed(e.to_owned()))?;
         entry.delta = pending;
         self.next = entry.revision + 1;
         self.previous = entry.revision;
@@ -365,11 +366,11 @@ async fn unanswered(bucket: &Bucket, operation: &'static str) -> Error {
 }
 
 fn num_pending(headers: &HeaderMap) -> Option<u64> {
-    headers.get(NUM_PENDING)?.as_str().parse().ok()
+    delivery::value(headers, NUM_PENDING_NAME).and_then(delivery::parse_u64)
 }
 
 fn last_sequence(headers: &HeaderMap) -> Option<u64> {
-    headers.get(LAST_SEQUENCE)?.as_str().parse().ok()
+    delivery::value(headers, header::NATS_LAST_SEQUENCE).and_then(delivery::parse_u64)
 }
 
 fn connection(bucket: &Bucket, operation: &'static str, error: impl std::fmt::Display) -> Error {

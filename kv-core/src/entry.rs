@@ -3,12 +3,16 @@
 use std::time::SystemTime;
 
 use async_nats::HeaderMap;
+use async_nats::header::{HeaderName, NATS_MARKER_REASON};
 use bytes::Bytes;
 
 /// Header naming the Key/Value operation of a message (ADR-8).
 pub(crate) const KV_OPERATION: &str = "KV-Operation";
 /// Header naming why the server left a limit marker (ADR-48).
-pub(crate) const MARKER_REASON: &str = "Nats-Marker-Reason";
+#[cfg(test)]
+const MARKER_REASON: &str = "Nats-Marker-Reason";
+/// [`KV_OPERATION`] as a header name, looked up without validating or copying it.
+const KV_OPERATION_NAME: HeaderName = HeaderName::from_static(KV_OPERATION);
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,7 +32,7 @@ impl Operation {
         let Some(headers) = headers else {
             return Operation::Put;
         };
-        if let Some(op) = headers.get(KV_OPERATION) {
+        if let Some(op) = headers.get(KV_OPERATION_NAME) {
             return match op.as_str() {
                 "DEL" => Operation::Delete,
                 "PURGE" => Operation::Purge,
@@ -36,7 +40,7 @@ impl Operation {
             };
         }
         match headers
-            .get(MARKER_REASON)
+            .get(NATS_MARKER_REASON)
             .map(async_nats::HeaderValue::as_str)
         {
             Some("MaxAge" | "Purge") => Operation::Purge,

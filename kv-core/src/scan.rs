@@ -16,6 +16,7 @@ use futures::{FutureExt, Stream, StreamExt};
 
 use crate::bucket::Bucket;
 use crate::classify::{Op, classify, classify_api, settle};
+use crate::delivery;
 use crate::entry::RawEntry;
 use crate::error::Result;
 use crate::janitor::{self, Lease};
@@ -235,13 +236,15 @@ impl Stream for Scan {
                 }
                 Poll::Ready(Some(Ok(message))) => message,
             };
-            let entry = match self.bucket.message_entry(&message) {
-                Ok(entry) => entry,
-                Err(e) => return Poll::Ready(Some(Err(e))),
+            let this = &mut *self;
+            let lease = &mut this.lease;
+            let delivered_by = |consumer: &str| lease.rename(consumer);
+            let Some(entry) = delivery::consumer_entry(this.bucket.prefix(), message, delivered_by)
+            else {
+                let op = Op::read(self.bucket.name(), "watch");
+                let e = std::io::Error::other("a consumer message without a JetStream reply");
+                return Poll::Ready(Some(Err(classify(op, e))));
             };
-            if let Ok(info) = message.info() {
-                self.lease.rename(info.consumer);
-            }
             if entry.revision <= self.last_revision {
                 continue;
             }

@@ -1,0 +1,301 @@
+//! What the server delivers, turned into [`RawEntry`]s: a consumer's message (its metadata is in
+//! the `$JS.ACK` reply subject, ADR-15) and a direct get's answer (its metadata is in headers).
+//!
+//! Every read path goes through here once per entry, so only what an entry needs is parsed, and
+//! without allocating beyond the key: the reply subject is split in place, numbers are read
+//! digit by digit, and the server's RFC 3339 timestamps are converted by hand.
+
+use std::time::{Duration, SystemTime};
+
+use async_nats::header::{self, HeaderMap, HeaderName};
+use async_nats::jetstream::message::StreamMessage;
+
+use crate::entry::{Operation, RawEntry};
+
+/// The prefix of a JetStream message's reply subject.
+const ACK_PREFIX: &str = "$JS.ACK.";
+
+/// What a consumer's message says about itself, read from its reply subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Delivered<'a> {
+    /// The consumer that delivered it.
+    pub(crate) consumer: &'a str,
+    /// Its stream sequence: the entry's revision.
+    pub(crate) stream_sequence: u64,
+    /// How many matching messages the consumer has left to deliver after it.
+    pub(crate) pending: u64,
+    /// When the server stored it (nanoseconds since the Unix epoch).
+    pub(crate) published: SystemTime,
+}
+
+/// Parses a `$JS.ACK` reply subject, in either ADR-15 form:
+/// `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>` (7 tokens after the
+/// prefix), or `$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>`
+/// followed by any number of tokens (9 or more after the prefix). `None` for anything else.
+pub(crate) fn parse_ack(reply: &str) -> Option<Delivered<'_>> {
+    let rest = reply.strip_prefix(ACK_PREFIX)?;
+    let mut tokens = [""; 9];
+    let mut count = 0;
+    for token in rest.splitn(10, '.') {
+        if count == tokens.len() {
+            // Tokens past the pending count are allowed and carry nothing read here.
+            count += 1;
+            break;
+        }
+        tokens[count] = token;
+        count += 1;
+    }
+    let [consumer, _delivered, sseq, _cseq, tm, pending] = match count {
+        7 => [
+            tokens[1], tokens[2], tokens[3], tokens[4], tokens[5], tokens[6],
+        ],
+        9.. => [
+            tokens[3], tokens[4], tokens[5], tokens[6], tokens[7], tokens[8],
+        ],
+        _ => return None,
+    };
+    Some(Delivered {
+        consumer,
+        stream_sequence: parse_u64(sseq)?,
+        pending: parse_u64(pending)?,
+        published: SystemTime::UNIX_EPOCH + Duration::from_nanos(parse_u64(tm)?),
+    })
+}
+
+/// A consumer's message as an entry; `delivered_by` is told the consumer that delivered it
+/// (async-nats renames the consumer it recreates). `None` when the reply subject is not a
+/// JetStream one.
+pub(crate) fn consumer_entry(
+    prefix: &str,
+    message: async_nats::jetstream::Message,
+    delivered_by: impl FnOnce(&str),
+) -> Option<RawEntry> {
+    let message = message.message;
+    let delivered = parse_ack(message.reply.as_ref()?.as_str())?;
+    delivered_by(delivered.consumer);
+    Some(RawEntry {
+        key: key_of(prefix, message.subject.as_str()),
+        operation: Operation::from_headers(message.headers.as_ref()),
+        revision: delivered.stream_sequence,
+        created: delivered.published,
+        delta: delivered.pending,
+        payload: message.payload,
+    })
+}
+
+/// A direct get's answer (one message of a batch, or a single get) as an entry, `delta` 0.
+///
+/// # Errors
+/// A description of what is missing when the answer lacks the headers ADR-31 gives it.
+pub(crate) fn direct_entry(
+    prefix: &str,
+    message: async_nats::Message,
+) -> Result<RawEntry, &'static str> {
+    let headers = message
+        .headers
+        .as_ref()
+        .ok_or("a direct get answer without headers")?;
+    let subject = value(headers, header::NATS_SUBJECT).ok_or("no Nats-Subject header")?;
+    let revision = value(headers, header::NATS_SEQUENCE)
+        .and_then(parse_u64)
+        .ok_or("no valid Nats-Sequence header")?;
+    let created = value(headers, header::NATS_TIME_STAMP)
+        .and_then(parse_rfc3339)
+        .ok_or("no valid Nats-Time-Stamp header")?;
+    Ok(RawEntry {
+        key: key_of(prefix, subject),
+        operation: Operation::from_headers(Some(headers)),
+        revision,
+        created,
+        delta: 0,
+        payload: message.payload,
+    })
+}
+
+/// An async-nats direct get result as an entry, `delta` 0.
+pub(crate) fn stream_message_entry(prefix: &str, message: StreamMessage) -> RawEntry {
+    RawEntry {
+        key: key_of(prefix, message.subject.as_str()),
+        operation: Operation::from_headers(Some(&message.headers)),
+        revision: message.sequence,
+        created: SystemTime::from(message.time),
+        delta: 0,
+        payload: message.payload,
+    }
+}
+
+/// The text of a header, when it is there.
+pub(crate) fn value(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
+    headers.get(name).map(async_nats::HeaderValue::as_str)
+}
+
+/// The key of a subject of the bucket whose subjects start with `prefix`.
+fn key_of(prefix: &str, subject: &str) -> String {
+    subject.strip_prefix(prefix).unwrap_or(subject).to_owned()
+}
+
+/// A decimal `u64`: ASCII digits only, at least one, no overflow.
+pub(crate) fn parse_u64(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |n, b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+/// An RFC 3339 timestamp as the server writes them (`2026-12-04T14:44:51.776054123Z`, or with
+/// a numeric offset), at or after the Unix epoch.
+fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| parse_u64(text.get(range)?);
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    // A leap second (60) is read as the next second, as the server's clock never shows it.
+    if second > 60 {
+        return None;
+    }
+    let mut at = 19;
+    let mut nanos = 0u64;
+    if b[at] == b'.' {
+        let start = at + 1;
+        at = start;
+        while at < b.len() && b[at].is_ascii_digit() {
+            at += 1;
+        }
+        let fraction = text.get(start..at)?;
+        if fraction.is_empty() {
+            return None;
+        }
+        // Nanoseconds: the first nine digits, scaled up when there are fewer.
+        let kept = &fraction[..fraction.len().min(9)];
+        nanos = parse_u64(kept)? * 10u64.pow(u32::try_from(9 - kept.len()).ok()?);
+    }
+    let offset: i64 = match text.get(at..)? {
+        "Z" | "z" => 0,
+        zone if zone.len() == 6 && zone.as_bytes()[3] == b':' => {
+            let sign = match zone.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let hours = i64::try_from(parse_u64(&zone[1..3])?).ok()?;
+            let minutes = i64::try_from(parse_u64(&zone[4..6])?).ok()?;
+            sign * (hours * 3600 + minutes * 60)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day)?;
+    let seconds = days * 86_400 + i64::try_from(hour * 3600 + minute * 60 + second).ok()? - offset;
+    let seconds = u64::try_from(seconds).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(seconds, u32::try_from(nanos).ok()?))
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<i64> {
+    let year = i64::try_from(year).ok()? - i64::from(month <= 2);
+    let month = i64::try_from(month).ok()?;
+    let day = i64::try_from(day).ok()?;
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_ack_subject_forms_parse() {
+        let v1 = parse_ack("$JS.ACK.KV_b.natskv_x.1.42.7.1700000000123456789.3");
+        assert_eq!(
+            v1,
+            Some(Delivered {
+                consumer: "natskv_x",
+                stream_sequence: 42,
+                pending: 3,
+                published: SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
+            })
+        );
+        let v2 = parse_ack("$JS.ACK.hub.ACCHASH.KV_b.natskv_x.1.42.7.1700000000123456789.3.tok");
+        assert_eq!(v2, v1);
+        let v2_more =
+            parse_ack("$JS.ACK.hub.ACCHASH.KV_b.natskv_x.1.42.7.1700000000123456789.3.t.u.v");
+        assert_eq!(v2_more, v1);
+        let v2_bare = parse_ack("$JS.ACK._.ACCHASH.KV_b.natskv_x.1.42.7.1700000000123456789.3");
+        assert_eq!(v2_bare, v1);
+    }
+
+    #[test]
+    fn malformed_ack_subjects_are_refused() {
+        for reply in [
+            "",
+            "_INBOX.abc",
+            "$JS.ACK.KV_b.c.1.42.7.170",
+            "$JS.ACK.KV_b.c.1.42.7.170.3.x",
+            "$JS.ACK.KV_b.c.1.x42.7.170.3",
+            "$JS.ACK.KV_b.c.1.42.7.170.-3",
+            "$JS.ACK.KV_b.c.1.99999999999999999999.7.170.3",
+            "$JS.ACK.KV_b.c.1..7.170.3",
+        ] {
+            assert_eq!(parse_ack(reply), None, "{reply}");
+        }
+    }
+
+    #[test]
+    fn server_timestamps_parse_exactly() {
+        let at = |secs, nanos| Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), at(0, 0));
+        assert_eq!(
+            parse_rfc3339("2026-12-04T14:44:51.776054123Z"),
+            at(1_796_395_491, 776_054_123)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T23:59:59.5Z"),
+            at(1_709_251_199, 500_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-03-01T01:00:00+01:00"),
+            at(1_709_251_200, 0)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29T23:00:00-01:00"),
+            at(1_709_251_200, 0)
+        );
+        assert_eq!(
+            parse_rfc3339("2000-01-01T00:00:00.1234567891Z"),
+            at(946_684_800, 123_456_789)
+        );
+        for bad in [
+            "",
+            "2024-02-29",
+            "2024-13-01T00:00:00Z",
+            "2024-02-29T24:00:00Z",
+            "2024-02-29T23:00:00",
+            "2024-02-29T23:00:00.Z",
+            "1969-12-31T23:59:59Z",
+            "2024-02-29T23:00:00+0100",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn days_agree_with_known_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
+        assert_eq!(days_from_civil(2026, 12, 4), Some(20_791));
+    }
+}
