@@ -34,24 +34,31 @@ pub(crate) struct Delivered<'a> {
 /// followed by any number of tokens (9 or more after the prefix). `None` for anything else.
 pub(crate) fn parse_ack(reply: &str) -> Option<Delivered<'_>> {
     let rest = reply.strip_prefix(ACK_PREFIX)?;
+    // The first nine tokens, found in one pass; `count` stops at ten (any more are allowed).
     let mut tokens = [""; 9];
     let mut count = 0;
-    for token in rest.splitn(10, '.') {
-        if count == tokens.len() {
-            // Tokens past the pending count are allowed and carry nothing read here.
+    let mut start = 0;
+    for (at, byte) in rest.bytes().enumerate() {
+        if byte == b'.' {
+            if count == tokens.len() {
+                count += 1;
+                break;
+            }
+            tokens[count] = rest.get(start..at)?;
             count += 1;
-            break;
+            start = at + 1;
         }
-        tokens[count] = token;
+    }
+    if count < tokens.len() {
+        tokens[count] = rest.get(start..)?;
+        count += 1;
+    } else if count == tokens.len() {
+        // Exactly nine dots: a tenth, trailing token.
         count += 1;
     }
-    let [consumer, _delivered, sseq, _cseq, tm, pending] = match count {
-        7 => [
-            tokens[1], tokens[2], tokens[3], tokens[4], tokens[5], tokens[6],
-        ],
-        9.. => [
-            tokens[3], tokens[4], tokens[5], tokens[6], tokens[7], tokens[8],
-        ],
+    let [consumer, sseq, tm, pending] = match count {
+        7 => [tokens[1], tokens[3], tokens[5], tokens[6]],
+        9.. => [tokens[3], tokens[5], tokens[7], tokens[8]],
         _ => return None,
     };
     Some(Delivered {

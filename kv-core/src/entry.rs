@@ -3,16 +3,12 @@
 use std::time::SystemTime;
 
 use async_nats::HeaderMap;
-use async_nats::header::{HeaderName, NATS_MARKER_REASON};
 use bytes::Bytes;
 
 /// Header naming the Key/Value operation of a message (ADR-8).
 pub(crate) const KV_OPERATION: &str = "KV-Operation";
 /// Header naming why the server left a limit marker (ADR-48).
-#[cfg(test)]
 const MARKER_REASON: &str = "Nats-Marker-Reason";
-/// [`KV_OPERATION`] as a header name, looked up without validating or copying it.
-const KV_OPERATION_NAME: HeaderName = HeaderName::from_static(KV_OPERATION);
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,17 +28,23 @@ impl Operation {
         let Some(headers) = headers else {
             return Operation::Put;
         };
-        if let Some(op) = headers.get(KV_OPERATION_NAME) {
-            return match op.as_str() {
-                "DEL" => Operation::Delete,
-                "PURGE" => Operation::Purge,
-                _ => Operation::Put,
-            };
+        // One pass over the few headers a message has: cheaper than two hashed lookups, and
+        // every entry read pays it.
+        let mut reason = None;
+        for (name, values) in headers.iter() {
+            let name: &str = name.as_ref();
+            if name == KV_OPERATION {
+                return match values.first().map(async_nats::HeaderValue::as_str) {
+                    Some("DEL") => Operation::Delete,
+                    Some("PURGE") => Operation::Purge,
+                    _ => Operation::Put,
+                };
+            }
+            if name == MARKER_REASON {
+                reason = values.first().map(async_nats::HeaderValue::as_str);
+            }
         }
-        match headers
-            .get(NATS_MARKER_REASON)
-            .map(async_nats::HeaderValue::as_str)
-        {
+        match reason {
             Some("MaxAge" | "Purge") => Operation::Purge,
             Some("Remove") => Operation::Delete,
             _ => Operation::Put,

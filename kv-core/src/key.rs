@@ -760,18 +760,28 @@ pub fn parse_key<K: KvKey>(pattern: &KeyPattern, map: &[usize], key: &str) -> Re
         return Err(not_matching());
     }
     check_map::<K>(pattern, map)?;
-    let tokens = pattern.match_key(key).ok_or_else(not_matching)?;
-    if map.iter().enumerate().all(|(i, &index)| i == index) {
-        return K::from_tokens(&tokens);
-    }
-    let mut ordered = vec![""; map.len()];
-    for (&index, token) in map.iter().zip(tokens) {
-        if let Some(slot) = ordered.get_mut(index) {
+    // The tokens go straight into the key type's order, on the stack for the usual few.
+    let mut inline = [""; INLINE_PARAMS];
+    let mut spilled = Vec::new();
+    let ordered: &mut [&str] = if map.len() <= INLINE_PARAMS {
+        &mut inline[..map.len()]
+    } else {
+        spilled.resize(map.len(), "");
+        &mut spilled
+    };
+    let matched = pattern.match_params(key, |i, token| {
+        if let Some(slot) = map.get(i).and_then(|&index| ordered.get_mut(index)) {
             *slot = token;
         }
+    });
+    if !matched {
+        return Err(not_matching());
     }
-    K::from_tokens(&ordered)
+    K::from_tokens(ordered)
 }
+
+/// Key parameters parsed without a heap allocation; keys with more use a `Vec`.
+const INLINE_PARAMS: usize = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Filters
