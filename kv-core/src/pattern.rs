@@ -220,6 +220,10 @@ pub fn validate_token(token: &str) -> Result<(), NameError> {
     if token.is_empty() {
         return fail(NameErrorReason::Empty);
     }
+    // Every token character is ASCII: a byte check settles the usual, valid case.
+    if token.bytes().all(|b| is_token_char(char::from(b))) {
+        return Ok(());
+    }
     match token.char_indices().find(|&(_, c)| !is_token_char(c)) {
         Some((at, ch @ ('*' | '>'))) => fail(NameErrorReason::Wildcard { ch, at }),
         Some((at, ch)) => fail(NameErrorReason::InvalidChar { ch, at }),
@@ -514,11 +518,22 @@ impl KeyPattern {
         key: &'k str,
         mut param: impl FnMut(usize, &'k str),
     ) -> bool {
-        let mut tokens = key.split('.');
+        // Split by hand: keys are short, and a search call per token costs more than the scan.
+        let mut rest = Some(key);
         let mut index = 0;
         for segment in &self.segments {
-            let Some(token) = tokens.next() else {
+            let Some(current) = rest else {
                 return false;
+            };
+            let token = match current.bytes().position(|b| b == b'.') {
+                Some(at) => {
+                    rest = current.get(at + 1..);
+                    current.get(..at).unwrap_or_default()
+                }
+                None => {
+                    rest = None;
+                    current
+                }
             };
             match segment {
                 Segment::Literal(literal) if literal == token => {}
@@ -532,7 +547,7 @@ impl KeyPattern {
                 }
             }
         }
-        tokens.next().is_none()
+        rest.is_none()
     }
 
     /// A subject filter for this pattern: parameter `i` (pattern order) becomes `fixed[i]` when

@@ -5,6 +5,7 @@
 //! yields its final `None`, and one dropped earlier hands its consumer to the bucket's
 //! [janitor](crate::janitor), which deletes it in the background; `Drop` needs no runtime.
 
+use std::hash::BuildHasher;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -272,9 +273,20 @@ impl Stream for Scan {
     }
 }
 
-/// A consumer name no other reader uses: the unique part of a new inbox.
+/// A consumer name no other reader uses: `kv_` and 64 bits of a new inbox's unique part
+/// (a nuid), hashed down to 11 base-62 digits. Short on purpose: the name is in the reply
+/// subject of every message the consumer delivers, and the client reads each character of it.
 fn consumer_name(bucket: &Bucket) -> String {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let inbox = bucket.js().client().new_inbox();
     let unique = inbox.rsplit('.').next().unwrap_or(&inbox);
-    format!("natskv_{unique}")
+    let mut bits = std::hash::RandomState::new().hash_one(unique);
+    let mut name = String::with_capacity(14);
+    name.push_str("kv_");
+    for _ in 0..11 {
+        let digit = usize::try_from(bits % 62).unwrap_or_default();
+        name.push(char::from(DIGITS[digit]));
+        bits /= 62;
+    }
+    name
 }
