@@ -7,10 +7,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use async_nats::header::{self, HeaderMap, HeaderName};
+use async_nats::HeaderMap;
 use async_nats::jetstream::message::StreamMessage;
+use bytes::Bytes;
 
-use crate::entry::{Operation, RawEntry};
+use crate::entry::{KV_OPERATION, MARKER_REASON, Operation, RawEntry};
 
 /// The prefix of a JetStream message's reply subject.
 const ACK_PREFIX: &str = "$JS.ACK.";
@@ -150,34 +151,75 @@ pub(crate) fn consumer_entry(
     })
 }
 
-/// A direct get's answer (one message of a batch, or a single get) as an entry, `delta` 0.
-///
-/// # Errors
-/// A description of what is missing when the answer lacks the headers ADR-31 gives it.
-pub(crate) fn direct_entry(
-    prefix: &str,
-    message: async_nats::Message,
-) -> Result<RawEntry, &'static str> {
-    let headers = message
-        .headers
-        .as_ref()
-        .ok_or("a direct get answer without headers")?;
-    let subject = value(headers, header::NATS_SUBJECT).ok_or("no Nats-Subject header")?;
-    let revision = value(headers, header::NATS_SEQUENCE)
-        .and_then(parse_u64)
-        .ok_or("no valid Nats-Sequence header")?;
-    let created = value(headers, header::NATS_TIME_STAMP)
-        .and_then(parse_rfc3339)
-        .ok_or("no valid Nats-Time-Stamp header")?;
-    Ok(RawEntry {
-        key: key_of(prefix, subject),
-        operation: Operation::from_headers(Some(headers)),
-        revision,
-        created,
-        delta: 0,
-        payload: message.payload,
-    })
+/// The headers of a direct get's answer (ADR-31), read in one pass over them: what an entry
+/// needs, and the counts a batch is followed by.
+#[derive(Debug, Default)]
+pub(crate) struct DirectReply<'a> {
+    subject: Option<&'a str>,
+    sequence: Option<&'a str>,
+    time: Option<&'a str>,
+    operation: Option<&'a str>,
+    marker_reason: Option<&'a str>,
+    /// `Nats-Num-Pending`: how many matching messages follow (batch answers only).
+    pub(crate) pending: Option<u64>,
+    /// `Nats-Last-Sequence`: the previous message of the batch (batch answers only).
+    pub(crate) previous: Option<u64>,
 }
+
+impl<'a> DirectReply<'a> {
+    pub(crate) fn read(headers: &'a HeaderMap) -> Self {
+        let mut reply = DirectReply::default();
+        for (name, values) in headers.iter() {
+            let Some(value) = values.first().map(async_nats::HeaderValue::as_str) else {
+                continue;
+            };
+            match name.as_ref() {
+                NATS_SUBJECT => reply.subject = Some(value),
+                NATS_SEQUENCE => reply.sequence = Some(value),
+                NATS_TIME_STAMP => reply.time = Some(value),
+                NUM_PENDING => reply.pending = parse_u64(value),
+                LAST_SEQUENCE => reply.previous = parse_u64(value),
+                KV_OPERATION => reply.operation = Some(value),
+                MARKER_REASON => reply.marker_reason = Some(value),
+                _ => {}
+            }
+        }
+        reply
+    }
+
+    /// The answer as an entry, `delta` 0.
+    ///
+    /// # Errors
+    /// A description of what is missing when the answer lacks the headers ADR-31 gives it.
+    pub(crate) fn entry(&self, prefix: &str, payload: Bytes) -> Result<RawEntry, &'static str> {
+        let subject = self.subject.ok_or("no Nats-Subject header")?;
+        let revision = self
+            .sequence
+            .and_then(parse_u64)
+            .ok_or("no valid Nats-Sequence header")?;
+        let created = self
+            .time
+            .and_then(parse_rfc3339)
+            .ok_or("no valid Nats-Time-Stamp header")?;
+        Ok(RawEntry {
+            key: key_of(prefix, subject),
+            operation: Operation::from_values(self.operation, self.marker_reason),
+            revision,
+            created,
+            delta: 0,
+            payload,
+        })
+    }
+}
+
+/// Header names of a direct get's answer.
+const NATS_SUBJECT: &str = "Nats-Subject";
+const NATS_SEQUENCE: &str = "Nats-Sequence";
+const NATS_TIME_STAMP: &str = "Nats-Time-Stamp";
+/// The header holding how many matching messages remain.
+pub(crate) const NUM_PENDING: &str = "Nats-Num-Pending";
+/// The header naming the previous message of the batch (0 for its first).
+const LAST_SEQUENCE: &str = "Nats-Last-Sequence";
 
 /// An async-nats direct get result as an entry, `delta` 0.
 pub(crate) fn stream_message_entry(prefix: &str, message: StreamMessage) -> RawEntry {
@@ -189,11 +231,6 @@ pub(crate) fn stream_message_entry(prefix: &str, message: StreamMessage) -> RawE
         delta: 0,
         payload: message.payload,
     }
-}
-
-/// The text of a header, when it is there.
-pub(crate) fn value(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
-    headers.get(name).map(async_nats::HeaderValue::as_str)
 }
 
 /// The key of a subject of the bucket whose subjects start with `prefix`.

@@ -11,8 +11,7 @@
 
 use std::time::Duration;
 
-use async_nats::header::{self, HeaderName};
-use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
+use async_nats::{HeaderMap, StatusCode, Subscriber};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -20,7 +19,7 @@ use serde::Serialize;
 
 use crate::bucket::Bucket;
 use crate::classify::{Op, settle};
-use crate::delivery;
+use crate::delivery::{DirectReply, NUM_PENDING};
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
 
@@ -28,10 +27,6 @@ use crate::error::{Error, Result};
 const BATCH: usize = 256;
 /// How long a read waits for the next message when the client has no request timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The header holding how many matching messages remain.
-const NUM_PENDING: &str = "Nats-Num-Pending";
-/// [`NUM_PENDING`] as a header name, looked up without validating or copying it.
-const NUM_PENDING_NAME: HeaderName = HeaderName::from_static(NUM_PENDING);
 /// The status ending a batch.
 const END_OF_BATCH: u16 = 204;
 
@@ -173,9 +168,11 @@ impl Reader {
                 }
                 Err(_elapsed) => return Err(timed_out(&self.bucket, OPERATION)),
             };
-            let pending = message.headers.as_ref().and_then(num_pending);
+            let headers = message.headers.as_ref();
+            let reply = headers.map(DirectReply::read).unwrap_or_default();
+            let pending = reply.pending;
             match message.status {
-                None => return self.entry(message, pending).map(Some),
+                None => return self.entry(&reply, message.payload).map(Some),
                 Some(status) if status == StatusCode::NOT_FOUND => self.done = true,
                 Some(status) if status == END_OF_BATCH => match pending {
                     // Cut short (bytes or count): the rest is asked for after the last one.
@@ -194,19 +191,19 @@ impl Reader {
         Ok(None)
     }
 
-    fn entry(&mut self, message: Message, pending: Option<u64>) -> Result<RawEntry> {
-        let Some(pending) = pending else {
+    fn entry(&mut self, reply: &DirectReply<'_>, payload: Bytes) -> Result<RawEntry> {
+        let Some(pending) = reply.pending else {
             return Err(self.failed(format!("a batch reply without {NUM_PENDING}")));
         };
-        let previous = message.headers.as_ref().and_then(last_sequence);
-        if previous.is_some_and(|p| p != self.previous) {
+        if reply.previous.is_some_and(|p| p != self.previous) {
             // The client dropped a reply (a slow consumer): say so rather than skip an entry.
             return Err(self.failed(format!(
                 "a batch reply after revision {} was lost",
                 self.previous
             )));
         }
-        let mut entry = delivery::direct_entry(self.bucket.prefix(), message)
+        let mut entry = reply
+            .entry(self.bucket.prefix(), payload)
             .map_err(|e| self.failed(e.to_owned()))?;
         entry.delta = pending;
         self.next = entry.revision + 1;
@@ -363,14 +360,6 @@ async fn unanswered(bucket: &Bucket, operation: &'static str) -> Error {
         ))),
     };
     settle(bucket.js(), op, unanswered).await
-}
-
-fn num_pending(headers: &HeaderMap) -> Option<u64> {
-    delivery::value(headers, NUM_PENDING_NAME).and_then(delivery::parse_u64)
-}
-
-fn last_sequence(headers: &HeaderMap) -> Option<u64> {
-    delivery::value(headers, header::NATS_LAST_SEQUENCE).and_then(delivery::parse_u64)
 }
 
 fn connection(bucket: &Bucket, operation: &'static str, error: impl std::fmt::Display) -> Error {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 /// Header naming the Key/Value operation of a message (ADR-8).
 pub(crate) const KV_OPERATION: &str = "KV-Operation";
 /// Header naming why the server left a limit marker (ADR-48).
-const MARKER_REASON: &str = "Nats-Marker-Reason";
+pub(crate) const MARKER_REASON: &str = "Nats-Marker-Reason";
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,29 +25,29 @@ impl Operation {
     /// Reads the operation from a message's headers: `KV-Operation`, or a server limit marker's
     /// `Nats-Marker-Reason` (`MaxAge` and `Purge` are purges, `Remove` is a delete).
     pub(crate) fn from_headers(headers: Option<&HeaderMap>) -> Operation {
-        let Some(headers) = headers else {
-            return Operation::Put;
-        };
+        let (mut operation, mut reason) = (None, None);
         // One pass over the few headers a message has: cheaper than two hashed lookups, and
         // every entry read pays it.
-        let mut reason = None;
-        for (name, values) in headers.iter() {
-            let name: &str = name.as_ref();
-            if name == KV_OPERATION {
-                return match values.first().map(async_nats::HeaderValue::as_str) {
-                    Some("DEL") => Operation::Delete,
-                    Some("PURGE") => Operation::Purge,
-                    _ => Operation::Put,
-                };
-            }
-            if name == MARKER_REASON {
-                reason = values.first().map(async_nats::HeaderValue::as_str);
+        for (name, values) in headers.into_iter().flat_map(HeaderMap::iter) {
+            let first = || values.first().map(async_nats::HeaderValue::as_str);
+            match name.as_ref() {
+                KV_OPERATION => operation = first(),
+                MARKER_REASON => reason = first(),
+                _ => {}
             }
         }
-        match reason {
-            Some("MaxAge" | "Purge") => Operation::Purge,
-            Some("Remove") => Operation::Delete,
-            _ => Operation::Put,
+        Operation::from_values(operation, reason)
+    }
+
+    /// The operation given the values of `KV-Operation` and `Nats-Marker-Reason`, if present.
+    pub(crate) fn from_values(operation: Option<&str>, marker_reason: Option<&str>) -> Operation {
+        match (operation, marker_reason) {
+            (Some("DEL"), _) => Operation::Delete,
+            (Some("PURGE"), _) => Operation::Purge,
+            (Some(_), _) => Operation::Put,
+            (None, Some("MaxAge" | "Purge")) => Operation::Purge,
+            (None, Some("Remove")) => Operation::Delete,
+            (None, _) => Operation::Put,
         }
     }
 
