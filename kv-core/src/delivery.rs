@@ -416,33 +416,39 @@ mod tests {
     }
 
     #[test]
+    fn a_direct_answer_is_read_in_one_pass() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("Nats-Stream", "KV_b"),
+            ("Nats-Subject", "$KV.b.site.s1"),
+            ("Nats-Sequence", "42"),
+            ("Nats-Time-Stamp", "1970-01-01T00:00:01.5Z"),
+            ("Nats-Num-Pending", "3"),
+            ("Nats-Last-Sequence", "40"),
+            ("KV-Operation", "DEL"),
+        ] {
+            headers.insert(name, value);
+        }
+        let reply = DirectReply::read(&headers);
+        assert_eq!((reply.pending, reply.previous), (Some(3), Some(40)));
+        let entry = reply.entry("$KV.b.", Bytes::from_static(b"v")).unwrap();
+        assert_eq!(entry.key, "site.s1");
+        assert_eq!((entry.revision, entry.delta), (42, 0));
+        assert_eq!(entry.operation, Operation::Delete);
+        assert_eq!(
+            entry.created,
+            SystemTime::UNIX_EPOCH + Duration::from_millis(1_500)
+        );
+        let mut incomplete = HeaderMap::new();
+        incomplete.insert("Nats-Subject", "$KV.b.k");
+        let missing = DirectReply::read(&incomplete).entry("$KV.b.", Bytes::new());
+        assert_eq!(missing.unwrap_err(), "no valid Nats-Sequence header");
+    }
+
+    #[test]
     fn days_agree_with_known_dates() {
         assert_eq!(days_from_civil(1970, 1, 1), Some(0));
         assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
         assert_eq!(days_from_civil(2026, 12, 4), Some(20_791));
-    }
-}
-
-#[cfg(test)]
-mod scratch_speed {
-    #[test]
-    #[ignore = "scratch"]
-    fn parse_ack_speed() {
-        let reply = std::hint::black_box(
-            "$JS.ACK.KV_k10.natskv_Z1s9sT3lT4fKTq8WwJ0ZbX.1.10000.10000.1733323423423423423.9999",
-        );
-        let mut total = 0u64;
-        for _ in 0..100_000 {
-            let d = super::parse_ack(
-                std::hint::black_box(reply),
-                &super::Expected {
-                    stream: "KV_k10",
-                    consumer: "natskv_Z1s9sT3lT4fKTq8WwJ0ZbX",
-                },
-            )
-            .unwrap();
-            total += d.stream_sequence + d.pending + d.consumer.len() as u64;
-        }
-        assert!(total > 0);
     }
 }

@@ -41,13 +41,11 @@ impl Operation {
 
     /// The operation given the values of `KV-Operation` and `Nats-Marker-Reason`, if present.
     pub(crate) fn from_values(operation: Option<&str>, marker_reason: Option<&str>) -> Operation {
+        // `KV-Operation` decides when present; otherwise the limit marker's reason.
         match (operation, marker_reason) {
-            (Some("DEL"), _) => Operation::Delete,
-            (Some("PURGE"), _) => Operation::Purge,
-            (Some(_), _) => Operation::Put,
-            (None, Some("MaxAge" | "Purge")) => Operation::Purge,
-            (None, Some("Remove")) => Operation::Delete,
-            (None, _) => Operation::Put,
+            (Some("DEL"), _) | (None, Some("Remove")) => Operation::Delete,
+            (Some("PURGE"), _) | (None, Some("MaxAge" | "Purge")) => Operation::Purge,
+            _ => Operation::Put,
         }
     }
 

@@ -525,15 +525,12 @@ impl KeyPattern {
             let Some(current) = rest else {
                 return false;
             };
-            let token = match current.bytes().position(|b| b == b'.') {
-                Some(at) => {
-                    rest = current.get(at + 1..);
-                    current.get(..at).unwrap_or_default()
-                }
-                None => {
-                    rest = None;
-                    current
-                }
+            let token = if let Some(at) = current.bytes().position(|b| b == b'.') {
+                rest = current.get(at + 1..);
+                current.get(..at).unwrap_or_default()
+            } else {
+                rest = None;
+                current
             };
             match segment {
                 Segment::Literal(literal) if literal == token => {}
