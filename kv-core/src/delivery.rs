@@ -129,26 +129,26 @@ fn numbers(text: &str) -> Option<([u64; 5], Option<&str>)> {
     Some((out, None))
 }
 
-/// A consumer's message as an entry; `delivered_by` is told the consumer that delivered it
-/// (async-nats renames the consumer it recreates). `None` when the reply subject is not a
-/// JetStream one.
+/// A consumer's message as an entry, and the name of the consumer that delivered it when
+/// that is not the `expected` one (async-nats renames the consumers it recreates). `None` when
+/// the reply subject is not a JetStream one.
 pub(crate) fn consumer_entry(
     prefix: &str,
     message: async_nats::jetstream::Message,
     expected: &Expected<'_>,
-    delivered_by: impl FnOnce(&str),
-) -> Option<RawEntry> {
+) -> Option<(RawEntry, Option<String>)> {
     let message = message.message;
     let delivered = parse_ack(message.reply.as_ref()?.as_str(), expected)?;
-    delivered_by(delivered.consumer);
-    Some(RawEntry {
+    let renamed = (delivered.consumer != expected.consumer).then(|| delivered.consumer.to_owned());
+    let entry = RawEntry {
         key: key_of(prefix, message.subject.as_str()),
         operation: Operation::from_headers(message.headers.as_ref()),
         revision: delivered.stream_sequence,
         created: delivered.published,
         delta: delivered.pending,
         payload: message.payload,
-    })
+    };
+    Some((entry, renamed))
 }
 
 /// The headers of a direct get's answer (ADR-31), read in one pass over them: what an entry

@@ -237,27 +237,20 @@ impl Stream for Scan {
                 }
                 Poll::Ready(Some(Ok(message))) => message,
             };
-            let this = &mut *self;
             let expected = delivery::Expected {
-                stream: this.bucket.stream_name(),
-                consumer: this.lease.name().unwrap_or_default(),
+                stream: self.bucket.stream_name(),
+                consumer: self.lease.name().unwrap_or_default(),
             };
-            let mut renamed = None;
-            let delivered_by = |consumer: &str| {
-                if consumer != expected.consumer {
-                    renamed = Some(consumer.to_owned());
-                }
-            };
-            let entry =
-                delivery::consumer_entry(this.bucket.prefix(), message, &expected, delivered_by);
-            if let Some(consumer) = renamed {
-                this.lease.rename(&consumer);
-            }
-            let Some(entry) = entry else {
+            let Some((entry, renamed)) =
+                delivery::consumer_entry(self.bucket.prefix(), message, &expected)
+            else {
                 let op = Op::read(self.bucket.name(), "watch");
                 let e = std::io::Error::other("a consumer message without a JetStream reply");
                 return Poll::Ready(Some(Err(classify(op, e))));
             };
+            if let Some(consumer) = renamed {
+                self.lease.rename(&consumer);
+            }
             if entry.revision <= self.last_revision {
                 continue;
             }
