@@ -110,16 +110,7 @@ fn numbers(text: &str) -> Option<([u64; 5], Option<&str>)> {
             (index, number, digits) = (index + 1, 0, 0);
             continue;
         }
-        let digit = u64::from(byte.wrapping_sub(b'0'));
-        if digit > 9 {
-            return None;
-        }
-        // Nineteen digits cannot overflow a u64; only longer numbers need the checks.
-        number = if digits < 19 {
-            number * 10 + digit
-        } else {
-            number.checked_mul(10)?.checked_add(digit)?
-        };
+        number = append_digit(number, digits, byte)?;
         digits += 1;
     }
     if digits == 0 || index != out.len() - 1 {
@@ -167,6 +158,7 @@ pub(crate) struct DirectReply<'a> {
 }
 
 impl<'a> DirectReply<'a> {
+    /// Reads one answer's headers.
     pub(crate) fn read(headers: &'a HeaderMap) -> Self {
         let mut reply = DirectReply::default();
         for (name, values) in headers.iter() {
@@ -212,9 +204,11 @@ impl<'a> DirectReply<'a> {
     }
 }
 
-/// Header names of a direct get's answer.
+/// The header naming the message's subject.
 const NATS_SUBJECT: &str = "Nats-Subject";
+/// The header holding the message's stream sequence.
 const NATS_SEQUENCE: &str = "Nats-Sequence";
+/// The header holding when the message was stored (RFC 3339).
 const NATS_TIME_STAMP: &str = "Nats-Time-Stamp";
 /// The header holding how many matching messages remain.
 pub(crate) const NUM_PENDING: &str = "Nats-Num-Pending";
@@ -239,14 +233,30 @@ fn key_of(prefix: &str, subject: &str) -> String {
 }
 
 /// A decimal `u64`: ASCII digits only, at least one, no overflow.
-pub(crate) fn parse_u64(text: &str) -> Option<u64> {
+fn parse_u64(text: &str) -> Option<u64> {
     if text.is_empty() {
         return None;
     }
-    text.bytes().try_fold(0u64, |n, b| {
-        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
-        n.checked_mul(10)?.checked_add(u64::from(digit))
-    })
+    let mut number = 0;
+    for (digits, byte) in text.bytes().enumerate() {
+        number = append_digit(number, digits, byte)?;
+    }
+    Some(number)
+}
+
+/// `number`, which has `digits` decimal digits, with the digit `byte` appended; `None` when
+/// `byte` is not a digit or the result overflows. Nineteen digits cannot overflow a `u64`, so
+/// only longer numbers pay for the checks.
+fn append_digit(number: u64, digits: usize, byte: u8) -> Option<u64> {
+    let digit = u64::from(byte.wrapping_sub(b'0'));
+    if digit > 9 {
+        return None;
+    }
+    if digits < 19 {
+        Some(number * 10 + digit)
+    } else {
+        number.checked_mul(10)?.checked_add(digit)
+    }
 }
 
 /// An RFC 3339 timestamp as the server writes them (`2026-12-04T14:44:51.776054123Z`, or with

@@ -168,8 +168,11 @@ impl Reader {
                 }
                 Err(_elapsed) => return Err(timed_out(&self.bucket, OPERATION)),
             };
-            let headers = message.headers.as_ref();
-            let reply = headers.map(DirectReply::read).unwrap_or_default();
+            let reply = message
+                .headers
+                .as_ref()
+                .map(DirectReply::read)
+                .unwrap_or_default();
             let pending = reply.pending;
             match message.status {
                 None => return self.entry(&reply, message.payload).map(Some),
