@@ -17,9 +17,9 @@
 //! listed with a stream-info request and read by name.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use async_nats::{HeaderMap, Message, StatusCode, Subscriber};
+use async_nats::{Message, StatusCode, Subscriber};
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -27,17 +27,14 @@ use serde::Serialize;
 
 use crate::bucket::Bucket;
 use crate::classify::{Op, classify, settle};
-use crate::entry::{KV_OPERATION, MARKER_REASON, Operation, RawEntry};
+use crate::delivery::{DirectReply, NUM_PENDING};
+use crate::entry::RawEntry;
 use crate::error::{Error, Result};
 
 /// Entries per request: more than a bucket keeps of one key (`history` is at most 64).
 const BATCH: usize = 256;
 /// How long a read waits for the next message when the client has no request timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The header holding how many matching messages remain.
-const NUM_PENDING: &str = "Nats-Num-Pending";
-/// The header naming the previous message of the batch (0 for its first).
-const LAST_SEQUENCE: &str = "Nats-Last-Sequence";
 /// The status ending a batch.
 const END_OF_BATCH: u16 = 204;
 
@@ -168,20 +165,16 @@ impl Reader {
     /// The next entry, or `None` once every message that existed at the start was read.
     async fn next(&mut self) -> Result<Option<RawEntry>> {
         while !self.done {
-            let message = match tokio::time::timeout(self.timeout, self.replies.next()).await {
-                Ok(Some(message)) => message,
-                Ok(None) => {
-                    return Err(connection(
-                        &self.bucket,
-                        OPERATION,
-                        "the reply subscription closed",
-                    ));
-                }
-                Err(_elapsed) => return Err(timed_out(&self.bucket, OPERATION)),
-            };
-            let pending = message.headers.as_ref().and_then(num_pending);
+            let message =
+                next_reply(&mut self.replies, self.timeout, &self.bucket, OPERATION).await?;
+            let reply = message
+                .headers
+                .as_ref()
+                .map(DirectReply::read)
+                .unwrap_or_default();
+            let pending = reply.pending;
             match message.status {
-                None => return self.entry(message, pending).map(Some),
+                None => return self.entry(&reply, message.payload).map(Some),
                 Some(status) if status == StatusCode::NOT_FOUND => self.done = true,
                 Some(status) if status == END_OF_BATCH => match pending {
                     // Cut short (bytes or count): the rest is asked for after the last one.
@@ -200,21 +193,20 @@ impl Reader {
         Ok(None)
     }
 
-    fn entry(&mut self, message: Message, pending: Option<u64>) -> Result<RawEntry> {
-        let Some(pending) = pending else {
+    fn entry(&mut self, reply: &DirectReply<'_>, payload: Bytes) -> Result<RawEntry> {
+        let Some(pending) = reply.pending else {
             return Err(self.failed(format!("a batch reply without {NUM_PENDING}")));
         };
-        let previous = message.headers.as_ref().and_then(last_sequence);
-        if previous.is_some_and(|p| p != self.previous) {
+        if reply.previous.is_some_and(|p| p != self.previous) {
             // The client dropped a reply (a slow consumer): say so rather than skip an entry.
             return Err(self.failed(format!(
                 "a batch reply after revision {} was lost",
                 self.previous
             )));
         }
-        let message = async_nats::jetstream::message::StreamMessage::try_from(message)
-            .map_err(|e| self.failed(e.to_string()))?;
-        let mut entry = self.bucket.raw_entry(message);
+        let mut entry = reply
+            .entry(self.bucket.prefix(), payload)
+            .map_err(|e| self.failed(e.to_owned()))?;
         entry.delta = pending;
         self.next = entry.revision + 1;
         self.previous = entry.revision;
@@ -243,12 +235,6 @@ const MULTI_LAST_MAX: usize = 1024;
 const IN_FLIGHT: usize = 8;
 /// The status of a `multi_last` request matching more subjects than one batch may answer.
 const TOO_MANY: u16 = 413;
-/// The header giving the stream sequence a `multi_last` answer is as of (on its end-of-batch).
-const UP_TO_SEQUENCE: &str = "Nats-UpTo-Sequence";
-/// The headers of a direct get's answer naming its subject, sequence and time.
-const NATS_SUBJECT: &str = "Nats-Subject";
-const NATS_SEQUENCE: &str = "Nats-Sequence";
-const NATS_TIME_STAMP: &str = "Nats-Time-Stamp";
 
 /// A `multi_last` request (ADR-31): the last message of each subject, as of `up_to_seq`.
 #[derive(Serialize)]
@@ -475,17 +461,8 @@ impl MultiLast {
             return Ok(message);
         }
         loop {
-            let message = match tokio::time::timeout(self.timeout, self.replies.next()).await {
-                Ok(Some(message)) => message,
-                Ok(None) => {
-                    return Err(connection(
-                        &self.bucket,
-                        GET_MANY,
-                        "the reply subscription closed",
-                    ));
-                }
-                Err(_elapsed) => return Err(timed_out(&self.bucket, GET_MANY)),
-            };
+            let message =
+                next_reply(&mut self.replies, self.timeout, &self.bucket, GET_MANY).await?;
             let Some(to) = message
                 .subject
                 .rsplit_once('.')
@@ -509,23 +486,25 @@ impl MultiLast {
         self.previous = 0;
         loop {
             let message = self.reply(number).await?;
-            if message.status.is_none() {
-                let (entry, previous) = self.entry(message)?;
-                self.follows(previous)?;
-                self.previous = entry.revision;
-                found(entry);
-                continue;
-            }
-            let headers = message.headers.as_ref();
-            self.follows(headers.and_then(last_sequence))?;
+            let reply = message
+                .headers
+                .as_ref()
+                .map(DirectReply::read)
+                .unwrap_or_default();
+            self.follows(reply.previous)?;
             match message.status {
+                None => {
+                    let entry = reply
+                        .entry(self.bucket.prefix(), message.payload)
+                        .map_err(|e| self.failed(e))?;
+                    self.previous = entry.revision;
+                    found(entry);
+                }
                 Some(status) if status == END_OF_BATCH => {
-                    let Some(as_of) = headers.and_then(up_to_sequence) else {
-                        return Err(
-                            self.failed(format!("an end of batch without {UP_TO_SEQUENCE}"))
-                        );
+                    let Some(as_of) = reply.up_to else {
+                        return Err(self.failed("an end of batch without Nats-UpTo-Sequence"));
                     };
-                    return Ok(match headers.and_then(num_pending) {
+                    return Ok(match reply.pending {
                         Some(pending) if pending > 0 => End::CutShort {
                             as_of,
                             from: self.previous + 1,
@@ -556,43 +535,6 @@ impl MultiLast {
             ))),
             _ => Ok(()),
         }
-    }
-
-    /// Turns a reply into an entry, and the revision it names as its predecessor, in one pass
-    /// over its headers: a reply carries some eight, and looking each up by name (as
-    /// `StreamMessage` and `Operation::from_headers` do) hashes the name every time.
-    fn entry(&self, message: Message) -> Result<(RawEntry, Option<u64>)> {
-        let (mut subject, mut sequence, mut time, mut previous) = (None, None, None, None);
-        let (mut operation, mut marker_reason) = (None, None);
-        for (name, values) in message.headers.iter().flat_map(HeaderMap::iter) {
-            let Some(value) = values.last().map(async_nats::HeaderValue::as_str) else {
-                continue;
-            };
-            match AsRef::<str>::as_ref(name) {
-                NATS_SUBJECT => subject = Some(value),
-                NATS_SEQUENCE => sequence = value.parse::<u64>().ok(),
-                NATS_TIME_STAMP => time = async_nats::datetime::parse_rfc3339(value).ok(),
-                LAST_SEQUENCE => previous = value.parse::<u64>().ok(),
-                KV_OPERATION => operation = Some(value),
-                MARKER_REASON => marker_reason = Some(value),
-                _ => {}
-            }
-        }
-        let (Some(subject), Some(revision), Some(time)) = (subject, sequence, time) else {
-            return Err(self.failed(format!(
-                "a batch reply without a valid {NATS_SUBJECT}, {NATS_SEQUENCE} or {NATS_TIME_STAMP}"
-            )));
-        };
-        let prefix = self.bucket.prefix();
-        let entry = RawEntry {
-            key: subject.strip_prefix(prefix).unwrap_or(subject).to_owned(),
-            operation: Operation::from_values(operation, marker_reason),
-            revision,
-            created: SystemTime::from(time),
-            delta: 0,
-            payload: message.payload,
-        };
-        Ok((entry, previous))
     }
 
     /// The subjects matching `filter` that hold a message, and the stream's last sequence
@@ -629,10 +571,6 @@ pub(crate) async fn last_revision(bucket: &Bucket, operation: &'static str) -> R
     }
 }
 
-fn up_to_sequence(headers: &HeaderMap) -> Option<u64> {
-    headers.get(UP_TO_SEQUENCE)?.as_str().parse().ok()
-}
-
 /// A batch answer that does not follow ADR-31.
 fn failed(bucket: &Bucket, operation: &'static str, description: String) -> Error {
     Error::Server {
@@ -641,6 +579,24 @@ fn failed(bucket: &Bucket, operation: &'static str, description: String) -> Erro
         code: 0,
         source: Some(Box::new(std::io::Error::other(description.clone()))),
         description,
+    }
+}
+
+/// The next message on a batch read's reply subscription, if it comes within `timeout`.
+async fn next_reply(
+    replies: &mut Subscriber,
+    timeout: Duration,
+    bucket: &Bucket,
+    operation: &'static str,
+) -> Result<Message> {
+    match tokio::time::timeout(timeout, replies.next()).await {
+        Ok(Some(message)) => Ok(message),
+        Ok(None) => Err(connection(
+            bucket,
+            operation,
+            "the reply subscription closed",
+        )),
+        Err(_elapsed) => Err(timed_out(bucket, operation)),
     }
 }
 
@@ -668,14 +624,6 @@ async fn unanswered(bucket: &Bucket, operation: &'static str) -> Error {
         ))),
     };
     settle(bucket.js(), op, unanswered).await
-}
-
-fn num_pending(headers: &HeaderMap) -> Option<u64> {
-    headers.get(NUM_PENDING)?.as_str().parse().ok()
-}
-
-fn last_sequence(headers: &HeaderMap) -> Option<u64> {
-    headers.get(LAST_SEQUENCE)?.as_str().parse().ok()
 }
 
 fn connection(bucket: &Bucket, operation: &'static str, error: impl std::fmt::Display) -> Error {

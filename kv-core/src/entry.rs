@@ -25,16 +25,23 @@ impl Operation {
     /// Reads the operation from a message's headers: `KV-Operation`, or a server limit marker's
     /// `Nats-Marker-Reason` (`MaxAge` and `Purge` are purges, `Remove` is a delete).
     pub(crate) fn from_headers(headers: Option<&HeaderMap>) -> Operation {
-        let Some(headers) = headers else {
-            return Operation::Put;
-        };
-        let value = |name| headers.get(name).map(async_nats::HeaderValue::as_str);
-        Operation::from_values(value(KV_OPERATION), value(MARKER_REASON))
+        let (mut operation, mut reason) = (None, None);
+        // One pass over the few headers a message has: cheaper than two hashed lookups, and
+        // every entry read pays it.
+        for (name, values) in headers.into_iter().flat_map(HeaderMap::iter) {
+            let first = || values.first().map(async_nats::HeaderValue::as_str);
+            match name.as_ref() {
+                KV_OPERATION => operation = first(),
+                MARKER_REASON => reason = first(),
+                _ => {}
+            }
+        }
+        Operation::from_values(operation, reason)
     }
 
-    /// The operation given the values of the `KV-Operation` and `Nats-Marker-Reason`
-    /// headers: the first decides when present.
+    /// The operation given the values of `KV-Operation` and `Nats-Marker-Reason`, if present.
     pub(crate) fn from_values(operation: Option<&str>, marker_reason: Option<&str>) -> Operation {
+        // `KV-Operation` decides when present; otherwise the limit marker's reason.
         match (operation, marker_reason) {
             (Some("DEL"), _) | (None, Some("Remove")) => Operation::Delete,
             (Some("PURGE"), _) | (None, Some("MaxAge" | "Purge")) => Operation::Purge,

@@ -717,8 +717,10 @@ fn write_one_token(
 
 /// Renders `key` into `pattern`; `map` comes from [`bind_params`] for this pattern and `K`.
 ///
-/// Each parameter's token is validated, and so is the whole key, which always has the pattern's
-/// shape.
+/// Each parameter's token is validated; with the pattern's literals (checked when it was
+/// parsed) that makes a valid key of the pattern's shape, save for the reserved `_kv` prefix a
+/// first parameter could bring, which is checked here. Every key read or written is rendered
+/// here, so the whole key is checked again only in debug builds.
 pub fn render_key<K: KvKey>(
     pattern: &KeyPattern,
     map: &[usize],
@@ -730,7 +732,7 @@ pub fn render_key<K: KvKey>(
         let index = map.get(i).copied().ok_or_else(KeyError::binding_mismatch)?;
         write_one_token(out, |out| key.write_param(index, out)).map_err(|e| in_param::<K>(e, index))
     })?;
-    // Every parameter token was validated as it was written, and the literal tokens with the
+    // Every parameter token was checked as it was written, and the literal tokens with the
     // pattern, so the key is valid and has the pattern's shape by construction; only the
     // reserved prefix, which a first parameter could carry, is left to check.
     if out.starts_with(RESERVED_PREFIX) {
@@ -760,18 +762,28 @@ pub fn parse_key<K: KvKey>(pattern: &KeyPattern, map: &[usize], key: &str) -> Re
         return Err(not_matching());
     }
     check_map::<K>(pattern, map)?;
-    let tokens = pattern.match_key(key).ok_or_else(not_matching)?;
-    if map.iter().enumerate().all(|(i, &index)| i == index) {
-        return K::from_tokens(&tokens);
-    }
-    let mut ordered = vec![""; map.len()];
-    for (&index, token) in map.iter().zip(tokens) {
-        if let Some(slot) = ordered.get_mut(index) {
+    // The tokens go straight into the key type's order, on the stack for the usual few.
+    let mut inline = [""; INLINE_PARAMS];
+    let mut spilled = Vec::new();
+    let ordered: &mut [&str] = if map.len() <= INLINE_PARAMS {
+        &mut inline[..map.len()]
+    } else {
+        spilled.resize(map.len(), "");
+        &mut spilled
+    };
+    let matched = pattern.match_params(key, |i, token| {
+        if let Some(slot) = map.get(i).and_then(|&index| ordered.get_mut(index)) {
             *slot = token;
         }
+    });
+    if !matched {
+        return Err(not_matching());
     }
-    K::from_tokens(&ordered)
+    K::from_tokens(ordered)
 }
+
+/// Key parameters parsed without a heap allocation; keys with more use a `Vec`.
+const INLINE_PARAMS: usize = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Filters

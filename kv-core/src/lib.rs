@@ -22,6 +22,8 @@ mod classify;
 #[cfg(feature = "runtime")]
 pub mod codec;
 #[cfg(feature = "runtime")]
+mod delivery;
+#[cfg(feature = "runtime")]
 mod direct;
 #[cfg(feature = "runtime")]
 mod entry;

@@ -220,6 +220,10 @@ pub fn validate_token(token: &str) -> Result<(), NameError> {
     if token.is_empty() {
         return fail(NameErrorReason::Empty);
     }
+    // Every token character is ASCII: a byte check settles the usual, valid case.
+    if token.bytes().all(|b| is_token_char(char::from(b))) {
+        return Ok(());
+    }
     match token.char_indices().find(|&(_, c)| !is_token_char(c)) {
         Some((at, ch @ ('*' | '>'))) => fail(NameErrorReason::Wildcard { ch, at }),
         Some((at, ch)) => fail(NameErrorReason::InvalidChar { ch, at }),
@@ -501,23 +505,46 @@ impl KeyPattern {
     /// If `key` has exactly this pattern's shape (same number of tokens, equal literals, and a
     /// valid token in each parameter position), returns the parameter tokens in pattern order.
     pub fn match_key<'k>(&self, key: &'k str) -> Option<Vec<&'k str>> {
-        let mut tokens = key.split('.');
         let mut params = Vec::with_capacity(self.param_count());
+        self.match_params(key, |_, token| params.push(token))
+            .then_some(params)
+    }
+
+    /// [`match_key`](Self::match_key) without collecting: whether `key` has this pattern's
+    /// shape, handing each parameter token to `param` with its index (pattern order) on the way.
+    /// On a mismatch some tokens may already have been handed over.
+    pub(crate) fn match_params<'k>(
+        &self,
+        key: &'k str,
+        mut param: impl FnMut(usize, &'k str),
+    ) -> bool {
+        // Split by hand: keys are short, and a search call per token costs more than the scan.
+        let mut rest = Some(key);
+        let mut index = 0;
         for segment in &self.segments {
-            let token = tokens.next()?;
+            let Some(current) = rest else {
+                return false;
+            };
+            let token = if let Some(at) = current.bytes().position(|b| b == b'.') {
+                rest = current.get(at + 1..);
+                current.get(..at).unwrap_or_default()
+            } else {
+                rest = None;
+                current
+            };
             match segment {
                 Segment::Literal(literal) if literal == token => {}
-                Segment::Literal(_) => return None,
+                Segment::Literal(_) => return false,
                 Segment::Param(_) => {
-                    validate_token(token).ok()?;
-                    params.push(token);
+                    if validate_token(token).is_err() {
+                        return false;
+                    }
+                    param(index, token);
+                    index += 1;
                 }
             }
         }
-        if tokens.next().is_some() {
-            return None;
-        }
-        Some(params)
+        rest.is_none()
     }
 
     /// A subject filter for this pattern: parameter `i` (pattern order) becomes `fixed[i]` when

@@ -5,7 +5,7 @@
 //! of a stored write harmless, so the caller gets one answer, with the one revision the write
 //! was stored at. Sizes are checked before anything is sent.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_nats::header::HeaderName;
 use async_nats::jetstream::ErrorCode;
@@ -620,40 +620,7 @@ impl Bucket {
 
     /// Turns a direct get's answer into an entry (`delta` 0).
     pub(crate) fn raw_entry(&self, message: StreamMessage) -> RawEntry {
-        let key = message.subject.as_str();
-        RawEntry {
-            key: key.strip_prefix(self.prefix()).unwrap_or(key).to_owned(),
-            operation: Operation::from_headers(Some(&message.headers)),
-            payload: message.payload,
-            revision: message.sequence,
-            created: SystemTime::from(message.time),
-            delta: 0,
-        }
-    }
-
-    /// Turns a consumer's message into an entry.
-    pub(crate) fn message_entry(
-        &self,
-        message: &async_nats::jetstream::Message,
-    ) -> Result<RawEntry> {
-        let info = message.info().map_err(|e| {
-            classify(
-                Op::read(self.name(), "watch"),
-                std::io::Error::other(e.to_string()),
-            )
-        })?;
-        let subject = message.subject.as_str();
-        Ok(RawEntry {
-            key: subject
-                .strip_prefix(self.prefix())
-                .unwrap_or(subject)
-                .to_owned(),
-            operation: Operation::from_headers(message.headers.as_ref()),
-            payload: message.payload.clone(),
-            revision: info.stream_sequence,
-            created: SystemTime::from(info.published),
-            delta: info.pending,
-        })
+        crate::delivery::stream_message_entry(self.prefix(), message)
     }
 }
 

@@ -5,6 +5,7 @@
 //! yields its final `None`, and one dropped earlier hands its consumer to the bucket's
 //! [janitor](crate::janitor), which deletes it in the background; `Drop` needs no runtime.
 
+use std::hash::BuildHasher;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -16,6 +17,7 @@ use futures::{FutureExt, Stream, StreamExt};
 
 use crate::bucket::Bucket;
 use crate::classify::{Op, classify, classify_api, settle};
+use crate::delivery;
 use crate::entry::RawEntry;
 use crate::error::Result;
 use crate::janitor::{self, Lease};
@@ -235,12 +237,19 @@ impl Stream for Scan {
                 }
                 Poll::Ready(Some(Ok(message))) => message,
             };
-            let entry = match self.bucket.message_entry(&message) {
-                Ok(entry) => entry,
-                Err(e) => return Poll::Ready(Some(Err(e))),
+            let expected = delivery::Expected {
+                stream: self.bucket.stream_name(),
+                consumer: self.lease.name().unwrap_or_default(),
             };
-            if let Ok(info) = message.info() {
-                self.lease.rename(info.consumer);
+            let Some((entry, renamed)) =
+                delivery::consumer_entry(self.bucket.prefix(), message, &expected)
+            else {
+                let op = Op::read(self.bucket.name(), "watch");
+                let e = std::io::Error::other("a consumer message without a JetStream reply");
+                return Poll::Ready(Some(Err(classify(op, e))));
+            };
+            if let Some(consumer) = renamed {
+                self.lease.rename(&consumer);
             }
             if entry.revision <= self.last_revision {
                 continue;
@@ -257,9 +266,20 @@ impl Stream for Scan {
     }
 }
 
-/// A consumer name no other reader uses: the unique part of a new inbox.
+/// A consumer name no other reader uses: `kv_` and 64 bits of a new inbox's unique part
+/// (a nuid), hashed down to 11 base-62 digits. Short on purpose: the name is in the reply
+/// subject of every message the consumer delivers, and the client reads each character of it.
 fn consumer_name(bucket: &Bucket) -> String {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let inbox = bucket.js().client().new_inbox();
     let unique = inbox.rsplit('.').next().unwrap_or(&inbox);
-    format!("natskv_{unique}")
+    let mut bits = std::hash::RandomState::new().hash_one(unique);
+    let mut name = String::with_capacity(14);
+    name.push_str("kv_");
+    for _ in 0..11 {
+        let digit = usize::try_from(bits % 62).unwrap_or_default();
+        name.push(char::from(DIGITS[digit]));
+        bits /= 62;
+    }
+    name
 }
