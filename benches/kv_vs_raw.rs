@@ -6,6 +6,7 @@
 //!
 //! `scripts/bench` (or `cargo bench --bench kv_vs_raw --features server`) for the full run; the
 //! table is printed and written as JSON to `target/kv_vs_raw.json` (or `$NATSKV_BENCH_JSON`).
+//! Words after it (`scripts/bench cache keys`) run only the workloads whose names contain one.
 //! Under `cargo test` (no `--bench` argument) every workload runs once with a few entries, to
 //! prove the benchmark works.
 
@@ -212,6 +213,16 @@ struct Report {
 }
 
 impl Report {
+    /// Whether the workload `name` is to run: every one, unless workload names (or parts of
+    /// them) were given on the command line.
+    fn wanted(name: &str) -> bool {
+        let only: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        only.is_empty() || only.iter().any(|o| name.contains(o.as_str()))
+    }
+
     /// Runs `ours` and `raw` alternately for `rounds` rounds of `ops` operations each.
     async fn compare(
         &mut self,
@@ -221,6 +232,9 @@ impl Report {
         ours: impl AsyncFn(),
         raw: impl AsyncFn(),
     ) {
+        if !Self::wanted(name) {
+            return;
+        }
         let (mut mine, mut theirs) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             // Alternate which side goes first, so neither always gets a warm server.
@@ -262,6 +276,9 @@ impl Report {
 
     /// A raw-only line: the floor no sequential operation can beat.
     async fn floor(&mut self, name: &str, ops: u32, raw: impl AsyncFn()) {
+        if !Self::wanted(name) {
+            return;
+        }
         let mut theirs = Vec::new();
         for _ in 0..self.sizes.rounds {
             theirs.push(measure(&raw).await);
@@ -790,6 +807,10 @@ async fn raw_update(store: &Store, key: &str) {
 /// `HashMap` of decoded values, each until it holds every key; and what each keeps in memory.
 async fn cache(report: &mut Report, nats: &natskv::Guarded) {
     let count = report.sizes.cache;
+    let name = format!("live cache of {count} keys, until initialized");
+    if !Report::wanted(&name) {
+        return;
+    }
     let (family, store) = both(nats, BUCKETS.cache).await;
     let encoded: u64 = (0..count)
         .map(|i| (raw_key(i).len() + encode(&state(i)).len()) as u64)
@@ -844,13 +865,7 @@ async fn cache(report: &mut Report, nats: &natskv::Guarded) {
         mib(kept_theirs),
         kept_theirs as f64 / encoded as f64,
     );
-    report.push(
-        &format!("live cache of {count} keys, until initialized"),
-        count,
-        &mine,
-        &theirs,
-        Some(note),
-    );
+    report.push(&name, count, &mine, &theirs, Some(note));
 }
 
 /// Builds something to keep (a live cache), measuring the time it took and the memory it

@@ -186,7 +186,8 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     }
 
     /// A change notification: [`Changes::changed`] returns after the cache has applied
-    /// something new since the last call.
+    /// something new since the last call. The first load counts as one change, notified when
+    /// the cache is initialized.
     ///
     /// ```no_run
     /// # async fn demo(cache: kv_core::Cache<String, u32>) -> kv_core::Result<()> {
@@ -425,8 +426,13 @@ where
             *at = (*at).max(revision);
         } else {
             f(&mut self.write());
-            self.status
-                .send_modify(|s| s.revision = s.revision.max(revision));
+            // Until the first load is complete nobody waits on single changes: waiters are
+            // woken once, when it is, rather than once per entry (on a multi-thread runtime
+            // each wake-up is a thread hand-off).
+            self.status.send_if_modified(|s| {
+                s.revision = s.revision.max(revision);
+                s.initialized
+            });
         }
     }
 
