@@ -4,30 +4,14 @@
 
 mod common;
 
+use common::{DeviceKey, dev, site};
+
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use natskv::{Bucket, BucketSpec, ErrorKind, Family, KeyFilter, KvKey, Raw, Snapshot};
+use natskv::{Bucket, BucketSpec, ErrorKind, Family, KeyFilter, Raw, Snapshot};
 
 type Counters = Family<String, u64>;
-
-#[derive(KvKey, Debug, Clone, PartialEq, Eq, Hash)]
-struct DeviceKey {
-    site: String,
-    id: u32,
-}
-
-fn dev(site: &str, id: u32) -> DeviceKey {
-    DeviceKey {
-        site: site.to_owned(),
-        id,
-    }
-}
-
-/// The devices of one site.
-fn site(site: &str) -> KeyFilter<DeviceKey> {
-    DeviceKey::filter().site(site).into()
-}
 
 type Devices = Family<DeviceKey, u64>;
 

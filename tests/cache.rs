@@ -4,30 +4,14 @@
 
 mod common;
 
+use common::{DeviceKey, dev, site};
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use natskv::{Bucket, BucketSpec, Cache, Family, KeyFilter, KvKey, Single};
+use natskv::{Bucket, BucketSpec, Cache, Family, Single};
 use serde::{Deserialize, Serialize};
-
-#[derive(KvKey, Debug, Clone, PartialEq, Eq, Hash)]
-struct DeviceKey {
-    site: String,
-    id: u32,
-}
-
-fn dev(site: &str, id: u32) -> DeviceKey {
-    DeviceKey {
-        site: site.to_owned(),
-        id,
-    }
-}
-
-/// A partial key with the site fixed.
-fn site(site: &str) -> KeyFilter<DeviceKey> {
-    DeviceKey::filter().site(site).into()
-}
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct State {

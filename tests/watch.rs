@@ -4,21 +4,17 @@
 
 mod common;
 
+use common::{DeviceKey, dev};
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use natskv::{
-    Bucket, BucketSpec, Entry, Error, ErrorKind, Family, KeyFilter, KvKey, Operation, Result,
-    Single, WatchEvent,
+    Bucket, BucketSpec, Entry, Error, ErrorKind, Family, KeyFilter, Operation, Result, Single,
+    WatchEvent,
 };
 use serde::{Deserialize, Serialize};
-
-#[derive(KvKey, Debug, Clone, PartialEq, Eq, Hash)]
-struct DeviceKey {
-    site: String,
-    id: u32,
-}
 
 impl DeviceKey {
     /// A partial key with the site fixed.
@@ -29,13 +25,6 @@ impl DeviceKey {
     /// A partial key with the id fixed.
     fn id(id: u32) -> KeyFilter<DeviceKey> {
         DeviceKey::filter().id(id).into()
-    }
-}
-
-fn dev(site: &str, id: u32) -> DeviceKey {
-    DeviceKey {
-        site: site.to_owned(),
-        id,
     }
 }
 

@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use natskv::server::NatsServer;
+use natskv::{KeyFilter, KvKey};
 
 /// Starts a nats-server (JetStream on, free port, temporary store) for one test.
 ///
@@ -132,4 +133,24 @@ where
     };
     keys.sort();
     keys
+}
+
+/// The key of the device families the tests share: `site.{site}.device.{id}`.
+#[derive(KvKey, Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct DeviceKey {
+    pub(crate) site: String,
+    pub(crate) id: u32,
+}
+
+/// The key of device `id` of `site`.
+pub(crate) fn dev(site: &str, id: u32) -> DeviceKey {
+    DeviceKey {
+        site: site.to_owned(),
+        id,
+    }
+}
+
+/// A partial key with the site fixed.
+pub(crate) fn site(site: &str) -> KeyFilter<DeviceKey> {
+    DeviceKey::filter().site(site).into()
 }
