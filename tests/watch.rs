@@ -464,6 +464,25 @@ async fn several_filters_are_one_stream_each_entry_once() {
     assert_eq!(entry(&mut w).await.revision, r4);
     assert_eq!(entry(&mut w).await.revision, r7);
     assert!(w.is_initialized());
+
+    // No partial key at all watches nothing: refused, never read as "every key", and no
+    // consumer is created for it.
+    let js = async_nats::jetstream::new(nats.clone());
+    let stream = format!("KV_{}", fam.bucket().name());
+    let consumers = || async {
+        let mut stream = js.get_stream(&stream).await.unwrap();
+        stream.info().await.unwrap().state.consumer_count
+    };
+    let before = consumers().await;
+    let none: [&DeviceKey; 0] = [];
+    let err = fam.watch_many(none).start().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidKey);
+    assert!(
+        matches!(&err, Error::InvalidKey { source, .. }
+            if *source.reason() == natskv::KeyErrorReason::NoFilters),
+        "{err:?}"
+    );
+    assert_eq!(consumers().await, before, "no consumer was created");
 }
 
 #[tokio::test]

@@ -74,6 +74,9 @@ pub enum KeyErrorReason {
     /// The parameter map does not fit the pattern and key type (it was not built by
     /// [`bind_params`] for them).
     BindingMismatch,
+    /// An empty set of partial keys where at least one is needed (`watch_many` of nothing):
+    /// never read as "every key".
+    NoFilters,
     /// A key longer than the bucket's longest: the server would refuse the line that carries
     /// it, by closing the connection.
     TooLong {
@@ -192,6 +195,10 @@ impl fmt::Display for KeyError {
             KeyErrorReason::BindingMismatch => f.write_str(
                 "the parameter map does not fit this pattern and key type; \
                  build it with bind_params",
+            ),
+            KeyErrorReason::NoFilters => f.write_str(
+                "no partial key was given: pass at least one (KeyFilter::any() for every key of \
+                 the family)",
             ),
             KeyErrorReason::TooLong { length, limit } => write!(
                 f,

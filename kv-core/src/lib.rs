@@ -59,7 +59,7 @@ mod watch;
 #[cfg(feature = "server")]
 pub mod server;
 
-pub use key::{Encoded, KeyError, KeyFilter, KeyPart, KvKey};
+pub use key::{Encoded, KeyError, KeyErrorReason, KeyFilter, KeyPart, KvKey};
 pub use pattern::KeyPattern;
 
 #[cfg(feature = "runtime")]

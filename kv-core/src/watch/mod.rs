@@ -26,11 +26,9 @@ use self::feed::Core;
 pub(crate) use self::feed::Event;
 use crate::codec::{Codec, MsgPack};
 use crate::entry::{Entry, RawEntry};
-#[cfg(doc)]
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::key::{KeyFilter, KvKey};
+use crate::key::{KeyErrorReason, KeyFilter, KvKey};
 use crate::mode::{Mode, ReadWrite};
 #[cfg(doc)]
 use crate::scan::Scan;
@@ -245,21 +243,29 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     }
 
     /// A watch on the union of several partial keys, in one stream, each entry once: see
-    /// [`WatchBuilder`].
+    /// [`WatchBuilder`]. An empty set of partial keys watches nothing, so it is refused: its
+    /// `start` fails with [`Error::InvalidKey`] ([`KeyErrorReason::NoFilters`]).
     ///
     /// ```no_run
     /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
     /// let watch = devices.watch_many([&"a".to_owned(), &"b".to_owned()]).start().await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// [`KeyErrorReason::NoFilters`]: crate::KeyErrorReason::NoFilters
     pub fn watch_many<F: Into<KeyFilter<K>>>(
         &self,
         filters: impl IntoIterator<Item = F>,
     ) -> WatchBuilder<Family<K, V, C, M>> {
-        filters.into_iter().fold(
-            WatchBuilder::new(self.clone(), self.bucket().clone()),
-            WatchBuilder::or,
-        )
+        let mut filters = filters.into_iter().peekable();
+        let builder = WatchBuilder::new(self.clone(), self.bucket().clone());
+        if filters.peek().is_none() {
+            return builder.refuse(Error::InvalidKey {
+                bucket: self.bucket().name().to_owned(),
+                source: KeyErrorReason::NoFilters.into(),
+            });
+        }
+        filters.fold(builder, WatchBuilder::or)
     }
 }
 
