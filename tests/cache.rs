@@ -383,3 +383,40 @@ async fn changes_right_after_warm_up_arrive_once_each_in_order() {
     assert_eq!(cache.get(&counter), Some(state(200)));
     assert_eq!(cache.len(), 50);
 }
+
+/// Read your own writes: `wait_for_revision` returns once the cache holds the write, at once
+/// when it already does (where `changed` would wait for a change that is not coming), and a
+/// revision the cache never sees (another site's key) keeps it waiting.
+#[tokio::test]
+async fn a_write_is_read_back_from_the_cache_by_its_revision() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats).await;
+    let paris = fam.cache_with(site("paris")).await.unwrap();
+
+    let rev = fam.put(&dev("paris", 1), &state(1)).await.unwrap();
+    let at = tokio::time::timeout(WAIT, paris.wait_for_revision(rev))
+        .await
+        .expect("the write reaches the cache")
+        .unwrap();
+    assert!(at >= rev, "at {at}, wrote {rev}");
+    assert_eq!(paris.get(&dev("paris", 1)), Some(state(1)));
+
+    // Already there: no new change is needed to return.
+    let again = tokio::time::timeout(Duration::from_millis(500), paris.wait_for_revision(rev))
+        .await
+        .expect("returns at once")
+        .unwrap();
+    assert_eq!(again, at);
+    let pending = tokio::time::timeout(Duration::from_millis(300), paris.changed()).await;
+    assert!(pending.is_err(), "changed() waits for a next change");
+
+    // Another site's write is not applied here, so its revision is never reached.
+    let lyon = fam.put(&dev("lyon", 2), &state(2)).await.unwrap();
+    let never =
+        tokio::time::timeout(Duration::from_millis(500), paris.wait_for_revision(lyon)).await;
+    assert!(
+        never.is_err(),
+        "a revision outside the filter is not reached"
+    );
+}

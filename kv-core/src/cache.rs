@@ -118,6 +118,39 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         }
     }
 
+    /// Waits until the cache is initialized and has applied `revision` or a later one, and
+    /// returns the revision it is then at: read your own writes. Returns at once when that is
+    /// already so, unlike [`changed`](Self::changed), which waits for the next change.
+    ///
+    /// The revision must be one the cache sees: a write to a key it holds (of its family and
+    /// within its filter). A revision of another key is never applied here; bound such a wait
+    /// with a timeout.
+    ///
+    /// ```no_run
+    /// # async fn demo(devices: kv_core::Family<String, u32>, cache: kv_core::Cache<String, u32>) -> kv_core::Result<()> {
+    /// let key = "sensor-1".to_owned();
+    /// let revision = devices.put(&key, &42).await?;
+    /// cache.wait_for_revision(revision).await?;
+    /// assert_eq!(cache.get(&key), Some(42));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Connection`] when the cache's watch ended first (its connection was closed).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_for_revision(&self, revision: u64) -> Result<u64> {
+        let mut status = self.inner.status.clone();
+        match status
+            .wait_for(|s| s.initialized && s.revision >= revision)
+            .await
+        {
+            Ok(status) => Ok(status.revision),
+            Err(_) => Err(self.ended()),
+        }
+    }
+
     /// Whether the cache holds every key that existed when it started.
     pub fn is_initialized(&self) -> bool {
         self.inner.status.borrow().initialized
