@@ -20,6 +20,19 @@ use crate::spec::{BucketSpec, Storage, user_metadata};
 /// Anything natskv can reach JetStream through: an `async_nats::Client`, a JetStream
 /// `Context` (for a domain or an API prefix), or either [`Guarded`](crate::Guarded) by the
 /// connection's [`Violations`] (see [`connect`](crate::connect)).
+///
+/// The async-nats types must be of the version natskv is built on, which it re-exports as
+/// [`natskv::async_nats`](crate::async_nats): a client of another async-nats version is
+/// another type, and does not implement this trait.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a connection natskv can use",
+    label = "not a natskv connection",
+    note = "pass an `async_nats::Client` or `async_nats::jetstream::Context` (or a reference to \
+            one), or the `Guarded` client `natskv::connect` returns",
+    note = "natskv is built on async-nats 0.51, re-exported as `natskv::async_nats`: a client of \
+            another async-nats version does not fit; use the re-export, or depend on \
+            `async-nats = \"0.51\"`"
+)]
 pub trait Connection {
     /// The JetStream context to use.
     fn jetstream(&self) -> Context;

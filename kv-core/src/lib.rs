@@ -62,6 +62,11 @@ pub mod server;
 pub use key::{Encoded, KeyError, KeyErrorReason, KeyFilter, KeyPart, KvKey};
 pub use pattern::KeyPattern;
 
+/// The async-nats natskv is built on (0.51): connect with it, or depend on the same version,
+/// so that its client is the type natskv takes.
+#[cfg(feature = "runtime")]
+pub use async_nats;
+
 #[cfg(feature = "runtime")]
 pub use crate::{
     bucket::{Bucket, BucketStatus, Connection},
