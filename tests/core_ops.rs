@@ -186,11 +186,20 @@ async fn delete_and_purge_with_and_without_guards() {
         fam.delete_if(&k, r1).await.unwrap_err().kind(),
         ErrorKind::WrongRevision
     );
+    let latest = fam.latest(&k).await.unwrap().expect("a live value");
+    assert_eq!((latest.revision, latest.value), (r2, Some(state(2))));
     let del = fam.delete_if(&k, r2).await.unwrap();
     assert!(
         fam.get(&k).await.unwrap().is_none(),
         "deleted keys read as None"
     );
+    let latest = fam.latest(&k).await.unwrap().expect("the delete marker");
+    assert_eq!(
+        (latest.revision, latest.operation, latest.value),
+        (del, Operation::Delete, None),
+        "latest() tells a deleted key from one never written"
+    );
+    assert!(fam.latest(&dev("lima", 5)).await.unwrap().is_none());
     let marker = fam
         .get_revision(&k, del)
         .await
@@ -210,6 +219,11 @@ async fn delete_and_purge_with_and_without_guards() {
     );
     let purge = fam.purge_if(&k, r3).await.unwrap();
     assert!(fam.get(&k).await.unwrap().is_none());
+    let latest = fam.latest(&k).await.unwrap().expect("the purge marker");
+    assert_eq!(
+        (latest.revision, latest.operation),
+        (purge, Operation::Purge)
+    );
     assert!(
         fam.get_revision(&k, r1).await.unwrap().is_none(),
         "purge drops history"
@@ -510,6 +524,13 @@ async fn singles_and_other_codecs() {
         ErrorKind::WrongRevision
     );
     assert_eq!(flag.key(), "maintenance");
+    let deleted = flag.delete().await.unwrap();
+    assert!(flag.get().await.unwrap().is_none());
+    let marker = flag.latest().await.unwrap().expect("the delete marker");
+    assert_eq!(
+        (marker.revision, marker.operation),
+        (deleted, Operation::Delete)
+    );
 
     let json: Single<State, natskv::Json> = Single::bind(&bucket, "config.json").unwrap();
     json.put(&state(4)).await.unwrap();

@@ -212,7 +212,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     }
 
     /// The key's latest value, or `None` when the key has none (never written, deleted or
-    /// purged).
+    /// purged: [`latest`](Self::latest) tells these apart).
     ///
     /// ```no_run
     /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
@@ -229,10 +229,36 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// # Cancel safety
     /// Cancel safe: it only reads.
     pub async fn get(&self, key: &K) -> Result<Option<Entry<K, V>>> {
+        Ok(self.latest(key).await?.filter(|entry| !entry.is_marker()))
+    }
+
+    /// The key's latest entry, delete and purge markers included: a marker's `value` is `None`,
+    /// and its revision, operation and time say how and when the key lost its value. `None`
+    /// only for a key that was never written (or whose every revision is gone). [`get`] reads
+    /// the same entry and leaves markers out.
+    ///
+    /// ```no_run
+    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// if let Some(entry) = sessions.latest(&"abc".to_owned()).await? {
+    ///     if entry.is_marker() {
+    ///         println!("{:?} at revision {}", entry.operation, entry.revision);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`get`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    ///
+    /// [`get`]: Self::get
+    pub async fn latest(&self, key: &K) -> Result<Option<Entry<K, V>>> {
         let rendered = self.key(key)?;
         match self.bucket.last(&rendered).await? {
-            Some(raw) if raw.operation == Operation::Put => self.decode(&raw, true).map(Some),
-            _ => Ok(None),
+            Some(raw) => self.decode(&raw, true).map(Some),
+            None => Ok(None),
         }
     }
 

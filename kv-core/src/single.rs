@@ -59,6 +59,14 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
         self.family.get(&()).await
     }
 
+    /// See [`Family::latest`].
+    ///
+    /// # Errors
+    /// As [`Family::latest`].
+    pub async fn latest(&self) -> Result<Option<Entry<(), V>>> {
+        self.family.latest(&()).await
+    }
+
     /// See [`Family::value`].
     ///
     /// # Errors
