@@ -18,7 +18,7 @@ use crate::codec::{Codec, MsgPack};
 use crate::direct;
 use crate::entry::{Entry, Operation, RawEntry};
 use crate::error::{Error, Result};
-use crate::key::{KeyError, KeyErrorReason, KeyFilter, KvKey, bind_params, parse_key, render_key};
+use crate::key::{KeyError, KeyFilter, KvKey, bind_params, parse_key, render_key};
 use crate::mode::{Mode, PerKeyTtl, ReadWrite, Writable};
 use crate::pattern::KeyPattern;
 use crate::raw::{Expect, Write};
@@ -130,13 +130,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     pub fn key(&self, key: &K) -> Result<String> {
         let rendered = render_key(&self.binding.pattern, &self.binding.map, key)
             .map_err(|e| self.invalid_key(e))?;
-        let limit = self.bucket.max_key_len();
-        if rendered.len() > limit {
-            return Err(self.invalid_key(KeyError::new(KeyErrorReason::TooLong {
-                length: rendered.len(),
-                limit,
-            })));
-        }
+        self.bucket.check_key_len(&rendered)?;
         Ok(rendered)
     }
 

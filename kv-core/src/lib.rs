@@ -52,6 +52,8 @@ mod spec;
 #[cfg(feature = "runtime")]
 mod topology;
 #[cfg(feature = "runtime")]
+mod untyped;
+#[cfg(feature = "runtime")]
 mod update;
 #[cfg(feature = "runtime")]
 mod watch;
@@ -81,6 +83,7 @@ pub use crate::{
     single::Single,
     spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, SCHEMA_METADATA_KEY, Storage},
     topology::Origin,
+    untyped::{BucketHistory, BucketKeys},
     update::{UpdateWith, Updated, UpsertWith},
     watch::{BucketWatch, BucketWatchEvents, Watch, WatchBuilder, WatchEvent, WatchEvents},
 };

@@ -119,7 +119,9 @@ impl Stream for BucketWatchEvents {
     }
 }
 
-fn untyped(raw: RawEntry, meta_only: bool) -> Entry<String, Bytes> {
+/// An entry as the untyped road gives it: the key as stored, the value's bytes (`None` for
+/// markers and meta-only reads).
+pub(crate) fn untyped(raw: RawEntry, meta_only: bool) -> Entry<String, Bytes> {
     let value = (!meta_only && raw.operation == Operation::Put).then_some(raw.payload);
     Entry {
         key: raw.key,

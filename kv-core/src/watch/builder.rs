@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::key::{KeyFilter, KvKey};
 use crate::mode::Mode;
-use crate::pattern::validate_filter;
 use crate::scan::{Scan, ScanSpec};
 
 /// Where a watch starts.
@@ -291,15 +290,7 @@ impl WatchBuilder<()> {
     /// # Ok(()) }
     /// ```
     pub fn key_filter(mut self, filter: &str) -> Self {
-        let checked = validate_filter(filter)
-            .map(|()| format!("{}{filter}", self.bucket.prefix()))
-            .map_err(|cause| Error::InvalidKey {
-                bucket: self.bucket.name().to_owned(),
-                source: crate::key::KeyError::new(crate::key::KeyErrorReason::InvalidKey {
-                    key: filter.to_owned(),
-                    cause,
-                }),
-            });
+        let checked = self.bucket.subject_filter(filter);
         self.push(checked);
         self
     }

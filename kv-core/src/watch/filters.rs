@@ -4,7 +4,7 @@
 /// here. JetStream refuses overlapping filters on one consumer: filters covered by another are
 /// dropped, and when some still overlap the consumer gets one filter covering them all and the
 /// exact union is checked on each entry.
-pub(super) fn plan(filters: Vec<String>) -> (Vec<String>, Option<Vec<String>>) {
+pub(crate) fn plan(filters: Vec<String>) -> (Vec<String>, Option<Vec<String>>) {
     let mut kept: Vec<String> = Vec::with_capacity(filters.len());
     for filter in filters {
         if kept.iter().any(|k| covers(k, &filter)) {
@@ -71,7 +71,7 @@ fn widen(a: &str, b: &str) -> String {
 }
 
 /// Whether the key `subject` matches the filter `filter` (`*` one token, `>` the rest).
-pub(super) fn subject_matches(filter: &str, subject: &str) -> bool {
+pub(crate) fn subject_matches(filter: &str, subject: &str) -> bool {
     covers(filter, subject)
 }
 

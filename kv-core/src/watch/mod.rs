@@ -8,10 +8,10 @@
 //! A periodic check of the bucket on the server catches what delivers nothing: a bucket recreated
 //! or emptied under the watch, and a consumer that stalled.
 
-mod bucket;
+pub(crate) mod bucket;
 mod builder;
 mod feed;
-mod filters;
+pub(crate) mod filters;
 mod probe;
 
 use std::fmt;
