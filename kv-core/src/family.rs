@@ -469,7 +469,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
 
     /// The keys of this family that have a live value, filtered on the server by a partial key
     /// (`KeyFilter::any()` for all), streamed. A key in the bucket that has the pattern's shape
-    /// but does not parse into `K` (written by someone else) is one [`Error::InvalidKey`] item.
+    /// but does not parse into `K` (written by someone else) is one [`Error::ForeignKey`] item
+    /// (of kind `InvalidKey`).
     ///
     /// ```no_run
     /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {

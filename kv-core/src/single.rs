@@ -51,6 +51,9 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
         self.family.pattern().as_str()
     }
 
+    /// The key's latest value as an entry, or `None` when it has none (never written, deleted
+    /// or purged).
+    ///
     /// See [`Family::get`].
     ///
     /// # Errors
@@ -59,6 +62,8 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
         self.family.get(&()).await
     }
 
+    /// The key's latest entry, delete and purge markers included (a marker's value is `None`).
+    ///
     /// See [`Family::latest`].
     ///
     /// # Errors
@@ -67,6 +72,8 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
         self.family.latest(&()).await
     }
 
+    /// The key's latest value alone.
+    ///
     /// See [`Family::value`].
     ///
     /// # Errors
@@ -75,6 +82,9 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
         self.family.value(&()).await
     }
 
+    /// The key's entry at `revision`, markers included; `None` when the revision does not exist
+    /// or belongs to another key.
+    ///
     /// See [`Family::get_revision`].
     ///
     /// # Errors
@@ -83,6 +93,8 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
         self.family.get_revision(&(), revision).await
     }
 
+    /// Every kept revision of the key, oldest first, markers included, as a stream.
+    ///
     /// See [`Family::history`].
     ///
     /// # Errors
@@ -93,6 +105,8 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
 }
 
 impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
+    /// Writes the value; returns its revision.
+    ///
     /// See [`Family::put`].
     ///
     /// # Errors
@@ -101,6 +115,9 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
         self.family.put(&(), value).await
     }
 
+    /// Writes the value only if the key has none (first writer wins, also over a delete or purge
+    /// marker); returns its revision.
+    ///
     /// See [`Family::create`].
     ///
     /// # Errors
@@ -109,6 +126,9 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
         self.family.create(&(), value).await
     }
 
+    /// Writes the value only if the key's latest revision is `revision` (compare-and-set);
+    /// returns the new revision.
+    ///
     /// See [`Family::update`].
     ///
     /// # Errors
@@ -117,6 +137,9 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
         self.family.update(&(), value, revision).await
     }
 
+    /// Deletes the key's value with a delete marker (earlier revisions are kept); returns the
+    /// marker's revision.
+    ///
     /// See [`Family::delete`].
     ///
     /// # Errors
@@ -125,6 +148,8 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
         self.family.delete(&()).await
     }
 
+    /// Deletes the key's value only if its latest revision is `revision`.
+    ///
     /// See [`Family::delete_if`].
     ///
     /// # Errors
@@ -133,6 +158,9 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
         self.family.delete_if(&(), revision).await
     }
 
+    /// Purges the key: a purge marker, and every earlier revision removed; returns the marker's
+    /// revision.
+    ///
     /// See [`Family::purge`].
     ///
     /// # Errors
@@ -141,6 +169,8 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
         self.family.purge(&()).await
     }
 
+    /// Purges the key only if its latest revision is `revision`.
+    ///
     /// See [`Family::purge_if`].
     ///
     /// # Errors
@@ -149,6 +179,8 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
         self.family.purge_if(&(), revision).await
     }
 
+    /// Writes the value the key had at `revision` again, as its latest; returns the new revision.
+    ///
     /// See [`Family::revert`].
     ///
     /// # Errors
@@ -159,6 +191,8 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
 }
 
 impl<V, C: Codec<V>> Single<V, C, PerKeyTtl> {
+    /// As [`create`](Self::create), the value expiring after `ttl` (per-key TTL, ADR-48).
+    ///
     /// See [`Family::create_with_ttl`].
     ///
     /// # Errors
@@ -167,6 +201,8 @@ impl<V, C: Codec<V>> Single<V, C, PerKeyTtl> {
         self.family.create_with_ttl(&(), value, ttl).await
     }
 
+    /// As [`purge`](Self::purge), the purge marker expiring after `ttl`.
+    ///
     /// See [`Family::purge_with_ttl`].
     ///
     /// # Errors

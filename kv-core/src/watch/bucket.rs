@@ -150,7 +150,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidKey`] when the key has the pattern's shape but does not parse into `K`;
+    /// [`Error::ForeignKey`] (of kind `InvalidKey`) when the key has the pattern's shape but
+    /// does not parse into `K`;
     /// [`Error::Codec`] with key and revision when the value does not decode.
     pub fn try_decode(&self, entry: &Entry<String, Bytes>) -> Option<Result<Entry<K, V>>> {
         self.pattern().match_key(&entry.key)?;

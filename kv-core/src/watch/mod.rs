@@ -53,7 +53,7 @@ pub enum WatchEvent<T> {
 /// ends on its own. Made by [`Family::watch`] and [`WatchBuilder::start`].
 ///
 /// A value that does not decode ([`Error::Codec`]) or a key that does not parse into `K`
-/// ([`Error::InvalidKey`], a key someone else wrote) is one `Err` item, and the watch goes on.
+/// ([`Error::ForeignKey`], a key someone else wrote) is one `Err` item, and the watch goes on.
 ///
 /// It pulls only while polled: a slow reader holds the server back rather than growing memory.
 /// It survives disconnects and server restarts, resuming right after the last revision it
