@@ -526,3 +526,77 @@ async fn per_key_ttl_on_a_bucket_with_limit_markers() {
     })
     .await;
 }
+
+/// One declaration, buckets under names chosen at run time (one per tenant): each has every
+/// declared option and the declaration's schema, is independent of the others, and is checked
+/// on open like the declared name.
+#[tokio::test]
+async fn a_declaration_serves_buckets_named_at_run_time() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+
+    let eu = Fleet::ensure_named(&nats, "fleet-eu").await.unwrap();
+    let us = Fleet::create_named(&nats, "fleet-us").await.unwrap();
+    assert_eq!(eu.bucket().name(), "fleet-eu");
+    let status = eu.status().await.unwrap();
+    assert_eq!(
+        (
+            status.name.as_str(),
+            status.description.as_deref(),
+            status.history
+        ),
+        ("fleet-eu", Some("devices"), 5)
+    );
+    assert_eq!(status.ttl, Some(Duration::from_secs(7 * 86_400)));
+    let mut stream = async_nats::jetstream::new(nats.clone())
+        .get_stream("KV_fleet-us")
+        .await
+        .unwrap();
+    assert_eq!(
+        stream
+            .info()
+            .await
+            .unwrap()
+            .config
+            .metadata
+            .get(SCHEMA_METADATA_KEY)
+            .map(String::as_str),
+        Fleet::spec().schema_value()
+    );
+
+    // Independent buckets.
+    let key = DeviceKey {
+        site: "paris".into(),
+        id: 1,
+    };
+    let state = DeviceState {
+        online: true,
+        firmware: "1.0".into(),
+        battery: 50,
+    };
+    eu.devices.put(&key, &state).await.unwrap();
+    assert!(us.devices.get(&key).await.unwrap().is_none());
+    let reopened = Fleet::open_named(&nats, "fleet-eu").await.unwrap();
+    assert_eq!(reopened.devices.value(&key).await.unwrap(), Some(state));
+
+    // The declared name is untouched, another declaration is refused under a runtime name too,
+    // and a bad name fails before any wire call.
+    assert_eq!(
+        Fleet::open(&nats).await.unwrap_err().kind(),
+        ErrorKind::BucketNotFound
+    );
+    assert_eq!(
+        FleetV2::open_named(&nats, "fleet-eu")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::SchemaMismatch
+    );
+    assert_eq!(
+        Fleet::ensure_named(&nats, "fleet.eu")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidBucketName
+    );
+}

@@ -256,9 +256,43 @@ impl BucketSpec {
         self
     }
 
+    /// The same spec for a bucket of another name, every other option (and the schema) kept:
+    /// one declaration, a bucket per tenant, region or test. The name is checked, like every
+    /// option, before any wire call ([`Error::InvalidBucketName`]).
+    ///
+    /// ```
+    /// let eu = kv_core::BucketSpec::new("fleet").history(5).named("fleet-eu");
+    /// assert_eq!((eu.name(), eu.history_depth()), ("fleet-eu", 5));
+    /// ```
+    #[must_use]
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// The bucket's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The declared description.
+    pub fn description_value(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The declared largest total size of the bucket, in bytes.
+    pub fn max_bytes_value(&self) -> Option<u64> {
+        self.max_bytes
+    }
+
+    /// The declared number of replicas.
+    pub fn replicas_value(&self) -> u8 {
+        self.replicas
+    }
+
+    /// Whether the bucket is declared compressed (S2).
+    pub fn compression_value(&self) -> bool {
+        self.compression
     }
 
     /// The declared history depth.

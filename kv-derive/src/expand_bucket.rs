@@ -100,6 +100,7 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
     let spec_body = spec_body(decl, &bucket_name, p);
 
     let conn = local("conn");
+    let name = local("name");
     let bucket = local("bucket");
     let this = local("__kv_this");
     let binds = fields.iter().map(|field| {
@@ -119,6 +120,7 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
         create: doc_create,
         open: doc_open,
         ensure: doc_ensure,
+        named: doc_named,
         delete: doc_delete,
         from_bucket: doc_from_bucket,
         bucket: doc_bucket,
@@ -153,6 +155,21 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
                 <Self>::from_bucket(&#p::Bucket::ensure(#conn, &<Self>::spec()).await?)
             }
 
+            #[doc = #doc_named]
+            #vis async fn create_named(#conn: impl #p::Connection, #name: &str) -> #p::Result<Self> {
+                <Self>::from_bucket(&#p::Bucket::create(#conn, &<Self>::spec().named(#name)).await?)
+            }
+
+            #[doc = #doc_named]
+            #vis async fn open_named(#conn: impl #p::Connection, #name: &str) -> #p::Result<Self> {
+                <Self>::from_bucket(&#p::Bucket::open(#conn, &<Self>::spec().named(#name)).await?)
+            }
+
+            #[doc = #doc_named]
+            #vis async fn ensure_named(#conn: impl #p::Connection, #name: &str) -> #p::Result<Self> {
+                <Self>::from_bucket(&#p::Bucket::ensure(#conn, &<Self>::spec().named(#name)).await?)
+            }
+
             #[doc = #doc_delete]
             #vis async fn delete(#conn: impl #p::Connection) -> #p::Result<()> {
                 #p::Bucket::delete(#conn, #bucket_name).await
@@ -183,6 +200,7 @@ struct Docs {
     create: String,
     open: String,
     ensure: String,
+    named: String,
     delete: String,
     from_bucket: String,
     bucket: String,
@@ -245,6 +263,14 @@ fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> D
          `Error::SchemaMismatch` when the bucket was created by another declaration; the server \
          refuses some changes (storage, for one) with `Error::Server`."
     );
+    let named = format!(
+        "As the function without `_named`, for a bucket of another name declared as \
+         `{bucket_name}` is (every option and the schema kept): one declaration, a bucket per \
+         tenant, region or test.\n\n\
+         # Errors\n\
+         `Error::InvalidBucketName` before any wire call when `name` is not a valid bucket \
+         name; otherwise as the function without `_named`."
+    );
     let delete = format!(
         "Deletes bucket `{bucket_name}` and everything in it.\n\n\
          # Errors\n\
@@ -269,6 +295,7 @@ fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> D
         create,
         open,
         ensure,
+        named,
         delete,
         from_bucket,
         bucket,

@@ -13,6 +13,7 @@ pub(crate) fn bucket(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
     let vis = decl.vis;
     let (impl_generics, ty_generics, where_clause) = decl.generics.split_for_impl();
     let conn = local("_conn");
+    let name = local("_name");
     let bucket = local("_bucket");
     quote! {
         #[allow(dead_code, unused_variables, clippy::all)]
@@ -21,6 +22,9 @@ pub(crate) fn bucket(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
             #vis async fn create(#conn: impl #p::Connection) -> #p::Result<Self> { ::core::unimplemented!() }
             #vis async fn open(#conn: impl #p::Connection) -> #p::Result<Self> { ::core::unimplemented!() }
             #vis async fn ensure(#conn: impl #p::Connection) -> #p::Result<Self> { ::core::unimplemented!() }
+            #vis async fn create_named(#conn: impl #p::Connection, #name: &str) -> #p::Result<Self> { ::core::unimplemented!() }
+            #vis async fn open_named(#conn: impl #p::Connection, #name: &str) -> #p::Result<Self> { ::core::unimplemented!() }
+            #vis async fn ensure_named(#conn: impl #p::Connection, #name: &str) -> #p::Result<Self> { ::core::unimplemented!() }
             #vis async fn delete(#conn: impl #p::Connection) -> #p::Result<()> { ::core::unimplemented!() }
             #vis fn from_bucket(#bucket: &#p::Bucket) -> #p::Result<Self> { ::core::unimplemented!() }
             #vis fn bucket(&self) -> &#p::Bucket { ::core::unimplemented!() }
