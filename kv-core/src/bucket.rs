@@ -333,6 +333,12 @@ impl Bucket {
         })
     }
 
+    /// Whether the bucket's stream answers direct gets (`allow_direct`), as the handle saw it
+    /// when it was opened: single reads then go to any replica, batch reads need them.
+    pub(crate) fn allows_direct(&self) -> bool {
+        self.inner.stream.cached_info().config.allow_direct
+    }
+
     /// The bucket's name.
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -483,7 +489,7 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 /// The stream API's subjects, before the operation (a permission violation names them).
-const STREAM_API: &str = "$JS.API.STREAM.";
+pub(crate) const STREAM_API: &str = "$JS.API.STREAM.";
 
 async fn get_stream(js: &Context, violations: Option<&Violations>, name: &str) -> Result<Stream> {
     let op = Op::read(name, "open");
@@ -529,6 +535,11 @@ pub struct BucketStatus {
     pub mirror_of: Option<String>,
     /// The buckets this one sources from, if it is an aggregate.
     pub sources: Vec<String>,
+    /// Whether the bucket answers direct gets (the stream's `allow_direct`), so any replica
+    /// answers a read. Buckets natskv creates have them; some other clients (nats-py) create
+    /// buckets without, which natskv reads from the stream's leader and
+    /// [`ensure`](Bucket::ensure) turns them on.
+    pub allow_direct: bool,
 }
 
 impl BucketStatus {
@@ -564,6 +575,7 @@ impl BucketStatus {
                 .flatten()
                 .map(|s| bucket_of(&s.name))
                 .collect(),
+            allow_direct: config.allow_direct,
         })
     }
 }

@@ -55,8 +55,7 @@ fn is_zero(n: &u64) -> bool {
 /// Whether the bucket can be read with batch direct gets: the stream allows direct gets and
 /// the server we are connected to counts pending messages as a consumer does (2.12+).
 pub(crate) fn supported(bucket: &Bucket) -> bool {
-    bucket.stream().cached_info().config.allow_direct
-        && at_least_2_12(&bucket.js().client().server_info().version)
+    bucket.allows_direct() && at_least_2_12(&bucket.js().client().server_info().version)
 }
 
 /// Whether a server version (`2.12.0`, `v2.14.1`, `2.12.0-beta.1`) is 2.12 or newer.
