@@ -25,7 +25,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::bucket::Bucket;
+use crate::bucket::{Bucket, DIRECT_GET};
 use crate::classify::{Op, classify, settle};
 use crate::delivery::{DirectReply, NUM_PENDING};
 use crate::entry::RawEntry;
@@ -100,9 +100,6 @@ pub(crate) async fn read(
     });
     Ok(entries.boxed())
 }
-
-/// The subject of a direct get, before the stream's name (a permission violation names it).
-const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
 
 /// One read in progress: its reply subscription, and where the next request starts.
 struct Reader {

@@ -17,7 +17,7 @@ use async_nats::jetstream::stream::{DirectGetErrorKind, RawMessageErrorKind};
 use async_nats::{HeaderMap, RequestErrorKind, StatusCode};
 use bytes::Bytes;
 
-use crate::bucket::{Bucket, STREAM_API};
+use crate::bucket::{Bucket, DIRECT_GET, STREAM_API};
 use crate::classify::{
     Op, api_code, classify, classify_api, current_revision, is_wrong_revision, settle,
 };
@@ -37,8 +37,6 @@ const DUPLICATE_IN_PROCESS: u64 = 10158;
 /// How long a write waits for the bucket's current configuration, read on the rare paths
 /// that need it (a refused oversized write, a lost race that may be its own earlier copy).
 const INFO_READ_TIMEOUT: Duration = Duration::from_secs(1);
-/// The subject of a direct get, before the stream's name (a permission violation names it).
-const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
 
 /// A write that lost its compare-and-set.
 #[derive(Debug, Clone, Copy)]
