@@ -9,49 +9,14 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use natskv::server::{NatsServer, User};
-use natskv::{Bucket, BucketSpec, Error, ErrorKind, Guarded, Permission, Single, Violations};
+use natskv::{Bucket, BucketSpec, Error, ErrorKind, Permission, Single, Violations};
 
 /// Far below the 5 s a denied operation used to wait, far above a loaded machine's round trip.
 const PROMPT: Duration = Duration::from_secs(2);
 
-/// A server where `admin` may do everything and `user` has the rules `restrict` adds.
-async fn server_with(user: &User) -> (NatsServer, User) {
-    let admin = User::new("admin", "admin-pw");
-    let server = NatsServer::builder()
-        .user(admin.clone())
-        .user(user.clone())
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("could not start nats-server: {e}"));
-    (server, admin)
-}
-
-fn options(user: &User) -> async_nats::ConnectOptions {
-    async_nats::ConnectOptions::new().user_and_password(user.name().into(), user.password().into())
-}
-
-/// A connection as `user` whose denied operations end at once.
-async fn guarded(server: &NatsServer, user: &User) -> Guarded {
-    let violations = Violations::new();
-    let client = options(user)
-        .event_callback(violations.callback())
-        .connect(server.url())
-        .await
-        .unwrap_or_else(|e| panic!("could not connect as {}: {e}", user.name()));
-    violations.attach(client)
-}
-
-/// A plain client connected as `user`.
-async fn plain(server: &NatsServer, user: &User) -> async_nats::Client {
-    options(user)
-        .connect(server.url())
-        .await
-        .unwrap_or_else(|e| panic!("could not connect as {}: {e}", user.name()))
-}
-
 /// The bucket, created by `admin`, holding `greeting` = "hello" at revision 1.
 async fn seeded(server: &NatsServer, admin: &User, bucket: &str) -> Bucket {
-    let nats = plain(server, admin).await;
+    let nats = common::plain(server, admin).await;
     let bucket = Bucket::create(&nats, &BucketSpec::new(bucket).history(5))
         .await
         .unwrap();
@@ -85,10 +50,10 @@ async fn assert_denied<T: std::fmt::Debug>(
 async fn denied_writes_end_at_once_and_apply_nothing() {
     let name = common::unique_bucket("perm_writes");
     let reader = User::new("reader", "reader-pw").deny_publish(format!("$KV.{name}.>"));
-    let (server, admin) = server_with(&reader).await;
+    let (server, admin) = common::server_with(&reader).await;
     let seeded = seeded(&server, &admin, &name).await;
 
-    let nats = guarded(&server, &reader).await;
+    let nats = common::guarded(&server, &reader).await;
     let bucket = Bucket::open_name(&nats, &name).await.unwrap();
     let greeting = Single::<String>::bind(&bucket, "greeting").unwrap();
     let fresh = Single::<String>::bind(&bucket, "fresh").unwrap();
@@ -123,10 +88,10 @@ async fn denied_writes_end_at_once_and_apply_nothing() {
 async fn allowed_operations_on_the_same_connection_still_succeed() {
     let name = common::unique_bucket("perm_allowed");
     let reader = User::new("reader", "reader-pw").deny_publish(format!("$KV.{name}.locked"));
-    let (server, admin) = server_with(&reader).await;
+    let (server, admin) = common::server_with(&reader).await;
     seeded(&server, &admin, &name).await;
 
-    let nats = guarded(&server, &reader).await;
+    let nats = common::guarded(&server, &reader).await;
     let bucket = Bucket::open_name(&nats, &name).await.unwrap();
     let locked = Single::<String>::bind(&bucket, "locked").unwrap();
     let greeting = Single::<String>::bind(&bucket, "greeting").unwrap();
@@ -153,10 +118,10 @@ async fn denied_reads_end_at_once() {
         .deny_publish(format!("$JS.API.DIRECT.GET.{stream}.>"))
         .deny_publish(format!("$JS.API.CONSUMER.CREATE.{stream}"))
         .deny_publish(format!("$JS.API.CONSUMER.CREATE.{stream}.>"));
-    let (server, admin) = server_with(&blind).await;
+    let (server, admin) = common::server_with(&blind).await;
     seeded(&server, &admin, &name).await;
 
-    let nats = guarded(&server, &blind).await;
+    let nats = common::guarded(&server, &blind).await;
     let bucket = Bucket::open_name(&nats, &name).await.unwrap();
     let greeting = Single::<String>::bind(&bucket, "greeting").unwrap();
     let publish = Permission::Publish;
@@ -190,10 +155,10 @@ async fn a_denied_bucket_open_ends_at_once() {
     let name = common::unique_bucket("perm_open");
     let stranger =
         User::new("stranger", "stranger-pw").deny_publish(format!("$JS.API.STREAM.INFO.KV_{name}"));
-    let (server, admin) = server_with(&stranger).await;
+    let (server, admin) = common::server_with(&stranger).await;
     seeded(&server, &admin, &name).await;
 
-    let nats = guarded(&server, &stranger).await;
+    let nats = common::guarded(&server, &stranger).await;
     let subject = format!("$JS.API.STREAM.INFO.KV_{name}");
     assert_denied(
         "open",
@@ -209,10 +174,10 @@ async fn a_denied_bucket_delete_ends_at_once_and_deletes_nothing() {
     let name = common::unique_bucket("perm_delete");
     let subject = format!("$JS.API.STREAM.DELETE.KV_{name}");
     let keeper = User::new("keeper", "keeper-pw").deny_publish(subject.clone());
-    let (server, admin) = server_with(&keeper).await;
+    let (server, admin) = common::server_with(&keeper).await;
     let seeded = seeded(&server, &admin, &name).await;
 
-    let nats = guarded(&server, &keeper).await;
+    let nats = common::guarded(&server, &keeper).await;
     assert_denied(
         "delete",
         Bucket::delete(&nats, &name),
@@ -227,10 +192,10 @@ async fn a_denied_bucket_delete_ends_at_once_and_deletes_nothing() {
 async fn a_connection_that_may_not_receive_replies_is_denied_at_once() {
     let name = common::unique_bucket("perm_deaf");
     let deaf = User::new("deaf", "deaf-pw").deny_subscribe("_INBOX.>");
-    let (server, admin) = server_with(&deaf).await;
+    let (server, admin) = common::server_with(&deaf).await;
     seeded(&server, &admin, &name).await;
 
-    let nats = guarded(&server, &deaf).await;
+    let nats = common::guarded(&server, &deaf).await;
     let started = Instant::now();
     let error = Bucket::open_name(&nats, &name).await.unwrap_err();
     let took = started.elapsed();
@@ -249,12 +214,12 @@ async fn a_connection_that_may_not_receive_replies_is_denied_at_once() {
 async fn without_the_helper_a_denied_put_still_times_out() {
     let name = common::unique_bucket("perm_plain");
     let reader = User::new("reader", "reader-pw").deny_publish(format!("$KV.{name}.>"));
-    let (server, admin) = server_with(&reader).await;
+    let (server, admin) = common::server_with(&reader).await;
     seeded(&server, &admin, &name).await;
 
     // A plain client, with a short JetStream timeout and a short resend budget to keep the
     // test quick: without the report, an unanswered write is resent until the budget is spent.
-    let client = plain(&server, &reader).await;
+    let client = common::plain(&server, &reader).await;
     let js = async_nats::jetstream::context::ContextBuilder::new()
         .timeout(Duration::from_millis(500))
         .build(client);
@@ -278,12 +243,12 @@ async fn without_the_helper_a_denied_put_still_times_out() {
 async fn the_users_own_event_callback_still_gets_every_event() {
     let name = common::unique_bucket("perm_callback");
     let reader = User::new("reader", "reader-pw").deny_publish(format!("$KV.{name}.>"));
-    let (server, admin) = server_with(&reader).await;
+    let (server, admin) = common::server_with(&reader).await;
     seeded(&server, &admin, &name).await;
 
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
     let violations = Violations::new();
-    let client = options(&reader)
+    let client = common::options(&reader)
         .event_callback(violations.callback_with(move |event| {
             let _ = events.send(event);
             async {}

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use natskv::server::{Cluster, NatsServer, User};
-use natskv::{Bucket, BucketSpec, Error, ErrorKind, Family, Violations, WriteRetry};
+use natskv::server::{Cluster, User};
+use natskv::{Bucket, BucketSpec, Error, ErrorKind, Family, WriteRetry};
 use serde::ser::{Error as _, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -434,30 +434,13 @@ async fn bulk_writes_survive_a_leader_failover_exactly_once() {
 #[tokio::test]
 async fn a_denied_bulk_write_ends_the_call_at_once() {
     let name = common::unique_bucket("pm_denied");
-    let admin = User::new("admin", "admin-pw");
     let reader = User::new("reader", "reader-pw").deny_publish(format!("$KV.{name}.>"));
-    let server = NatsServer::builder()
-        .user(admin.clone())
-        .user(reader.clone())
-        .start()
-        .await
-        .unwrap();
-    let as_admin = async_nats::ConnectOptions::new()
-        .user_and_password(admin.name().into(), admin.password().into())
-        .connect(server.url())
-        .await
-        .unwrap();
+    let (server, admin) = common::server_with(&reader).await;
+    let as_admin = common::plain(&server, &admin).await;
     let bucket = Bucket::create(&as_admin, &BucketSpec::new(&name))
         .await
         .unwrap();
-    let violations = Violations::new();
-    let as_reader = async_nats::ConnectOptions::new()
-        .user_and_password(reader.name().into(), reader.password().into())
-        .event_callback(violations.callback())
-        .connect(server.url())
-        .await
-        .unwrap();
-    let nats = violations.attach(as_reader);
+    let nats = common::guarded(&server, &reader).await;
     let fam: Readings =
         Family::bind(&Bucket::open_name(&nats, &name).await.unwrap(), "r.{id}").unwrap();
     let (keys, values) = numbered(100);

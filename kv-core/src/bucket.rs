@@ -101,9 +101,6 @@ struct Inner {
 const MAX_CONTROL_LINE: usize = 4096;
 /// What that line holds beside the subject: the verb, a reply inbox and the sizes.
 const LINE_OVERHEAD: usize = 256;
-/// The longest subject natskv builds around a key is a direct get's
-/// `$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`.
-const DIRECT_GET_PREFIX: &str = "$JS.API.DIRECT.GET.KV_";
 
 impl fmt::Debug for Bucket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -197,7 +194,9 @@ impl Bucket {
         Ok(Self::from_stream(name, js, stream, violations))
     }
 
-    /// Creates the bucket, or brings an existing one to the declared configuration.
+    /// Creates the bucket, or brings an existing one to the declared configuration: every
+    /// option [`open`](Self::open) reports as drift, direct gets among them (a bucket another
+    /// client made without them gets them).
     ///
     /// ```no_run
     /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
@@ -346,6 +345,12 @@ impl Bucket {
         })
     }
 
+    /// Whether the bucket's stream answers direct gets (`allow_direct`), as the handle saw it
+    /// when it was opened: single reads then go to any replica, batch reads need them.
+    pub(crate) fn allows_direct(&self) -> bool {
+        self.inner.stream.cached_info().config.allow_direct
+    }
+
     /// The bucket's name.
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -454,8 +459,10 @@ impl Bucket {
             .to_owned();
         let writable = !config.subjects.is_empty();
         let prefix = format!("$KV.{keys_of}.");
+        // The longest subject natskv builds around a key is a direct get's
+        // `$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`.
         let max_key_len = MAX_CONTROL_LINE
-            .saturating_sub(LINE_OVERHEAD + DIRECT_GET_PREFIX.len() + name.len() + 1)
+            .saturating_sub(LINE_OVERHEAD + DIRECT_GET.len() + "KV_".len() + name.len() + 1)
             .saturating_sub(prefix.len());
         Bucket {
             inner: Arc::new(Inner {
@@ -496,7 +503,9 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 /// The stream API's subjects, before the operation (a permission violation names them).
-const STREAM_API: &str = "$JS.API.STREAM.";
+pub(crate) const STREAM_API: &str = "$JS.API.STREAM.";
+/// The subject of a direct get, before the stream's name (a permission violation names it).
+pub(crate) const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
 
 async fn get_stream(js: &Context, violations: Option<&Violations>, name: &str) -> Result<Stream> {
     let op = Op::read(name, "open");
@@ -542,6 +551,11 @@ pub struct BucketStatus {
     pub mirror_of: Option<String>,
     /// The buckets this one sources from, if it is an aggregate.
     pub sources: Vec<String>,
+    /// Whether the bucket answers direct gets (the stream's `allow_direct`), so any replica
+    /// answers a read. Buckets natskv creates have them; some other clients (nats-py) create
+    /// buckets without, which natskv reads from the stream's leader and
+    /// [`ensure`](Bucket::ensure) turns them on.
+    pub allow_direct: bool,
 }
 
 impl BucketStatus {
@@ -577,6 +591,7 @@ impl BucketStatus {
                 .flatten()
                 .map(|s| bucket_of(&s.name))
                 .collect(),
+            allow_direct: config.allow_direct,
         })
     }
 }

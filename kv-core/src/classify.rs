@@ -8,7 +8,9 @@ use async_nats::jetstream::context::{
     CreateStreamError, CreateStreamErrorKind, GetStreamError, GetStreamErrorKind, RequestError,
     RequestErrorKind,
 };
-use async_nats::jetstream::stream::{ConsumerError, ConsumerErrorKind};
+use async_nats::jetstream::stream::{
+    ConsumerError, ConsumerErrorKind, RawMessageError, RawMessageErrorKind,
+};
 
 use crate::error::{BoxError, Error};
 
@@ -113,6 +115,15 @@ impl ApiKind for ConsumerError {
     fn api(&self) -> Option<ApiError> {
         match self.kind() {
             ConsumerErrorKind::JetStream(api) => Some(api),
+            _ => None,
+        }
+    }
+}
+
+impl ApiKind for RawMessageError {
+    fn api(&self) -> Option<ApiError> {
+        match self.kind() {
+            RawMessageErrorKind::JetStream(api) => Some(api),
             _ => None,
         }
     }

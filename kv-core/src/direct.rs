@@ -25,7 +25,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::bucket::Bucket;
+use crate::bucket::{Bucket, DIRECT_GET};
 use crate::classify::{Op, classify, settle};
 use crate::delivery::{DirectReply, NUM_PENDING};
 use crate::entry::RawEntry;
@@ -55,8 +55,7 @@ fn is_zero(n: &u64) -> bool {
 /// Whether the bucket can be read with batch direct gets: the stream allows direct gets and
 /// the server we are connected to counts pending messages as a consumer does (2.12+).
 pub(crate) fn supported(bucket: &Bucket) -> bool {
-    bucket.stream().cached_info().config.allow_direct
-        && at_least_2_12(&bucket.js().client().server_info().version)
+    bucket.allows_direct() && at_least_2_12(&bucket.js().client().server_info().version)
 }
 
 /// Whether a server version (`2.12.0`, `v2.14.1`, `2.12.0-beta.1`) is 2.12 or newer.
@@ -101,9 +100,6 @@ pub(crate) async fn read(
     });
     Ok(entries.boxed())
 }
-
-/// The subject of a direct get, before the stream's name (a permission violation names it).
-const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
 
 /// One read in progress: its reply subscription, and where the next request starts.
 struct Reader {

@@ -62,7 +62,8 @@ pub enum ErrorKind {
 /// One option whose value on the server differs from the declaration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {
-    /// The option's name, as in `#[kv(...)]`.
+    /// The option's name, as in `#[kv(...)]`; `allow_direct` (the stream's direct gets,
+    /// which every declaration has) has no option there.
     pub option: &'static str,
     /// The declared value.
     pub declared: String,

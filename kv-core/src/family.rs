@@ -206,7 +206,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     }
 
     /// The key's latest value, or `None` when the key has none (never written, deleted or
-    /// purged: [`latest`](Self::latest) tells these apart).
+    /// purged: [`latest`](Self::latest) tells these apart). Read with a direct get, which any
+    /// replica answers; on a bucket without direct gets (as nats-py creates them), from the
+    /// stream's leader.
     ///
     /// ```no_run
     /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {

@@ -13,12 +13,14 @@ use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::response::Response;
-use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
+use async_nats::jetstream::stream::{DirectGetErrorKind, RawMessageErrorKind};
 use async_nats::{HeaderMap, RequestErrorKind, StatusCode};
 use bytes::Bytes;
 
-use crate::bucket::Bucket;
-use crate::classify::{Op, api_code, classify, current_revision, is_wrong_revision, settle};
+use crate::bucket::{Bucket, DIRECT_GET, STREAM_API};
+use crate::classify::{
+    Op, api_code, classify, classify_api, current_revision, is_wrong_revision, settle,
+};
 use crate::entry::{KV_OPERATION, Operation, RawEntry};
 use crate::error::{BoxError, Error, Result};
 #[cfg(doc)]
@@ -35,8 +37,6 @@ const DUPLICATE_IN_PROCESS: u64 = 10158;
 /// How long a write waits for the bucket's current configuration, read on the rare paths
 /// that need it (a refused oversized write, a lost race that may be its own earlier copy).
 const INFO_READ_TIMEOUT: Duration = Duration::from_secs(1);
-/// The subject of a direct get, before the stream's name (a permission violation names it).
-const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
 
 /// A write that lost its compare-and-set.
 #[derive(Debug, Clone, Copy)]
@@ -585,11 +585,7 @@ impl Bucket {
 
     /// The key's latest entry, markers included.
     pub(crate) async fn last(&self, key: &str) -> Result<Option<RawEntry>> {
-        let subject = format!("{}{key}", self.prefix());
-        let got = self.stream().direct_get_last_for_subject(subject);
-        let direct = [DIRECT_GET, self.stream_name(), ".", self.prefix(), key];
-        let got = self.guard(&direct, got).await?;
-        self.found(got, "get").await
+        self.read_one(Wanted::Last(key), "get").await
     }
 
     /// The entry at `revision`, if it exists and belongs to `key`.
@@ -597,31 +593,71 @@ impl Bucket {
         if revision == 0 {
             return Ok(None);
         }
-        let got = self.stream().direct_get(revision);
-        let got = self.guard(&[DIRECT_GET, self.stream_name()], got).await?;
-        let entry = self.found(got, "get revision").await?;
+        let entry = self.read_one(Wanted::At(revision), "get revision").await?;
         Ok(entry.filter(|e| e.key == key))
     }
 
-    async fn found(
+    /// One message of the bucket's stream: by a direct get where the stream allows them (any
+    /// replica answers), by the stream's message-get API (its leader answers) where it does
+    /// not, as on buckets other clients created without direct gets (nats-py's default).
+    /// Decided from the handle's stream info, at no cost per read.
+    async fn read_one(
         &self,
-        got: std::result::Result<StreamMessage, DirectGetError>,
+        wanted: Wanted<'_>,
         operation: &'static str,
     ) -> Result<Option<RawEntry>> {
-        match got {
-            Ok(message) => Ok(Some(self.raw_entry(message))),
-            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => {
-                let op = Op::read(self.name(), operation);
-                Err(settle(self.js(), op, classify(op, e)).await)
+        let op = Op::read(self.name(), operation);
+        let got = if self.allows_direct() {
+            let get = self.stream().direct_get_builder();
+            let (last, at);
+            let (get, subject): (_, &[&str]) = match wanted {
+                Wanted::Last(key) => {
+                    let subject = format!("{}{key}", self.prefix());
+                    last = [DIRECT_GET, self.stream_name(), ".", self.prefix(), key];
+                    (get.last_by_subject(subject), &last)
+                }
+                Wanted::At(revision) => {
+                    at = [DIRECT_GET, self.stream_name()];
+                    (get.sequence(revision), &at)
+                }
+            };
+            match self.guard(subject, get.send()).await? {
+                Ok(message) => Ok(Some(message)),
+                Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+                Err(e) => Err(classify(op, e)),
             }
+        } else {
+            let get = self.stream().raw_message_builder();
+            let get = match wanted {
+                Wanted::Last(key) => get.last_by_subject(format!("{}{key}", self.prefix())),
+                Wanted::At(revision) => get.sequence(revision),
+            };
+            let subject = [STREAM_API, "MSG.GET.", self.stream_name()];
+            match self.guard(&subject, get.send()).await? {
+                Ok(message) => Ok(Some(message)),
+                Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
+                Err(e) => Err(classify_api(op, e)),
+            }
+        };
+        match got {
+            Ok(message) => Ok(message.map(|m| self.raw_entry(m))),
+            Err(e) => Err(settle(self.js(), op, e).await),
         }
     }
 
-    /// Turns a direct get's answer into an entry (`delta` 0).
-    pub(crate) fn raw_entry(&self, message: StreamMessage) -> RawEntry {
+    /// Turns a stored message into an entry (`delta` 0).
+    fn raw_entry(&self, message: StreamMessage) -> RawEntry {
         crate::delivery::stream_message_entry(self.prefix(), message)
     }
+}
+
+/// What a single read asks the bucket's stream for.
+#[derive(Debug, Clone, Copy)]
+enum Wanted<'a> {
+    /// The latest message of a key.
+    Last(&'a str),
+    /// The message at a revision (a stream sequence).
+    At(u64),
 }
 
 #[cfg(test)]

@@ -585,6 +585,11 @@ impl BucketSpec {
             self.is_writable().to_string(),
             (!actual.subjects.is_empty()).to_string(),
         );
+        check(
+            "allow_direct",
+            declared.allow_direct.to_string(),
+            actual.allow_direct.to_string(),
+        );
         out
     }
 }
@@ -751,5 +756,18 @@ mod tests {
         assert_eq!(options, ["history", "compression", "metadata"]);
         assert_eq!(drift[0].declared, "5");
         assert_eq!(drift[0].actual, "2");
+    }
+
+    #[test]
+    fn drift_reports_direct_gets_off() {
+        let declared = BucketSpec::new("a");
+        let mut actual = declared.to_stream_config();
+        actual.allow_direct = false;
+        let drift = declared.drift(&actual);
+        assert_eq!(drift.len(), 1);
+        assert_eq!(
+            drift[0].to_string(),
+            "allow_direct: declared true, server has false"
+        );
     }
 }

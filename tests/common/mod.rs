@@ -6,7 +6,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use natskv::server::NatsServer;
+use natskv::Guarded;
+use natskv::server::{NatsServer, User};
 use natskv::{KeyFilter, KvKey};
 
 /// Starts a nats-server (JetStream on, free port, temporary store) for one test.
@@ -153,4 +154,40 @@ pub(crate) fn dev(site: &str, id: u32) -> DeviceKey {
 /// A partial key with the site fixed.
 pub(crate) fn site(site: &str) -> KeyFilter<DeviceKey> {
     DeviceKey::filter().site(site).into()
+}
+
+/// A server where `admin` may do everything and `user` has the rules its builder gave it.
+pub(crate) async fn server_with(user: &User) -> (NatsServer, User) {
+    let admin = User::new("admin", "admin-pw");
+    let server = NatsServer::builder()
+        .user(admin.clone())
+        .user(user.clone())
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("could not start nats-server: {e}"));
+    (server, admin)
+}
+
+/// Options that connect as `user`.
+pub(crate) fn options(user: &User) -> async_nats::ConnectOptions {
+    async_nats::ConnectOptions::new().user_and_password(user.name().into(), user.password().into())
+}
+
+/// A connection as `user` whose denied operations end at once.
+pub(crate) async fn guarded(server: &NatsServer, user: &User) -> Guarded {
+    let violations = natskv::Violations::new();
+    let client = options(user)
+        .event_callback(violations.callback())
+        .connect(server.url())
+        .await
+        .unwrap_or_else(|e| panic!("could not connect as {}: {e}", user.name()));
+    violations.attach(client)
+}
+
+/// A plain client connected as `user`.
+pub(crate) async fn plain(server: &NatsServer, user: &User) -> async_nats::Client {
+    options(user)
+        .connect(server.url())
+        .await
+        .unwrap_or_else(|e| panic!("could not connect as {}: {e}", user.name()))
 }
