@@ -44,6 +44,14 @@ async fn a_mirror_serves_reads_and_refuses_writable_handles() {
     assert!(!mirror.is_writable());
     let status = mirror.status().await.unwrap();
     assert_eq!(status.mirror_of.as_deref(), Some("orders"));
+    assert_eq!(status.mirror, Some(Origin::bucket("orders")));
+    // The backing stream, as the server states it.
+    let info = mirror.stream_info().await.unwrap();
+    assert_eq!(info.config.name, "KV_orders_copy");
+    assert_eq!(
+        info.config.mirror.as_ref().map(|m| m.name.as_str()),
+        Some("KV_orders")
+    );
 
     let ro: OrdersRo = Family::bind(&mirror, ORDERS).unwrap();
     arrives(&ro, "b", 2).await;
@@ -119,6 +127,15 @@ async fn an_aggregate_collects_several_buckets_under_its_own_name() {
     assert!(ro.get(&k("x9")).await.unwrap().is_none(), "filtered out");
     let status = world.status().await.unwrap();
     assert_eq!(status.sources, ["eu", "us"]);
+    assert_eq!(
+        status.origins,
+        [
+            Origin::bucket("eu"),
+            Origin::bucket("us").keys(["order.u1"])
+        ],
+        "each origin with its key filters"
+    );
+    assert_eq!(status.mirror, None);
     Bucket::open(&nats, &spec).await.expect("no drift");
     let other = BucketSpec::new("world")
         .history(5)
@@ -208,7 +225,17 @@ async fn an_origin_in_another_domain_is_declared_through_its_api_prefix() {
         source.subject_transforms[0].destination,
         "$KV.leaf_orders.>"
     );
-    assert_eq!(agg.status().await.unwrap().sources, ["hub_orders"]);
+    let status = agg.status().await.unwrap();
+    assert_eq!(status.sources, ["hub_orders"]);
+    let origin = &status.origins[0];
+    assert_eq!(
+        (
+            origin.bucket_name(),
+            origin.api_prefix_value(),
+            origin.deliver_prefix_value()
+        ),
+        ("hub_orders", Some("$JS.hub.API"), Some("deliver.hub"))
+    );
     Bucket::open(&nats, &spec)
         .await
         .expect("the external origin reads back without drift");

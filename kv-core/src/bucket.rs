@@ -16,6 +16,7 @@ use crate::pattern::validate_bucket_name;
 use crate::permissions::{Guard, Violations, guard};
 use crate::retry::WriteRetry;
 use crate::spec::{BucketSpec, Storage, user_metadata};
+use crate::topology::Origin;
 
 /// Anything natskv can reach JetStream through: an `async_nats::Client`, a JetStream
 /// `Context` (for a domain or an API prefix), or either [`Guarded`](crate::Guarded) by the
@@ -334,15 +335,36 @@ impl Bucket {
     /// # Cancel safety
     /// Cancel safe: it only reads.
     pub async fn status(&self) -> Result<BucketStatus> {
-        let op = Op::read(&self.inner.name, "read status");
-        let subject = [STREAM_API, "INFO.", self.stream_name()];
-        let info = match self.guard(&subject, self.inner.stream.get_info()).await? {
-            Ok(info) => info,
-            Err(e) => return Err(settle(&self.inner.js, op, classify(op, e)).await),
-        };
+        let info = self.stream_info().await?;
         BucketStatus::from_info(&info).ok_or_else(|| Error::BucketNotFound {
             bucket: self.inner.name.clone(),
         })
+    }
+
+    /// The configuration and state of the bucket's backing stream, read fresh from the server:
+    /// everything the server says about it, where [`status`](Self::status) gives it in
+    /// Key/Value words (as nats.go's `Status().BackingStore` does).
+    ///
+    /// ```no_run
+    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
+    /// let info = bucket.stream_info().await?;
+    /// println!("{} messages, first sequence {}", info.state.messages, info.state.first_sequence);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::BucketNotFound`] when it was deleted; [`Error::Unavailable`] or
+    /// [`Error::Timeout`] when the server did not answer.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn stream_info(&self) -> Result<Info> {
+        let op = Op::read(&self.inner.name, "read status");
+        let subject = [STREAM_API, "INFO.", self.stream_name()];
+        match self.guard(&subject, self.inner.stream.get_info()).await? {
+            Ok(info) => Ok(info),
+            Err(e) => Err(settle(&self.inner.js, op, classify(op, e)).await),
+        }
     }
 
     /// Whether the bucket's stream answers direct gets (`allow_direct`), as the handle saw it
@@ -551,6 +573,11 @@ pub struct BucketStatus {
     pub mirror_of: Option<String>,
     /// The buckets this one sources from, if it is an aggregate.
     pub sources: Vec<String>,
+    /// What this bucket mirrors, in full: the origin bucket, its key filters, and the API and
+    /// deliver prefixes of another domain or account.
+    pub mirror: Option<Origin>,
+    /// What this aggregate sources, in full, one origin per source.
+    pub origins: Vec<Origin>,
     /// Whether the bucket answers direct gets (the stream's `allow_direct`), so any replica
     /// answers a read. Buckets natskv creates have them; some other clients (nats-py) create
     /// buckets without, which natskv reads from the stream's leader and
@@ -590,6 +617,16 @@ impl BucketStatus {
                 .iter()
                 .flatten()
                 .map(|s| bucket_of(&s.name))
+                .collect(),
+            mirror: config
+                .mirror
+                .as_ref()
+                .map(|m| Origin::from_source(m, false)),
+            origins: config
+                .sources
+                .iter()
+                .flatten()
+                .map(|s| Origin::from_source(s, true))
                 .collect(),
             allow_direct: config.allow_direct,
         })

@@ -84,6 +84,48 @@ impl Origin {
         &self.keys
     }
 
+    /// The origin's JetStream API prefix, when it is in another domain or account.
+    pub fn api_prefix_value(&self) -> Option<&str> {
+        self.api_prefix.as_deref()
+    }
+
+    /// The prefix the origin's messages are delivered under, when one was given with the API
+    /// prefix.
+    pub fn deliver_prefix_value(&self) -> Option<&str> {
+        self.deliver_prefix.as_deref()
+    }
+
+    /// The origin a stream source reads, as the server states it: its bucket (`KV_` left out
+    /// of the stream's name), key filters, API and deliver prefixes. An aggregate's catch-all
+    /// `>` is no filter.
+    pub(crate) fn from_source(source: &Source, aggregate: bool) -> Origin {
+        let (bucket, stream) = match source.name.strip_prefix("KV_") {
+            Some(bucket) => (bucket.to_owned(), None),
+            None => (source.name.clone(), Some(source.name.clone())),
+        };
+        let key_of = |subject: &str| {
+            let rest = subject.strip_prefix("$KV.")?;
+            rest.split_once('.').map(|(_, key)| key.to_owned())
+        };
+        let keys = source
+            .subject_transforms
+            .iter()
+            .filter_map(|t| key_of(&t.source))
+            .chain(source.filter_subject.as_deref().and_then(key_of))
+            .filter(|k| !aggregate || k != ">")
+            .collect();
+        Origin {
+            bucket,
+            stream,
+            keys,
+            api_prefix: source.external.as_ref().map(|e| e.api_prefix.clone()),
+            deliver_prefix: source
+                .external
+                .as_ref()
+                .and_then(|e| e.delivery_prefix.clone()),
+        }
+    }
+
     /// What is wrong with this origin, if anything.
     pub(crate) fn problem(&self) -> Option<String> {
         if let Err(e) = validate_bucket_name(&self.bucket) {
@@ -159,23 +201,7 @@ impl Origin {
 
     /// The same description read back from a stream source.
     pub(crate) fn describe_source(source: &Source, into: Option<&str>) -> String {
-        let mut out = source.name.clone();
-        let keys: Vec<String> = source
-            .subject_transforms
-            .iter()
-            .filter_map(|t| {
-                let rest = t.source.strip_prefix("$KV.")?;
-                rest.split_once('.').map(|(_, key)| key.to_owned())
-            })
-            .filter(|k| into.is_none() || k != ">")
-            .collect();
-        if !keys.is_empty() {
-            let _ = write!(out, " keys {keys:?}");
-        }
-        if let Some(external) = &source.external {
-            let _ = write!(out, " via {}", external.api_prefix);
-        }
-        out
+        Origin::from_source(source, into.is_some()).describe()
     }
 }
 
