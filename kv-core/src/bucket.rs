@@ -16,6 +16,7 @@ use crate::pattern::validate_bucket_name;
 use crate::permissions::{Guard, Violations, guard};
 use crate::retry::WriteRetry;
 use crate::spec::{BucketSpec, Storage, user_metadata};
+use crate::stream_options::{Placement, Republish};
 use crate::topology::Origin;
 
 /// Anything natskv can reach JetStream through: an `async_nats::Client`, a JetStream
@@ -578,6 +579,10 @@ pub struct BucketStatus {
     pub mirror: Option<Origin>,
     /// What this aggregate sources, in full, one origin per source.
     pub origins: Vec<Origin>,
+    /// Where writes are also sent, if anywhere.
+    pub republish: Option<Republish>,
+    /// Where the stream is placed, if it was placed.
+    pub placement: Option<Placement>,
     /// Whether the bucket answers direct gets (the stream's `allow_direct`), so any replica
     /// answers a read. Buckets natskv creates have them; some other clients (nats-py) create
     /// buckets without, which natskv reads from the stream's leader and
@@ -628,6 +633,11 @@ impl BucketStatus {
                 .flatten()
                 .map(|s| Origin::from_source(s, true))
                 .collect(),
+            republish: config
+                .republish
+                .as_ref()
+                .and_then(|r| Republish::from_nats(r, bucket_of(&config.name).as_str())),
+            placement: config.placement.as_ref().map(Placement::from_nats),
             allow_direct: config.allow_direct,
         })
     }

@@ -50,6 +50,8 @@ mod single;
 #[cfg(feature = "runtime")]
 mod spec;
 #[cfg(feature = "runtime")]
+mod stream_options;
+#[cfg(feature = "runtime")]
 mod topology;
 #[cfg(feature = "runtime")]
 mod untyped;
@@ -82,6 +84,7 @@ pub use crate::{
     retry::{RetryPolicy, WriteRetry},
     single::Single,
     spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, SCHEMA_METADATA_KEY, Storage},
+    stream_options::{Placement, Republish},
     topology::Origin,
     untyped::{BucketHistory, BucketKeys},
     update::{UpdateWith, Updated, UpsertWith},

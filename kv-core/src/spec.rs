@@ -7,6 +7,7 @@ use async_nats::jetstream::stream::{self, Compression, DiscardPolicy, StorageTyp
 
 use crate::error::{Drift, Error, Result, SchemaDifference};
 use crate::pattern::validate_bucket_name;
+use crate::stream_options::{Placement, Republish};
 use crate::topology::Origin;
 use crate::units::format_duration;
 
@@ -93,6 +94,8 @@ pub struct BucketSpec {
     mirror: Option<Origin>,
     sources: Vec<Origin>,
     writable: bool,
+    republish: Option<Republish>,
+    placement: Option<Placement>,
 }
 
 impl BucketSpec {
@@ -114,7 +117,34 @@ impl BucketSpec {
             mirror: None,
             sources: Vec::new(),
             writable: false,
+            republish: None,
+            placement: None,
         }
+    }
+
+    /// Also sends every write (or those of some keys) to a subject of your choice: see
+    /// [`Republish`].
+    #[must_use]
+    pub fn republish(mut self, republish: Republish) -> Self {
+        self.republish = Some(republish);
+        self
+    }
+
+    /// Places the bucket's stream on a cluster or on tagged servers: see [`Placement`].
+    #[must_use]
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.placement = Some(placement);
+        self
+    }
+
+    /// The declared republishing, if any.
+    pub fn republish_value(&self) -> Option<&Republish> {
+        self.republish.as_ref()
+    }
+
+    /// The declared placement, if any.
+    pub fn placement_value(&self) -> Option<&Placement> {
+        self.placement.as_ref()
     }
 
     /// Makes this bucket a read-only mirror of `origin` (ADR-8): it copies the origin's keys
@@ -409,6 +439,14 @@ impl BucketSpec {
         {
             return Err(invalid("a bucket cannot mirror or aggregate itself".into()));
         }
+        if let Some(problem) = self
+            .republish
+            .as_ref()
+            .and_then(Republish::problem)
+            .or_else(|| self.placement.as_ref().and_then(Placement::problem))
+        {
+            return Err(invalid(problem));
+        }
         if self.metadata.contains_key(SCHEMA_METADATA_KEY) {
             return Err(invalid(format!(
                 "metadata key `{SCHEMA_METADATA_KEY}` is reserved for the schema fingerprint; use `schema`"
@@ -475,6 +513,8 @@ impl BucketSpec {
                 .collect(),
             allow_message_ttl: self.limit_markers.is_some(),
             subject_delete_marker_ttl: self.limit_markers,
+            republish: self.republish.as_ref().map(|r| r.to_nats(&self.name)),
+            placement: self.placement.as_ref().map(Placement::to_nats),
             ..Default::default()
         }
     }
@@ -590,6 +630,29 @@ impl BucketSpec {
             declared.allow_direct.to_string(),
             actual.allow_direct.to_string(),
         );
+        check(
+            "republish",
+            or_none(self.republish.as_ref().map(ToString::to_string)),
+            or_none(actual.republish.as_ref().map(|r| {
+                Republish::from_nats(r, &self.name).map_or_else(
+                    || format!("{} to {}", r.source, r.destination),
+                    |r| r.to_string(),
+                )
+            })),
+        );
+        // The server keeps a placement it was given; one it was not given is not drift.
+        if let Some(placement) = &self.placement {
+            check(
+                "placement",
+                placement.to_string(),
+                or_none(
+                    actual
+                        .placement
+                        .as_ref()
+                        .map(|p| Placement::from_nats(p).to_string()),
+                ),
+            );
+        }
         out
     }
 }
