@@ -600,3 +600,79 @@ async fn a_declaration_serves_buckets_named_at_run_time() {
         ErrorKind::InvalidBucketName
     );
 }
+
+/// Republish and placement declared on the struct: in the spec, applied to the bucket.
+#[derive(KvBucket, Debug)]
+#[kv(
+    bucket = "announced",
+    republish(to = "changes.>", keys = "site.>", headers_only),
+    placement(tags = ["ssd"])
+)]
+struct Announced {
+    #[kv(key = "site.{site}.device.{id}")]
+    devices: Family<DeviceKey, DeviceState>,
+}
+
+/// The same without placement, for a server that has no tagged peers.
+#[derive(KvBucket, Debug)]
+#[kv(
+    bucket = "announced",
+    republish(to = "changes.>", keys = "site.>", headers_only)
+)]
+struct AnnouncedHere {
+    #[kv(key = "site.{site}.device.{id}")]
+    devices: Family<DeviceKey, DeviceState>,
+}
+
+#[tokio::test]
+async fn republish_and_placement_are_declared_on_the_struct() {
+    let spec = Announced::spec();
+    assert_eq!(
+        spec.republish_value(),
+        Some(
+            &natskv::Republish::to("changes.>")
+                .keys("site.>")
+                .headers_only()
+        )
+    );
+    assert_eq!(
+        spec.placement_value(),
+        Some(&natskv::Placement::default().tags(["ssd"]))
+    );
+
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let bucket = AnnouncedHere::ensure(&nats).await.unwrap();
+    let mut changes = nats.subscribe("changes.>").await.unwrap();
+    nats.flush().await.unwrap();
+    let key = DeviceKey {
+        site: "paris".into(),
+        id: 3,
+    };
+    let state = DeviceState {
+        online: true,
+        firmware: "2.0".into(),
+        battery: 9,
+    };
+    let revision = bucket.devices.put(&key, &state).await.unwrap();
+    let message = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures::StreamExt::next(&mut changes),
+    )
+    .await
+    .expect("republished")
+    .expect("a message");
+    assert!(message.payload.is_empty(), "headers only");
+    assert_eq!(
+        message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Sequence"))
+            .map(|v| v.as_str().to_owned()),
+        Some(revision.to_string())
+    );
+    assert_eq!(
+        bucket.status().await.unwrap().republish,
+        AnnouncedHere::spec().republish_value().cloned()
+    );
+}

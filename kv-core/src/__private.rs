@@ -26,6 +26,7 @@ pub use crate::key::{ANY_PARAM, KeyError, KeyFilter, KeyPart, KvKey, ParamCheck,
 pub use crate::mode::{Mode, PerKeyTtl, ReadOnly, ReadWrite};
 pub use crate::single::Single;
 pub use crate::spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, Storage};
+pub use crate::stream_options::{Placement, Republish};
 pub use crate::topology::Origin;
 
 // ---------------------------------------------------------------------------------------------

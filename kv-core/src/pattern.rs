@@ -52,6 +52,8 @@ pub enum NameKind {
     Token,
     /// A key filter (a key that may hold `*` and `>` wildcards).
     Filter,
+    /// A NATS subject outside the bucket (a republish destination), wildcards allowed.
+    Subject,
 }
 
 impl NameKind {
@@ -61,6 +63,7 @@ impl NameKind {
             Self::Key => "key",
             Self::Token => "key token",
             Self::Filter => "key filter",
+            Self::Subject => "subject",
         }
     }
 
@@ -78,6 +81,10 @@ impl NameKind {
             Self::Filter => {
                 "a filter is a key whose tokens may also be `*` (any one token) \
                  or, last, `>` (one or more tokens)"
+            }
+            Self::Subject => {
+                "a subject is `.`-separated tokens without whitespace, none empty; `*` and, \
+                 last, `>` only as whole tokens"
             }
         }
     }
@@ -237,6 +244,35 @@ pub const RESERVED_PREFIX: &str = "_kv";
 /// Checks a key: `.`-separated non-empty tokens, no wildcard, not starting with `_kv`.
 pub fn validate_key(key: &str) -> Result<(), NameError> {
     check_subject(key, NameKind::Key)
+}
+
+/// Checks a NATS subject (wildcards allowed) that is not a key: any characters but whitespace,
+/// no empty token, `*` and a last `>` only as whole tokens.
+pub fn validate_subject(subject: &str) -> Result<(), NameError> {
+    let fail = |reason| Err(NameError::new(NameKind::Subject, subject, reason));
+    if subject.is_empty() {
+        return fail(NameErrorReason::Empty);
+    }
+    let count = subject.split('.').count();
+    for (index, (start, token)) in tokens_with_offsets(subject).enumerate() {
+        if token.is_empty() {
+            return fail(NameErrorReason::EmptyToken { at: start });
+        }
+        if token == "*" || (token == ">" && index + 1 == count) {
+            continue;
+        }
+        for (offset, ch) in token.char_indices() {
+            let at = start + offset;
+            match ch {
+                '*' | '>' => return fail(NameErrorReason::MisplacedWildcard { at }),
+                _ if ch.is_whitespace() || ch.is_control() => {
+                    return fail(NameErrorReason::InvalidChar { ch, at });
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks a key filter: like a key, but a token may be exactly `*`, and the last one exactly `>`.
@@ -785,6 +821,22 @@ mod tests {
         assert_eq!(reason("a.b>"), NameErrorReason::MisplacedWildcard { at: 3 });
         assert_eq!(reason("a..*"), NameErrorReason::EmptyToken { at: 2 });
         assert_eq!(reason("_kv.>"), NameErrorReason::Reserved);
+    }
+
+    #[test]
+    fn subjects() {
+        for ok in ["a", "$KV.b.>", "changes.*.x", ">", "ünï.$SYS"] {
+            assert_eq!(validate_subject(ok), Ok(()), "{ok}");
+        }
+        let reason = |k: &str| validate_subject(k).unwrap_err().reason();
+        assert_eq!(reason(""), NameErrorReason::Empty);
+        assert_eq!(reason("a..b"), NameErrorReason::EmptyToken { at: 2 });
+        assert_eq!(reason(">.a"), NameErrorReason::MisplacedWildcard { at: 0 });
+        assert_eq!(reason("a*"), NameErrorReason::MisplacedWildcard { at: 1 });
+        assert_eq!(
+            reason("a b"),
+            NameErrorReason::InvalidChar { ch: ' ', at: 1 }
+        );
     }
 
     #[test]

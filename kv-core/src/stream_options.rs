@@ -5,7 +5,7 @@ use std::fmt;
 
 use async_nats::jetstream::stream;
 
-use crate::pattern::validate_filter;
+use crate::pattern::{validate_filter, validate_subject};
 
 /// Every write to the bucket (or to the keys a filter selects) also sent, as a core NATS
 /// message, to a subject of your choice: cheap fan-out to subscribers that need no history.
@@ -67,8 +67,7 @@ impl Republish {
         if let Err(e) = validate_filter(&self.keys) {
             return Some(format!("republish keys: {e}"));
         }
-        // A destination is a subject, which may hold wildcards as a filter does.
-        if let Err(e) = validate_filter(&self.destination) {
+        if let Err(e) = validate_subject(&self.destination) {
             return Some(format!("republish destination: {e}"));
         }
         if self.destination.starts_with("$KV.") {

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use kv_core::pattern::{KeyPattern, validate_bucket_name, validate_filter};
+use kv_core::pattern::{KeyPattern, validate_bucket_name, validate_filter, validate_subject};
 use kv_core::units::{parse_duration, parse_size};
 use proc_macro2::{Span, TokenTree};
 use syn::ext::IdentExt as _;
@@ -17,10 +17,11 @@ use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Path, Token, Type};
 use crate::ctxt::Ctxt;
 use crate::spans;
 use crate::symbol::{
-    API_PREFIX, BUCKET, BUCKET_OPTIONS, CODEC, COMPRESSION, CRATE, DELIVER_PREFIX, DESCRIPTION,
-    FIELD_OPTIONS, HISTORY, KEY, KEY_TYPE_OPTIONS, KEYS, KV, LIMIT_MARKERS, MAX_BYTES,
-    MAX_VALUE_SIZE, METADATA, MIRROR, ORIGIN_BUCKET, ORIGIN_OPTIONS, REPLICAS, SOURCE, STORAGE,
-    STORAGE_FILE, STORAGE_MEMORY, STREAM, TTL, WRITABLE,
+    API_PREFIX, BUCKET, BUCKET_OPTIONS, CLUSTER, CODEC, COMPRESSION, CRATE, DELIVER_PREFIX,
+    DESCRIPTION, FIELD_OPTIONS, HEADERS_ONLY, HISTORY, KEY, KEY_TYPE_OPTIONS, KEYS, KV,
+    LIMIT_MARKERS, MAX_BYTES, MAX_VALUE_SIZE, METADATA, MIRROR, ORIGIN_BUCKET, ORIGIN_OPTIONS,
+    PLACEMENT, PLACEMENT_OPTIONS, REPLICAS, REPUBLISH, REPUBLISH_OPTIONS, REPUBLISH_TO, SOURCE,
+    STORAGE, STORAGE_FILE, STORAGE_MEMORY, STREAM, TAGS, TTL, WRITABLE,
 };
 
 /// An option that may be set once.
@@ -127,6 +128,23 @@ pub(crate) struct BucketAttrs {
     pub(crate) sources: Vec<OriginAttr>,
     /// `writable`: an aggregate that also takes writes.
     pub(crate) writable: Option<Flag>,
+    /// `republish(...)`: where writes are also sent.
+    pub(crate) republish: Option<RepublishAttr>,
+    /// `placement(...)`: where the stream is placed.
+    pub(crate) placement: Option<PlacementAttr>,
+}
+
+/// `republish(to = "...", keys = "...", headers_only)`.
+pub(crate) struct RepublishAttr {
+    pub(crate) to: LitStr,
+    pub(crate) keys: Option<LitStr>,
+    pub(crate) headers_only: bool,
+}
+
+/// `placement(cluster = "...", tags = [...])`.
+pub(crate) struct PlacementAttr {
+    pub(crate) cluster: Option<LitStr>,
+    pub(crate) tags: Vec<LitStr>,
 }
 
 impl BucketAttrs {
@@ -653,6 +671,8 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
     let mut mirror: Option<OriginAttr> = None;
     let mut sources: Vec<OriginAttr> = Vec::new();
     let mut writable = Attr::none(cx, WRITABLE);
+    let mut republish_attr = Attr::none(cx, REPUBLISH);
+    let mut placement_attr = Attr::none(cx, PLACEMENT);
 
     for_each_option(cx, attrs, |meta, name| {
         let path = &meta.path;
@@ -702,6 +722,8 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
                     }),
                 );
             }
+            Some(REPUBLISH) => republish_attr.set_some(path, republish(cx, meta)?),
+            Some(PLACEMENT) => placement_attr.set_some(path, placement(cx, meta)?),
             _ => return unknown(cx, meta, BUCKET_OPTIONS, "bucket"),
         }
         Ok(())
@@ -724,7 +746,164 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
         mirror,
         sources,
         writable: writable.get(),
+        republish: republish_attr.get(),
+        placement: placement_attr.get(),
     }
+}
+
+/// `republish(to = "changes.>", keys = "eu.>", headers_only)`: the destination subject, the
+/// key filter of the writes republished, and whether only headers go. Subjects and filters are
+/// checked with the runtime's rules.
+fn republish(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<RepublishAttr>> {
+    const EXAMPLE: &str = "`republish(to = \"changes.>\")`, optionally with `keys = \"eu.>\"` \
+                           and `headers_only`";
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(&meta.path, format!("write it as {EXAMPLE}"));
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let mut to = Attr::none(cx, REPUBLISH_TO);
+    let mut keys = Attr::none(cx, KEYS);
+    let mut headers_only = Attr::none(cx, HEADERS_ONLY);
+    // Whether `to` was written at all: a bad value was reported, not a missing one.
+    let mut to_written = false;
+    meta.parse_nested_meta(|inner| {
+        let path = &inner.path;
+        match option_name(path).as_deref() {
+            Some(REPUBLISH_TO) => {
+                to_written = true;
+                let lit = string_value(cx, &inner, REPUBLISH_TO, "\"changes.>\"")?;
+                to.set_some(
+                    path,
+                    lit.filter(|lit| republish_subject(cx, lit, REPUBLISH_TO)),
+                );
+            }
+            Some(KEYS) => {
+                let lit = string_value(cx, &inner, KEYS, "\"eu.>\"")?;
+                keys.set_some(path, lit.filter(|lit| republish_subject(cx, lit, KEYS)));
+            }
+            Some(HEADERS_ONLY) => {
+                headers_only.set_some(path, flag_value(cx, &inner, HEADERS_ONLY)?)
+            }
+            _ => return unknown(cx, &inner, REPUBLISH_OPTIONS, REPUBLISH),
+        }
+        Ok(())
+    })?;
+    let Some(to) = to.get() else {
+        if !to_written {
+            cx.error_spanned_by(
+                &meta.path,
+                format!("`republish(...)` needs the subject to send writes to: {EXAMPLE}"),
+            );
+        }
+        return Ok(None);
+    };
+    Ok(Some(RepublishAttr {
+        to,
+        keys: keys.get(),
+        headers_only: headers_only.get().unwrap_or(false),
+    }))
+}
+
+/// Whether a republish subject (`to`) or key filter (`keys`) is valid; reports it if not.
+fn republish_subject(cx: &Ctxt, lit: &LitStr, name: &str) -> bool {
+    let value = lit.value();
+    let checked = if name == REPUBLISH_TO {
+        validate_subject(&value)
+    } else {
+        validate_filter(&value)
+    };
+    if let Err(error) = checked {
+        let message = format!("`republish({name} = ...)`: {error}");
+        cx.syn_error(spans::name_error(lit, &error, &message));
+        return false;
+    }
+    if name == REPUBLISH_TO && value.starts_with("$KV.") {
+        cx.error_spanned_by(
+            lit,
+            "`republish(to = ...)`: a `$KV.` subject would write into a bucket; choose a subject \
+             outside `$KV.`",
+        );
+        return false;
+    }
+    true
+}
+
+/// `placement(cluster = "east", tags = ["ssd"])`: a cluster, server tags, or both.
+fn placement(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<PlacementAttr>> {
+    const EXAMPLE: &str = "`placement(cluster = \"east\")`, `placement(tags = [\"ssd\"])` or both";
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(&meta.path, format!("write it as {EXAMPLE}"));
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let mut cluster = Attr::none(cx, CLUSTER);
+    let mut tags = Attr::none(cx, TAGS);
+    meta.parse_nested_meta(|inner| {
+        let path = &inner.path;
+        match option_name(path).as_deref() {
+            Some(CLUSTER) => {
+                let lit = string_value(cx, &inner, CLUSTER, "\"east\"")?;
+                cluster.set_some(path, lit.filter(|lit| non_empty(cx, lit, CLUSTER)));
+            }
+            Some(TAGS) => tags.set_some(path, string_list(cx, &inner, TAGS, "[\"ssd\"]")?),
+            _ => return unknown(cx, &inner, PLACEMENT_OPTIONS, PLACEMENT),
+        }
+        Ok(())
+    })?;
+    let (cluster, tags) = (cluster.get(), tags.get().unwrap_or_default());
+    if cluster.is_none() && tags.is_empty() {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`placement(...)` needs a cluster, tags, or both: {EXAMPLE}"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(PlacementAttr { cluster, tags }))
+}
+
+/// Whether `lit` holds some text; reports it if not.
+fn non_empty(cx: &Ctxt, lit: &LitStr, name: &str) -> bool {
+    let empty = lit.value().is_empty();
+    if empty {
+        cx.error_spanned_by(lit, format!("`{name}` is empty"));
+    }
+    !empty
+}
+
+/// `name = ["a", "b"]`: a list of non-empty strings.
+fn string_list(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    name: &str,
+    example: &str,
+) -> syn::Result<Option<Vec<LitStr>>> {
+    let Expr::Array(array) = value_expr(meta, name, example)? else {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{name}` takes a list of strings, such as `{name} = {example}`"),
+        );
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for mut elem in array.elems {
+        while let Expr::Group(group) = elem {
+            elem = *group.expr;
+        }
+        match elem {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) => {
+                if non_empty(cx, &lit, name) {
+                    out.push(lit);
+                }
+            }
+            other => {
+                cx.error_spanned_by(other, format!("`{name}` holds strings, such as {example}"))
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Parses a bucket field's options: its key pattern.

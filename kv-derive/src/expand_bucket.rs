@@ -363,6 +363,28 @@ fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStre
         let value = writable.value;
         set("writable", quote!(#value));
     }
+    if let Some(republish) = &attrs.republish {
+        let to = &republish.to;
+        let mut expr = quote!(#p::Republish::to(#to));
+        if let Some(keys) = &republish.keys {
+            expr = quote!(#p::Republish::keys(#expr, #keys));
+        }
+        if republish.headers_only {
+            expr = quote!(#p::Republish::headers_only(#expr));
+        }
+        set("republish", expr);
+    }
+    if let Some(placement) = &attrs.placement {
+        let tags = &placement.tags;
+        let base = match &placement.cluster {
+            Some(cluster) => quote!(#p::Placement::cluster(#cluster)),
+            None => quote!(<#p::Placement as #p::Default>::default()),
+        };
+        set(
+            "placement",
+            quote!(#p::Placement::tags(#base, [#(#tags),*])),
+        );
+    }
     let schema = local("__KV_SCHEMA");
     quote! {
         let #spec = #p::BucketSpec::new(#bucket_name);

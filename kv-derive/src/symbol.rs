@@ -20,6 +20,8 @@ pub(crate) const CRATE: &str = "crate";
 pub(crate) const MIRROR: &str = "mirror";
 pub(crate) const SOURCE: &str = "source";
 pub(crate) const WRITABLE: &str = "writable";
+pub(crate) const REPUBLISH: &str = "republish";
+pub(crate) const PLACEMENT: &str = "placement";
 
 /// Every bucket option, for "did you mean" and the list in an unknown-option error.
 pub(crate) const BUCKET_OPTIONS: &[&str] = &[
@@ -39,6 +41,8 @@ pub(crate) const BUCKET_OPTIONS: &[&str] = &[
     MIRROR,
     SOURCE,
     WRITABLE,
+    REPUBLISH,
+    PLACEMENT,
 ];
 
 // Options inside `mirror(...)` and `source(...)`: where the keys come from.
@@ -51,6 +55,20 @@ pub(crate) const STREAM: &str = "stream";
 /// Every option of an origin.
 pub(crate) const ORIGIN_OPTIONS: &[&str] =
     &[ORIGIN_BUCKET, KEYS, API_PREFIX, DELIVER_PREFIX, STREAM];
+
+// Options inside `republish(...)`.
+pub(crate) const REPUBLISH_TO: &str = "to";
+pub(crate) const HEADERS_ONLY: &str = "headers_only";
+
+/// Every option of `republish(...)`.
+pub(crate) const REPUBLISH_OPTIONS: &[&str] = &[REPUBLISH_TO, KEYS, HEADERS_ONLY];
+
+// Options inside `placement(...)`.
+pub(crate) const CLUSTER: &str = "cluster";
+pub(crate) const TAGS: &str = "tags";
+
+/// Every option of `placement(...)`.
+pub(crate) const PLACEMENT_OPTIONS: &[&str] = &[CLUSTER, TAGS];
 
 // Field options of a bucket.
 pub(crate) const KEY: &str = "key";
