@@ -783,7 +783,7 @@ fn republish(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<RepublishA
                 keys.set_some(path, lit.filter(|lit| republish_subject(cx, lit, KEYS)));
             }
             Some(HEADERS_ONLY) => {
-                headers_only.set_some(path, flag_value(cx, &inner, HEADERS_ONLY)?)
+                headers_only.set_some(path, flag_value(cx, &inner, HEADERS_ONLY)?);
             }
             _ => return unknown(cx, &inner, REPUBLISH_OPTIONS, REPUBLISH),
         }
@@ -899,7 +899,7 @@ fn string_list(
                 }
             }
             other => {
-                cx.error_spanned_by(other, format!("`{name}` holds strings, such as {example}"))
+                cx.error_spanned_by(other, format!("`{name}` holds strings, such as {example}"));
             }
         }
     }

@@ -376,9 +376,10 @@ fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStre
     }
     if let Some(placement) = &attrs.placement {
         let tags = &placement.tags;
-        let base = match &placement.cluster {
-            Some(cluster) => quote!(#p::Placement::cluster(#cluster)),
-            None => quote!(<#p::Placement as #p::Default>::default()),
+        let base = if let Some(cluster) = &placement.cluster {
+            quote!(#p::Placement::cluster(#cluster))
+        } else {
+            quote!(<#p::Placement as #p::Default>::default())
         };
         set(
             "placement",
