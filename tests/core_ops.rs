@@ -88,6 +88,10 @@ async fn put_get_and_pinned_reads() {
     assert_eq!(latest.value, Some(state(80)));
     assert_eq!(latest.revision, r2);
     assert_eq!(latest.operation, Operation::Put);
+    assert_eq!(
+        &*latest.bucket, "ops",
+        "an entry says which bucket it came from"
+    );
     assert_eq!(fam.value(&k).await.unwrap(), Some(state(80)));
 
     let first = fam.get_revision(&k, r1).await.unwrap().expect("pinned");

@@ -116,6 +116,8 @@ async fn keys_history_and_latest_entries_by_key_filters() {
         (latest.revision, latest.value.as_deref()),
         (a2, Some(&b"anne"[..]))
     );
+    assert_eq!(&*latest.bucket, name.as_str());
+    assert!(history.iter().all(|e| *e.bucket == *name));
     let marker = bucket.entry("user.c").await.unwrap().unwrap();
     assert_eq!(
         (marker.revision, marker.operation, marker.value),

@@ -81,7 +81,8 @@ pub struct Bucket {
 
 #[derive(Clone)]
 struct Inner {
-    name: String,
+    /// Shared with every entry read from the bucket.
+    name: Arc<str>,
     js: Context,
     stream: Stream,
     /// `$KV.<bucket>.`: the subject prefix of keys in the stream (`$KV.<origin>.` in a mirror).
@@ -338,7 +339,7 @@ impl Bucket {
     pub async fn status(&self) -> Result<BucketStatus> {
         let info = self.stream_info().await?;
         BucketStatus::from_info(&info).ok_or_else(|| Error::BucketNotFound {
-            bucket: self.inner.name.clone(),
+            bucket: self.inner.name.to_string(),
         })
     }
 
@@ -377,6 +378,11 @@ impl Bucket {
     /// The bucket's name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// The bucket's name, shared: what each entry read from it carries.
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        Arc::clone(&self.inner.name)
     }
 
     pub(crate) fn js(&self) -> &Context {
@@ -489,7 +495,7 @@ impl Bucket {
             .saturating_sub(prefix.len());
         Bucket {
             inner: Arc::new(Inner {
-                name: name.to_owned(),
+                name: Arc::from(name),
                 prefix,
                 max_key_len,
                 writable,

@@ -1,5 +1,6 @@
 //! Entries: a key's value at one revision, or a delete/purge marker.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_nats::HeaderMap;
@@ -71,6 +72,8 @@ pub struct Entry<K, V> {
     pub delta: u64,
     /// What the entry records.
     pub operation: Operation,
+    /// The bucket it was read from (shared by every entry of the bucket, not copied).
+    pub bucket: Arc<str>,
 }
 
 impl<K, V> Entry<K, V> {

@@ -192,6 +192,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
             created: raw.created,
             delta: raw.delta,
             operation: raw.operation,
+            bucket: self.bucket.shared_name(),
         })
     }
 

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_nats::jetstream::consumer::DeliverPolicy;
@@ -70,7 +71,11 @@ impl Bucket {
         filters: impl IntoIterator<Item = F>,
     ) -> Result<BucketHistory> {
         let (scan, only) = self.scan(filters, DeliverPolicy::All, false).await?;
-        Ok(BucketHistory { scan, only })
+        Ok(BucketHistory {
+            scan,
+            only,
+            bucket: self.shared_name(),
+        })
     }
 
     /// The latest entry of any key of the bucket, delete and purge markers included (their
@@ -99,7 +104,10 @@ impl Bucket {
             })
         })?;
         self.check_key_len(key)?;
-        Ok(self.last(key).await?.map(|raw| untyped(raw, false)))
+        Ok(self
+            .last(key)
+            .await?
+            .map(|raw| untyped(raw, false, self.shared_name())))
     }
 
     /// [`Error::InvalidKey`] when `key` is longer than the bucket takes.
@@ -214,6 +222,7 @@ impl Stream for BucketKeys {
 pub struct BucketHistory {
     scan: Scan,
     only: Option<Vec<String>>,
+    bucket: Arc<str>,
 }
 
 impl fmt::Debug for BucketHistory {
@@ -235,7 +244,7 @@ impl Stream for BucketHistory {
                     if !wanted(this.only.as_deref(), &raw) {
                         continue;
                     }
-                    Poll::Ready(Some(Ok(untyped(raw, false))))
+                    Poll::Ready(Some(Ok(untyped(raw, false, Arc::clone(&this.bucket)))))
                 }
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => Poll::Ready(None),

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -66,7 +67,11 @@ impl BucketWatch {
     }
 
     fn entry(&self, raw: RawEntry) -> Entry<String, Bytes> {
-        untyped(raw, self.core.options.meta_only)
+        untyped(
+            raw,
+            self.core.options.meta_only,
+            self.core.bucket.shared_name(),
+        )
     }
 }
 
@@ -121,7 +126,7 @@ impl Stream for BucketWatchEvents {
 
 /// An entry as the untyped road gives it: the key as stored, the value's bytes (`None` for
 /// markers and meta-only reads).
-pub(crate) fn untyped(raw: RawEntry, meta_only: bool) -> Entry<String, Bytes> {
+pub(crate) fn untyped(raw: RawEntry, meta_only: bool, bucket: Arc<str>) -> Entry<String, Bytes> {
     let value = (!meta_only && raw.operation == Operation::Put).then_some(raw.payload);
     Entry {
         key: raw.key,
@@ -130,6 +135,7 @@ pub(crate) fn untyped(raw: RawEntry, meta_only: bool) -> Entry<String, Bytes> {
         created: raw.created,
         delta: raw.delta,
         operation: raw.operation,
+        bucket,
     }
 }
 

@@ -49,7 +49,7 @@ use crate::scan::{Scan, ScanSpec};
 ///   The watch restarts its scan after the last revision it delivered, with half the pull
 ///   size when entries were dropped.
 pub(super) struct Core {
-    bucket: Bucket,
+    pub(super) bucket: Bucket,
     /// What the first scan was started with.
     spec: ScanSpec,
     feed: Feed,
