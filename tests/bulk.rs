@@ -455,9 +455,7 @@ async fn get_many_on_a_replicated_bucket_reads_every_key() {
         cluster.urls().iter().map(|u| u.parse().unwrap()).collect();
     let nats = async_nats::connect(addrs).await.unwrap();
     let name = common::unique_bucket("gm_replicated");
-    let bucket = Bucket::create(&nats, &BucketSpec::new(&name).replicas(3))
-        .await
-        .unwrap();
+    let bucket = common::create_on_new_cluster(&nats, &BucketSpec::new(&name).replicas(3)).await;
     let fam = devices(&bucket);
     let keys: Vec<DeviceKey> = (0..10_000)
         .map(|i| dev(&format!("s{}", i % 7), i))

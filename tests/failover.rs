@@ -199,7 +199,7 @@ async fn a_replicated_stream_checks_the_message_id_first_and_flags_copies_in_fli
     let cluster = Cluster::start(3).await.unwrap();
     let nats = connect_all(&cluster).await;
     let spec = BucketSpec::new(common::unique_bucket("order3")).replicas(3);
-    let bucket = Bucket::create(&nats, &spec).await.unwrap();
+    let bucket = common::create_on_new_cluster(&nats, &spec).await;
     let js = jetstream::new(nats);
     let stream = format!("KV_{}", bucket.name());
     common::wait_for("the stream's replicas", || async {
@@ -432,7 +432,7 @@ async fn writes_survive_three(fault: Fault, bound: Duration) {
     let nats = connect_all(&cluster).await;
     let name = common::unique_bucket("failover");
     let spec = BucketSpec::new(&name).replicas(3).history(HISTORY);
-    let bucket = Bucket::create(&nats, &spec).await.unwrap();
+    let bucket = common::create_on_new_cluster(&nats, &spec).await;
     let bucket = match fault {
         Fault::Stop => bucket,
         Fault::Kill => {

@@ -348,9 +348,7 @@ async fn bulk_writes_survive_a_leader_failover_exactly_once() {
         cluster.urls().iter().map(|u| u.parse().unwrap()).collect();
     let nats = async_nats::connect(addrs).await.unwrap();
     let name = common::unique_bucket("pm_failover");
-    let bucket = Bucket::create(&nats, &BucketSpec::new(&name).replicas(3))
-        .await
-        .unwrap();
+    let bucket = common::create_on_new_cluster(&nats, &BucketSpec::new(&name).replicas(3)).await;
     let fam: Family<String, u64> = Family::bind(&bucket, "n.{id}").unwrap();
     let stream = format!("KV_{name}");
     let admin = async_nats::jetstream::new(nats.clone());

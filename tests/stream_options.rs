@@ -93,7 +93,7 @@ async fn a_bucket_is_placed_on_the_named_cluster() {
     let spec = BucketSpec::new(&name)
         .replicas(3)
         .placement(Placement::cluster(&cluster_name));
-    let bucket = Bucket::create(&nats, &spec).await.unwrap();
+    let bucket = common::create_on_new_cluster(&nats, &spec).await;
     let status = bucket.status().await.unwrap();
     assert_eq!(status.placement, Some(Placement::cluster(&cluster_name)));
     Bucket::open(&nats, &spec).await.expect("no drift");

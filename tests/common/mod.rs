@@ -191,3 +191,27 @@ pub(crate) async fn plain(server: &NatsServer, user: &User) -> async_nats::Clien
         .await
         .unwrap_or_else(|e| panic!("could not connect as {}: {e}", user.name()))
 }
+
+/// Creates a bucket on a cluster that has just started. Its nodes report ready once each has
+/// JetStream, but on a loaded machine the first stream create can still find the cluster
+/// settling (its meta group electing, peers catching up): such a failure is retried for a
+/// while, and each one is printed, so a real refusal still fails the test, later.
+pub(crate) async fn create_on_new_cluster(
+    conn: impl natskv::Connection + Clone,
+    spec: &natskv::BucketSpec,
+) -> natskv::Bucket {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match natskv::Bucket::create(conn.clone(), spec).await {
+            Ok(bucket) => return bucket,
+            Err(error) if std::time::Instant::now() < deadline => {
+                eprintln!(
+                    "creating {} on a new cluster: {error}; trying again",
+                    spec.name()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(error) => panic!("creating {} on a new cluster: {error}", spec.name()),
+        }
+    }
+}
