@@ -112,15 +112,7 @@ async fn sorted_keys<K: KvKey + Ord, V, C: natskv::Codec<V>>(
     family: &Family<K, V, C>,
     filter: impl Into<KeyFilter<K>>,
 ) -> Vec<K> {
-    let mut keys: Vec<K> = family
-        .keys(filter)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    keys.sort();
-    keys
+    common::sorted(family.keys(filter).await.unwrap()).await
 }
 
 #[tokio::test]

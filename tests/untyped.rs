@@ -27,15 +27,7 @@ async fn put(
 }
 
 async fn sorted_keys(bucket: &Bucket, filters: &[&str]) -> Vec<String> {
-    let mut keys: Vec<String> = bucket
-        .keys(filters.iter().copied())
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    keys.sort();
-    keys
+    common::sorted(bucket.keys(filters.iter().copied()).await.unwrap()).await
 }
 
 async fn consumer_count(js: &async_nats::jetstream::Context, bucket: &str) -> usize {

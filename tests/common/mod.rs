@@ -123,17 +123,23 @@ where
     C: natskv::Codec<V>,
     M: natskv::mode::Mode,
 {
+    match family.keys(natskv::KeyFilter::any()).await {
+        Ok(keys) => sorted(keys).await,
+        Err(error) => panic!("keys: {error}"),
+    }
+}
+
+/// Every item of a listing, sorted; panics on an error item.
+pub(crate) async fn sorted<T: Ord>(
+    listing: impl natskv::Stream<Item = natskv::Result<T>>,
+) -> Vec<T> {
     use natskv::TryStreamExt as _;
-    let keys = match family.keys(natskv::KeyFilter::any()).await {
-        Ok(keys) => keys,
-        Err(error) => panic!("keys: {error}"),
+    let mut items: Vec<T> = match listing.try_collect().await {
+        Ok(items) => items,
+        Err(error) => panic!("listing: {error}"),
     };
-    let mut keys: Vec<K> = match keys.try_collect().await {
-        Ok(keys) => keys,
-        Err(error) => panic!("keys: {error}"),
-    };
-    keys.sort();
-    keys
+    items.sort();
+    items
 }
 
 /// The key of the device families the tests share: `site.{site}.device.{id}`.
