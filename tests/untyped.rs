@@ -100,6 +100,23 @@ async fn keys_history_and_latest_entries_by_key_filters() {
         ]
     );
     assert_eq!(history[1].value.as_deref(), Some(&b"anne"[..]));
+    // Overlapping filters: each revision once, and only of the keys they match.
+    let overlapping: Vec<(String, u64)> = bucket
+        .history(["user.a.*", "*.a.name", "admin.>"])
+        .await
+        .unwrap()
+        .map_ok(|e| (e.key, e.revision))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        overlapping,
+        [
+            ("user.a.name".to_owned(), a1),
+            ("user.a.name".to_owned(), a2),
+            ("admin.root".to_owned(), del - 2),
+        ]
+    );
     assert_eq!(history[4].value, None);
 
     // The latest entry of any key, with its marker.

@@ -228,6 +228,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn origins_read_back_from_stream_sources() {
+        // As natskv writes them: the same origin comes back.
+        let origin = Origin::bucket("orders")
+            .keys(["new.>"])
+            .api_prefix("$JS.hub.API")
+            .deliver_prefix("deliver.hub");
+        assert_eq!(Origin::from_source(&origin.mirror_source(), false), origin);
+        assert_eq!(
+            Origin::from_source(&Origin::bucket("eu").aggregate_source("all"), true),
+            Origin::bucket("eu"),
+            "an aggregate's catch-all is no key filter"
+        );
+        // As other clients write them: a filter subject instead of transforms, and a stream
+        // that is not a bucket's.
+        let source = Source {
+            name: "KV_orders".to_owned(),
+            filter_subject: Some("$KV.orders.eu.>".to_owned()),
+            ..Source::default()
+        };
+        assert_eq!(
+            Origin::from_source(&source, false),
+            Origin::bucket("orders").keys(["eu.>"])
+        );
+        let source = Source {
+            name: "ORDERS".to_owned(),
+            ..Source::default()
+        };
+        let origin = Origin::from_source(&source, false);
+        assert_eq!(
+            (origin.bucket_name(), origin.describe()),
+            ("ORDERS", "ORDERS".to_owned())
+        );
+    }
+
+    #[test]
     fn aggregate_sources_keep_every_key_token() {
         let origin = Origin::bucket("orders").keys(["site.*.device.>", "new.>"]);
         let source = origin.aggregate_source("all");
