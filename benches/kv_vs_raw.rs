@@ -452,11 +452,7 @@ async fn suite(url: &str, runtime: &'static str, sizes: Sizes) -> Vec<Row> {
             "put, sequential",
             n,
             rounds,
-            async || {
-                for (k, v) in keys.iter().zip(&values) {
-                    devices.put(k, v).await.expect("put");
-                }
-            },
+            async || puts(&devices, &keys, &values).await,
             async || {
                 for (i, v) in values.iter().enumerate() {
                     store.put(raw_key(i as u32), encode(v)).await.expect("put");
@@ -473,21 +469,10 @@ async fn suite(url: &str, runtime: &'static str, sizes: Sizes) -> Vec<Row> {
             "put, sequential, raw with a message id too",
             n,
             rounds,
-            async || {
-                for (k, v) in keys.iter().zip(&values) {
-                    devices.put(k, v).await.expect("put");
-                }
-            },
+            async || puts(&devices, &keys, &values).await,
             async || {
                 for (i, v) in values.iter().enumerate() {
-                    let mut headers = async_nats::HeaderMap::new();
-                    headers.insert("Nats-Msg-Id", nuid::next().as_str());
-                    let subject = format!("$KV.{}.{}", BUCKETS.ops, raw_key(i as u32));
-                    js.publish_with_headers(subject, headers, encode(v))
-                        .await
-                        .expect("publish")
-                        .await
-                        .expect("ack");
+                    raw_put_with_id(&js, i, v).await.expect("put");
                 }
             },
         )
@@ -758,20 +743,37 @@ async fn puts_in_flight(
 /// Raw puts as natskv writes them (each with a fresh `Nats-Msg-Id`), 256 awaiting their acks.
 async fn raw_puts_with_ids_in_flight(js: &async_nats::jetstream::Context, values: &[DeviceState]) {
     futures::stream::iter(values.iter().enumerate())
-        .map(|(i, v)| {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", nuid::next().as_str());
-            let subject = format!("$KV.{}.{}", BUCKETS.ops, raw_key(i as u32));
-            async move {
-                js.publish_with_headers(subject, headers, encode(v))
-                    .await?
-                    .await
-            }
-        })
+        .map(|(i, v)| raw_put_with_id(js, i, v))
         .buffer_unordered(256)
         .try_collect::<Vec<_>>()
         .await
         .expect("put");
+}
+
+/// One raw put of key `i` as natskv writes it: a publish with a fresh `Nats-Msg-Id`, acked.
+async fn raw_put_with_id(
+    js: &async_nats::jetstream::Context,
+    i: usize,
+    value: &DeviceState,
+) -> Result<async_nats::jetstream::publish::PublishAck, async_nats::jetstream::context::PublishError>
+{
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", nuid::next().as_str());
+    let subject = format!("$KV.{}.{}", BUCKETS.ops, raw_key(i as u32));
+    js.publish_with_headers(subject, headers, encode(value))
+        .await?
+        .await
+}
+
+/// natskv's puts, one after the other.
+async fn puts(
+    devices: &Family<DeviceKey, DeviceState>,
+    keys: &[DeviceKey],
+    values: &[DeviceState],
+) {
+    for (k, v) in keys.iter().zip(values) {
+        devices.put(k, v).await.expect("put");
+    }
 }
 
 /// natskv's bulk write of every key, each stored.

@@ -12,7 +12,8 @@ use futures::TryStreamExt;
 use crate::classify::{Op, classify, classify_api, settle};
 use crate::error::{Error, Result};
 use crate::janitor::Janitor;
-use crate::pattern::validate_bucket_name;
+use crate::key::{KeyError, KeyErrorReason};
+use crate::pattern::{validate_bucket_name, validate_filter};
 use crate::permissions::{Guard, Violations, guard};
 use crate::retry::WriteRetry;
 use crate::spec::{BucketSpec, Storage, user_metadata};
@@ -378,6 +379,38 @@ impl Bucket {
     /// The bucket's name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// [`Error::InvalidKey`] when `key` is longer than the bucket takes.
+    pub(crate) fn check_key_len(&self, key: &str) -> Result<()> {
+        let limit = self.max_key_len();
+        if key.len() > limit {
+            return Err(self.invalid_key(KeyErrorReason::TooLong {
+                length: key.len(),
+                limit,
+            }));
+        }
+        Ok(())
+    }
+
+    /// A key filter as a full subject filter of the bucket, or why it is not one.
+    pub(crate) fn subject_filter(&self, filter: &str) -> Result<String> {
+        validate_filter(filter)
+            .map(|()| format!("{}{filter}", self.prefix()))
+            .map_err(|cause| {
+                self.invalid_key(KeyErrorReason::InvalidKey {
+                    key: filter.to_owned(),
+                    cause,
+                })
+            })
+    }
+
+    /// [`Error::InvalidKey`] of this bucket.
+    pub(crate) fn invalid_key(&self, source: impl Into<KeyError>) -> Error {
+        Error::InvalidKey {
+            bucket: self.name().to_owned(),
+            source: source.into(),
+        }
     }
 
     /// The bucket's name, shared: what each entry read from it carries.

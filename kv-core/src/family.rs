@@ -152,10 +152,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     }
 
     fn invalid_key(&self, source: KeyError) -> Error {
-        Error::InvalidKey {
-            bucket: self.bucket.name().to_owned(),
-            source,
-        }
+        self.bucket.invalid_key(source)
     }
 
     /// Parses a stored key; one that does not parse is [`Error::ForeignKey`] with its revision.

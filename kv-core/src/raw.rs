@@ -214,9 +214,7 @@ impl Answer {
             _ => Answer::Refused(error),
         }
     }
-}
 
-impl Answer {
     /// The answer in a reply to a write published with a reply subject of the caller's own
     /// (many writes sharing one subscription). A plain acknowledgement (`{"stream":..,"seq":..}`)
     /// is read without a JSON parser, as the common case; anything else as a JetStream publish

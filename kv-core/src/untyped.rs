@@ -14,9 +14,11 @@ use futures::{Stream, StreamExt};
 
 use crate::bucket::Bucket;
 use crate::entry::{Entry, RawEntry};
-use crate::error::{Error, Result};
-use crate::key::{KeyError, KeyErrorReason};
-use crate::pattern::{validate_filter, validate_key};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::key::KeyErrorReason;
+use crate::pattern::validate_key;
 use crate::scan::{Scan, ScanSpec};
 use crate::watch::bucket::untyped;
 use crate::watch::filters::{plan, subject_matches};
@@ -108,37 +110,6 @@ impl Bucket {
             .last(key)
             .await?
             .map(|raw| untyped(raw, false, self.shared_name())))
-    }
-
-    /// [`Error::InvalidKey`] when `key` is longer than the bucket takes.
-    pub(crate) fn check_key_len(&self, key: &str) -> Result<()> {
-        let limit = self.max_key_len();
-        if key.len() > limit {
-            return Err(self.invalid_key(KeyErrorReason::TooLong {
-                length: key.len(),
-                limit,
-            }));
-        }
-        Ok(())
-    }
-
-    /// A key filter as a full subject filter of the bucket, or why it is not one.
-    pub(crate) fn subject_filter(&self, filter: &str) -> Result<String> {
-        validate_filter(filter)
-            .map(|()| format!("{}{filter}", self.prefix()))
-            .map_err(|cause| {
-                self.invalid_key(KeyErrorReason::InvalidKey {
-                    key: filter.to_owned(),
-                    cause,
-                })
-            })
-    }
-
-    fn invalid_key(&self, reason: KeyErrorReason) -> Error {
-        Error::InvalidKey {
-            bucket: self.name().to_owned(),
-            source: KeyError::new(reason),
-        }
     }
 
     /// A scan over the union of `filters`, and the exact filters to check each entry against

@@ -26,7 +26,9 @@ use self::feed::Core;
 pub(crate) use self::feed::Event;
 use crate::codec::{Codec, MsgPack};
 use crate::entry::{Entry, RawEntry};
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::family::Family;
 use crate::key::{KeyErrorReason, KeyFilter, KvKey};
 use crate::mode::{Mode, ReadWrite};
@@ -260,10 +262,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         let mut filters = filters.into_iter().peekable();
         let builder = WatchBuilder::new(self.clone(), self.bucket().clone());
         if filters.peek().is_none() {
-            return builder.refuse(Error::InvalidKey {
-                bucket: self.bucket().name().to_owned(),
-                source: KeyErrorReason::NoFilters.into(),
-            });
+            return builder.refuse(self.bucket().invalid_key(KeyErrorReason::NoFilters));
         }
         filters.fold(builder, WatchBuilder::or)
     }
