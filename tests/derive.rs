@@ -211,7 +211,7 @@ async fn keys_parse_back_and_filters_select_them() {
 
     // The filters render to the subjects the patterns call for.
     let pattern = fleet.devices.pattern();
-    let map = bind_params(pattern, DeviceKey::PARAMS).unwrap();
+    let map = bind_params::<DeviceKey>(pattern).unwrap();
     let subject = |filter: KeyFilter<DeviceKey>| filter.to_subject_filter(pattern, &map).unwrap();
     assert_eq!(subject(DeviceKey::filter().into()), "site.*.device.*");
     assert_eq!(

@@ -22,7 +22,10 @@ pub use crate::bucket::{Bucket, BucketStatus, Connection};
 pub use crate::codec::Codec;
 pub use crate::error::{Error, Result};
 pub use crate::family::Family;
-pub use crate::key::{ANY_PARAM, KeyError, KeyFilter, KeyPart, KvKey, ParamCheck, check_params};
+pub use crate::key::{
+    ANY_PARAM, KeyError, KeyFilter, KeyPart, KeyPath, KvKey, ParamCheck, check_params, tail_count,
+    tail_index,
+};
 pub use crate::mode::{Mode, PerKeyTtl, ReadOnly, ReadWrite};
 pub use crate::single::Single;
 pub use crate::spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, Storage};
@@ -373,25 +376,34 @@ mod tests {
     #[test]
     fn params_fit_or_say_why_not() {
         assert_eq!(
-            check_params(&["site", "id"], &["id", "site"]),
+            check_params(&["site", "id"], None, &["id", "site"], false),
             ParamCheck::Fits
         );
         assert_eq!(
-            check_params(&["site"], &["site", "id"]),
+            check_params(&["site"], None, &["site", "id"], false),
             ParamCheck::Missing(1)
         );
         assert_eq!(
-            check_params(&["site", "id", "x"], &["site", "id"]),
+            check_params(&["site", "id", "x"], None, &["site", "id"], false),
             ParamCheck::Unused(2)
         );
-        assert_eq!(check_params(&[ANY_PARAM], &["name"]), ParamCheck::Fits);
-        assert_eq!(check_params(&[ANY_PARAM], &[]), ParamCheck::AnyParamCount);
         assert_eq!(
-            check_params(&[ANY_PARAM], &["a", "b"]),
+            check_params(&[ANY_PARAM], None, &["name"], false),
+            ParamCheck::Fits
+        );
+        assert_eq!(
+            check_params(&[ANY_PARAM], None, &[], false),
             ParamCheck::AnyParamCount
         );
-        assert_eq!(check_params(&[], &[]), ParamCheck::Fits);
-        assert_eq!(check_params(&[], &["x"]), ParamCheck::Missing(0));
+        assert_eq!(
+            check_params(&[ANY_PARAM], None, &["a", "b"], false),
+            ParamCheck::AnyParamCount
+        );
+        assert_eq!(check_params(&[], None, &[], false), ParamCheck::Fits);
+        assert_eq!(
+            check_params(&[], None, &["x"], false),
+            ParamCheck::Missing(0)
+        );
     }
 
     #[test]

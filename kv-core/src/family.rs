@@ -104,7 +104,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
             source,
         };
         let pattern = KeyPattern::parse(pattern).map_err(|e| invalid(Box::new(e)))?;
-        let map = bind_params(&pattern, K::PARAMS).map_err(|e| invalid(Box::new(e)))?;
+        let map = bind_params::<K>(&pattern).map_err(|e| invalid(Box::new(e)))?;
         Ok(Family {
             bucket: bucket.clone(),
             binding: Arc::new(Binding { pattern, map }),

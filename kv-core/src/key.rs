@@ -2,7 +2,8 @@
 //!
 //! A key type ([`KvKey`]) names its parameters; each parameter's value ([`KeyPart`]) is written as
 //! exactly one key token, validated before it is used, so a value can never change the shape of
-//! a key. Parsing is the exact inverse of rendering. No dependencies.
+//! a key. The one exception is declared in the pattern: a tail parameter `{name..}` takes a
+//! [`KeyPath`] of one or more tokens. Parsing is the exact inverse of rendering. No dependencies.
 
 use std::borrow::Borrow;
 use std::fmt::{self, Write as _};
@@ -10,8 +11,8 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 
 use crate::pattern::{
-    KeyPattern, NameError, RESERVED_PREFIX, is_token_char, validate_filter, validate_key,
-    validate_token,
+    KeyPattern, NameError, NameKind, RESERVED_PREFIX, is_token_char, validate_filter, validate_key,
+    validate_path, validate_token,
 };
 
 /// The parameter name of a key type that has one unnamed parameter (`String`, integers, `bool`,
@@ -165,6 +166,14 @@ impl fmt::Display for KeyError {
             write!(f, "key parameter `{param}`: ")?;
         }
         match &*self.reason {
+            KeyErrorReason::InvalidToken { token, cause } if cause.kind() == NameKind::Path => {
+                write!(
+                    f,
+                    "{token:?} cannot be a key path: {}; a path is one or more `.`-separated key \
+                     tokens",
+                    cause.reason()
+                )
+            }
             KeyErrorReason::InvalidToken { token, .. } => write!(
                 f,
                 "{token:?} cannot be a key token; use natskv::Encoded for arbitrary text"
@@ -240,6 +249,16 @@ pub enum BindError {
         /// The pattern's number of parameters.
         pattern_params: usize,
     },
+    /// The pattern's tail parameter `{param..}` is not a [`KeyPath`] in the key type.
+    NotAPath {
+        /// The parameter name.
+        param: String,
+    },
+    /// The key type's [`KeyPath`] is a one-token parameter `{param}` in the pattern.
+    NotATail {
+        /// The parameter name.
+        param: String,
+    },
 }
 
 impl fmt::Display for BindError {
@@ -260,6 +279,17 @@ impl fmt::Display for BindError {
                 "a single-value key type (String, integer, bool, Encoded) needs a pattern with \
                  exactly one parameter, this one has {pattern_params}; \
                  use a key struct with #[derive(KvKey)]"
+            ),
+            Self::NotAPath { param } => write!(
+                f,
+                "the pattern's tail parameter `{{{param}..}}` takes one or more tokens, so the \
+                 key type's `{param}` must be a natskv::KeyPath; or write `{{{param}}}` for one \
+                 token"
+            ),
+            Self::NotATail { param } => write!(
+                f,
+                "the key type's `{param}` is a natskv::KeyPath (one or more tokens), so the \
+                 pattern must end with the tail parameter `{{{param}..}}`"
             ),
         }
     }
@@ -282,6 +312,10 @@ impl std::error::Error for BindError {}
     note = "use a String, an integer, bool or natskv::Encoded, or implement natskv::KeyPart"
 )]
 pub trait KeyPart: Sized {
+    /// Whether the value is a key path of one or more tokens rather than one token: true only
+    /// for [`KeyPath`], which fills a tail parameter `{name..}` (and only such a parameter).
+    const IS_PATH: bool = false;
+
     /// Appends this value as exactly one valid key token; a value that cannot be one (a `String`
     /// holding `.`, `*`, `>`, whitespace, any character keys do not allow, or empty) is refused
     /// with a [`KeyError`] and nothing valid is written.
@@ -303,6 +337,10 @@ pub trait KeyPart: Sized {
 pub trait KvKey: Sized {
     /// Parameter names in declaration order.
     const PARAMS: &'static [&'static str];
+
+    /// The index (into [`PARAMS`](KvKey::PARAMS)) of the parameter that is a [`KeyPath`], which
+    /// a pattern's tail parameter `{name..}` takes; `None` when every parameter is one token.
+    const TAIL: Option<usize> = None;
 
     /// Appends the token of parameter `index` (an index into [`PARAMS`](KvKey::PARAMS)).
     fn write_param(&self, index: usize, out: &mut String) -> Result<(), KeyError>;
@@ -527,6 +565,165 @@ impl fmt::Display for Encoded {
     }
 }
 
+/// A key path: one or more key tokens, written `a.b.c`. It is the value of a tail parameter
+/// `{name..}`, the last token of a pattern such as `config.{path..}`, which makes a family of
+/// keys of any depth (`config.a`, `config.a.b.c`).
+///
+/// Every token is checked when the path is made (one or more of `A-Z a-z 0-9 - _ / =`), so a
+/// `KeyPath` is always valid; write arbitrary text in a token with [`Encoded`]. Ordering and
+/// equality are those of the dotted text.
+///
+/// ```
+/// use kv_core::key::KeyPath;
+///
+/// let path: KeyPath = "eu.paris.limits".parse()?;
+/// assert_eq!(path.tokens().collect::<Vec<_>>(), ["eu", "paris", "limits"]);
+/// assert_eq!(path.depth(), 3);
+/// assert_eq!(path.parent(), Some(KeyPath::parse("eu.paris")?));
+/// assert!(path.starts_with(&KeyPath::new(["eu"])?));
+/// assert_eq!(KeyPath::new(["eu"])?.child("lyon")?.as_str(), "eu.lyon");
+/// assert!(KeyPath::parse("eu..paris").is_err());
+/// assert!(KeyPath::new(["a.b"]).is_err(), "a token holds no `.`");
+/// # Ok::<(), kv_core::key::KeyError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyPath(String);
+
+impl KeyPath {
+    /// Parses a dotted path such as `a.b.c`.
+    ///
+    /// # Errors
+    /// [`KeyErrorReason::InvalidToken`] when it is empty, has an empty token (a leading,
+    /// trailing or doubled `.`) or a character keys do not allow (wildcards included).
+    pub fn parse(path: &str) -> Result<Self, KeyError> {
+        validate_path(path).map_err(|cause| KeyError::invalid_token(path, cause))?;
+        Ok(Self(path.to_owned()))
+    }
+
+    /// Joins tokens into a path.
+    ///
+    /// # Errors
+    /// [`KeyErrorReason::InvalidToken`] for the first token that is not one valid key token
+    /// (it is empty, or holds `.` or another character keys do not allow), or when there is
+    /// no token at all.
+    pub fn new<I>(tokens: I) -> Result<Self, KeyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut path = String::new();
+        for token in tokens {
+            let token = token.as_ref();
+            validate_token(token).map_err(|cause| KeyError::invalid_token(token, cause))?;
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(token);
+        }
+        Self::parse(&path)
+    }
+
+    /// The path as written, `a.b.c`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The tokens, in order.
+    pub fn tokens(&self) -> std::str::Split<'_, char> {
+        self.0.split('.')
+    }
+
+    /// The number of tokens (at least 1).
+    pub fn depth(&self) -> usize {
+        self.tokens().count()
+    }
+
+    /// The path with `token` appended.
+    ///
+    /// # Errors
+    /// [`KeyErrorReason::InvalidToken`] when `token` is not one valid key token.
+    pub fn child(&self, token: &str) -> Result<Self, KeyError> {
+        validate_token(token).map_err(|cause| KeyError::invalid_token(token, cause))?;
+        Ok(Self(format!("{}.{token}", self.0)))
+    }
+
+    /// The path without its last token; `None` for a path of one token.
+    #[must_use]
+    pub fn parent(&self) -> Option<Self> {
+        self.0
+            .rsplit_once('.')
+            .map(|(parent, _)| Self(parent.to_owned()))
+    }
+
+    /// Whether `prefix`'s tokens are this path's first tokens (a path starts with itself).
+    pub fn starts_with(&self, prefix: &KeyPath) -> bool {
+        self.0
+            .strip_prefix(prefix.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    }
+
+    /// Unwraps the dotted text.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl KeyPart for KeyPath {
+    const IS_PATH: bool = true;
+
+    fn write_token(&self, out: &mut String) -> Result<(), KeyError> {
+        out.push_str(&self.0);
+        Ok(())
+    }
+
+    fn parse_token(token: &str) -> Result<Self, KeyError> {
+        Self::parse(token)
+    }
+}
+
+impl std::str::FromStr for KeyPath {
+    type Err = KeyError;
+
+    fn from_str(path: &str) -> Result<Self, Self::Err> {
+        Self::parse(path)
+    }
+}
+
+impl TryFrom<&str> for KeyPath {
+    type Error = KeyError;
+
+    fn try_from(path: &str) -> Result<Self, Self::Error> {
+        Self::parse(path)
+    }
+}
+
+impl TryFrom<String> for KeyPath {
+    type Error = KeyError;
+
+    fn try_from(path: String) -> Result<Self, Self::Error> {
+        validate_path(&path).map_err(|cause| KeyError::invalid_token(&path, cause))?;
+        Ok(Self(path))
+    }
+}
+
+impl From<KeyPath> for String {
+    fn from(path: KeyPath) -> Self {
+        path.0
+    }
+}
+
+impl AsRef<str> for KeyPath {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // KvKey implementations
 // ---------------------------------------------------------------------------------------------
@@ -551,6 +748,7 @@ macro_rules! single_param_key {
     ($($ty:ty),* $(,)?) => {$(
         impl KvKey for $ty {
             const PARAMS: &'static [&'static str] = &[ANY_PARAM];
+            const TAIL: Option<usize> = tail_index(&[<$ty as KeyPart>::IS_PATH]);
 
             fn write_param(&self, index: usize, out: &mut String) -> Result<(), KeyError> {
                 if index == 0 {
@@ -571,7 +769,7 @@ macro_rules! single_param_key {
 }
 
 single_param_key!(
-    String, Encoded, bool, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+    String, Encoded, KeyPath, bool, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -605,6 +803,32 @@ const fn contains(list: &[&str], name: &str) -> bool {
     false
 }
 
+/// The index of the first `true` in `tails` (a key type's [`KeyPart::IS_PATH`] per parameter, in
+/// declaration order): its [`KvKey::TAIL`].
+pub const fn tail_index(tails: &[bool]) -> Option<usize> {
+    let mut i = 0;
+    while i < tails.len() {
+        if tails[i] {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// How many of a key type's parameters are key paths; more than one cannot fit any pattern,
+/// which has at most one tail parameter.
+pub const fn tail_count(tails: &[bool]) -> usize {
+    let (mut i, mut count) = (0, 0);
+    while i < tails.len() {
+        if tails[i] {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+}
+
 /// How a key type's parameters fit a pattern's: see [`check_params`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamCheck {
@@ -616,29 +840,62 @@ pub enum ParamCheck {
     Unused(usize),
     /// A single-value key type (`[ANY_PARAM]`) and a pattern without exactly one parameter.
     AnyParamCount,
+    /// The pattern parameter at this index (pattern order) is a tail `{name..}`, and the
+    /// key-type parameter it binds to is not a [`KeyPath`].
+    NotAPath(usize),
+    /// The pattern parameter at this index (pattern order) is one token `{name}`, and the
+    /// key-type parameter it binds to is a [`KeyPath`].
+    NotATail(usize),
+}
+
+const fn position(list: &[&str], name: &str) -> Option<usize> {
+    let mut i = 0;
+    while i < list.len() {
+        if str_eq(list[i], name) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// How a key type's parameters fit a pattern's, as a const fn: every pattern parameter is a
-/// key-type parameter and the reverse, and a single-value key type ([`ANY_PARAM`]) has a pattern
-/// with exactly one parameter. [`bind_params`] applies it at run time; the derive at compile
-/// time, where it can see both.
-pub const fn check_params(key_params: &[&str], pattern_params: &[&str]) -> ParamCheck {
-    if key_params.len() == 1 && str_eq(key_params[0], ANY_PARAM) {
-        return if pattern_params.len() == 1 {
-            ParamCheck::Fits
-        } else {
-            ParamCheck::AnyParamCount
-        };
+/// key-type parameter and the reverse, a single-value key type ([`ANY_PARAM`]) has a pattern
+/// with exactly one parameter, and the key type's [`KeyPath`] (`key_tail`, its [`KvKey::TAIL`])
+/// is the pattern's tail parameter (`pattern_tail`: whether its last parameter is `{name..}`).
+/// [`bind_params`] applies it at run time; the derive at compile time, where it can see both.
+pub const fn check_params(
+    key_params: &[&str],
+    key_tail: Option<usize>,
+    pattern_params: &[&str],
+    pattern_tail: bool,
+) -> ParamCheck {
+    let any = key_params.len() == 1 && str_eq(key_params[0], ANY_PARAM);
+    if any && pattern_params.len() != 1 {
+        return ParamCheck::AnyParamCount;
     }
     let mut i = 0;
     while i < pattern_params.len() {
-        if !contains(key_params, pattern_params[i]) {
+        let bound = if any {
+            Some(0)
+        } else {
+            position(key_params, pattern_params[i])
+        };
+        let Some(j) = bound else {
             return ParamCheck::Missing(i);
+        };
+        let is_path = matches!(key_tail, Some(t) if t == j);
+        let is_tail = pattern_tail && i + 1 == pattern_params.len();
+        if is_tail && !is_path {
+            return ParamCheck::NotAPath(i);
+        }
+        if is_path && !is_tail {
+            return ParamCheck::NotATail(i);
         }
         i += 1;
     }
     let mut j = 0;
-    while j < key_params.len() {
+    while j < key_params.len() && !any {
         if !contains(pattern_params, key_params[j]) {
             return ParamCheck::Unused(j);
         }
@@ -648,15 +905,24 @@ pub const fn check_params(key_params: &[&str], pattern_params: &[&str]) -> Param
 }
 
 /// Binds a key type's parameters to a pattern's: for each pattern parameter (pattern order), its
-/// index in `key_params`. A `key_params` of exactly `[ANY_PARAM]` binds to a pattern's single
-/// parameter whatever its name. The rules are [`check_params`]'s.
-pub fn bind_params(pattern: &KeyPattern, key_params: &[&str]) -> Result<Vec<usize>, BindError> {
+/// index in [`K::PARAMS`](KvKey::PARAMS). A key type of exactly `[ANY_PARAM]` binds to a
+/// pattern's single parameter whatever its name. The rules are [`check_params`]'s.
+pub fn bind_params<K: KvKey>(pattern: &KeyPattern) -> Result<Vec<usize>, BindError> {
+    bind_names(pattern, K::PARAMS, K::TAIL)
+}
+
+fn bind_names(
+    pattern: &KeyPattern,
+    key_params: &[&str],
+    key_tail: Option<usize>,
+) -> Result<Vec<usize>, BindError> {
     let pattern_params: Vec<&str> = pattern.params().collect();
     let name = |list: &[&str], index: usize| {
         list.get(index)
             .map_or_else(String::new, |p| (*p).to_owned())
     };
-    match check_params(key_params, &pattern_params) {
+    let pattern_tail = pattern.tail().is_some();
+    match check_params(key_params, key_tail, &pattern_params, pattern_tail) {
         ParamCheck::Fits => {}
         ParamCheck::Missing(i) => {
             return Err(BindError::MissingParam {
@@ -671,6 +937,16 @@ pub fn bind_params(pattern: &KeyPattern, key_params: &[&str]) -> Result<Vec<usiz
         ParamCheck::AnyParamCount => {
             return Err(BindError::AnyParamCount {
                 pattern_params: pattern_params.len(),
+            });
+        }
+        ParamCheck::NotAPath(i) => {
+            return Err(BindError::NotAPath {
+                param: name(&pattern_params, i),
+            });
+        }
+        ParamCheck::NotATail(i) => {
+            return Err(BindError::NotATail {
+                param: name(&pattern_params, i),
             });
         }
     }
@@ -696,7 +972,8 @@ fn in_param<K: KvKey>(error: KeyError, index: usize) -> KeyError {
     }
 }
 
-/// Checks that `map` binds `pattern` and `K` one to one, as [`bind_params`] does.
+/// Checks that `map` binds `pattern` and `K` one to one, the key type's path to the pattern's
+/// tail, as [`bind_params`] does.
 fn check_map<K: KvKey>(pattern: &KeyPattern, map: &[usize]) -> Result<(), KeyError> {
     let one_to_one = map.len() == pattern.param_count()
         && map.len() == K::PARAMS.len()
@@ -704,22 +981,35 @@ fn check_map<K: KvKey>(pattern: &KeyPattern, map: &[usize]) -> Result<(), KeyErr
             .iter()
             .enumerate()
             .all(|(i, &index)| index < map.len() && !map.iter().take(i).any(|&m| m == index));
-    if one_to_one {
+    let tail = pattern.tail().and(map.last().copied());
+    if one_to_one && tail == K::TAIL {
         Ok(())
     } else {
         Err(KeyError::binding_mismatch())
     }
 }
 
-/// Runs `write`, then checks that it appended exactly one valid token to `out`.
-fn write_one_token(
+/// Runs `write`, then checks that it appended exactly one valid token to `out` (a valid key
+/// path when `path`).
+fn write_part(
     out: &mut String,
+    path: bool,
     write: impl FnOnce(&mut String) -> Result<(), KeyError>,
 ) -> Result<(), KeyError> {
     let start = out.len();
     write(out)?;
     let token = out.get(start..).unwrap_or_default();
-    validate_token(token).map_err(|cause| KeyError::invalid_token(token, cause))
+    let valid = if path {
+        validate_path(token)
+    } else {
+        validate_token(token)
+    };
+    valid.map_err(|cause| KeyError::invalid_token(token, cause))
+}
+
+/// Whether parameter `index` of `K` is its key path.
+fn is_path<K: KvKey>(index: usize) -> bool {
+    K::TAIL == Some(index)
 }
 
 /// Renders `key` into `pattern`; `map` comes from [`bind_params`] for this pattern and `K`.
@@ -737,7 +1027,8 @@ pub fn render_key<K: KvKey>(
     let mut out = String::with_capacity(pattern.as_str().len() + 16);
     pattern.render_into(&mut out, |i, out| {
         let index = map.get(i).copied().ok_or_else(KeyError::binding_mismatch)?;
-        write_one_token(out, |out| key.write_param(index, out)).map_err(|e| in_param::<K>(e, index))
+        write_part(out, is_path::<K>(index), |out| key.write_param(index, out))
+            .map_err(|e| in_param::<K>(e, index))
     })?;
     // Every parameter token was checked as it was written, and the literal tokens with the
     // pattern, so the key is valid and has the pattern's shape by construction; only the
@@ -822,13 +1113,37 @@ impl<K: KvKey> KeyFilter<K> {
     pub fn with<P: KeyPart>(mut self, param_index: usize, value: &P) -> Self {
         let mut token = String::new();
         let written = match self.fixed.get_mut(param_index) {
-            Some(slot) => write_one_token(&mut token, |out| value.write_token(out))
-                .map(|()| *slot = Some(token)),
+            Some(slot) => write_part(&mut token, is_path::<K>(param_index), |out| {
+                value.write_token(out)
+            })
+            .map(|()| *slot = Some(token)),
             None => Err(KeyError::no_such_param(param_index, K::PARAMS.len())),
         };
         if let Err(error) = written {
             self.error
                 .get_or_insert_with(|| in_param::<K>(error, param_index));
+        }
+        self
+    }
+
+    /// Keeps only the keys whose path (the key type's [`KeyPath`], the pattern's tail
+    /// `{name..}`) lies under `prefix`: `prefix` and one or more tokens more. For
+    /// `config.{path..}` and the prefix `eu.paris` that is the filter `config.eu.paris.>`,
+    /// which holds `config.eu.paris.limits` but not `config.eu.paris` itself (fix the path with
+    /// [`with`](Self::with) for that key).
+    ///
+    /// Only a key type with a `KeyPath` has it: on another, it does not compile (when the
+    /// program is built).
+    #[must_use]
+    pub fn under(mut self, prefix: &KeyPath) -> Self {
+        const {
+            assert!(
+                K::TAIL.is_some(),
+                "KeyFilter::under needs a key type with a natskv::KeyPath parameter"
+            );
+        }
+        if let Some(slot) = K::TAIL.and_then(|index| self.fixed.get_mut(index)) {
+            *slot = Some(format!("{prefix}.>"));
         }
         self
     }
@@ -895,7 +1210,9 @@ impl<K: KvKey> From<&K> for KeyFilter<K> {
         let mut filter = Self::any();
         for (index, slot) in filter.fixed.iter_mut().enumerate() {
             let mut token = String::new();
-            match write_one_token(&mut token, |out| key.write_param(index, out)) {
+            match write_part(&mut token, is_path::<K>(index), |out| {
+                key.write_param(index, out)
+            }) {
                 Ok(()) => *slot = Some(token),
                 Err(error) => {
                     filter
@@ -1048,29 +1365,29 @@ mod tests {
     #[test]
     fn binding() {
         let p = pattern("site.{site}.device.{id}");
-        assert_eq!(bind_params(&p, &["site", "id"]), Ok(vec![0, 1]));
-        assert_eq!(bind_params(&p, &["id", "site"]), Ok(vec![1, 0]));
+        assert_eq!(bind_names(&p, &["site", "id"], None), Ok(vec![0, 1]));
+        assert_eq!(bind_names(&p, &["id", "site"], None), Ok(vec![1, 0]));
         assert_eq!(
-            bind_params(&p, &["site"]),
+            bind_names(&p, &["site"], None),
             Err(BindError::MissingParam { param: "id".into() })
         );
         assert_eq!(
-            bind_params(&p, &["site", "id", "extra"]),
+            bind_names(&p, &["site", "id", "extra"], None),
             Err(BindError::UnusedParam {
                 param: "extra".into()
             })
         );
         assert_eq!(
-            bind_params(&p, &[ANY_PARAM]),
+            bind_names(&p, &[ANY_PARAM], None),
             Err(BindError::AnyParamCount { pattern_params: 2 })
         );
         assert_eq!(
-            bind_params(&pattern("cfg.{name}"), &[ANY_PARAM]),
+            bind_names(&pattern("cfg.{name}"), &[ANY_PARAM], None),
             Ok(vec![0])
         );
-        assert_eq!(bind_params(&pattern("maintenance"), &[]), Ok(vec![]));
+        assert_eq!(bind_names(&pattern("maintenance"), &[], None), Ok(vec![]));
         assert_eq!(
-            bind_params(&pattern("maintenance"), &[ANY_PARAM]),
+            bind_names(&pattern("maintenance"), &[ANY_PARAM], None),
             Err(BindError::AnyParamCount { pattern_params: 0 })
         );
         let text = BindError::UnusedParam {
@@ -1083,7 +1400,7 @@ mod tests {
     #[test]
     fn render_and_parse() {
         let p = pattern("site.{site}.device.{id}");
-        let map = bind_params(&p, DeviceKey::PARAMS).unwrap();
+        let map = bind_params::<DeviceKey>(&p).unwrap();
         let key = render_key(&p, &map, &device("paris", 7)).unwrap();
         assert_eq!(key, "site.paris.device.7");
         assert_eq!(
@@ -1093,7 +1410,7 @@ mod tests {
 
         // Pattern order differs from declaration order.
         let q = pattern("{id}.at.{site}");
-        let qmap = bind_params(&q, DeviceKey::PARAMS).unwrap();
+        let qmap = bind_params::<DeviceKey>(&q).unwrap();
         let key = render_key(&q, &qmap, &device("lyon", 3)).unwrap();
         assert_eq!(key, "3.at.lyon");
         assert_eq!(
@@ -1126,7 +1443,7 @@ mod tests {
     #[test]
     fn single_and_literal_keys() {
         let p = pattern("cfg.{name}");
-        let map = bind_params(&p, String::PARAMS).unwrap();
+        let map = bind_params::<String>(&p).unwrap();
         assert_eq!(render_key(&p, &map, &"x".to_owned()).unwrap(), "cfg.x");
         assert_eq!(parse_key::<String>(&p, &map, "cfg.x").unwrap(), "x");
         let err = render_key(&p, &map, &String::new()).unwrap_err();
@@ -1141,7 +1458,7 @@ mod tests {
     #[test]
     fn reserved_prefix_from_a_value_is_refused() {
         let p = pattern("{name}.x");
-        let map = bind_params(&p, String::PARAMS).unwrap();
+        let map = bind_params::<String>(&p).unwrap();
         let err = render_key(&p, &map, &"_kvsys".to_owned()).unwrap_err();
         assert!(matches!(err.reason(), KeyErrorReason::InvalidKey { .. }));
         assert!(parse_key::<String>(&p, &map, "_kvsys.x").is_err());
@@ -1181,7 +1498,7 @@ mod tests {
     #[test]
     fn filters() {
         let p = pattern("site.{site}.device.{id}");
-        let map = bind_params(&p, DeviceKey::PARAMS).unwrap();
+        let map = bind_params::<DeviceKey>(&p).unwrap();
         let any = KeyFilter::<DeviceKey>::any();
         assert!(any.is_any());
         assert_eq!(any.to_subject_filter(&p, &map).unwrap(), "site.*.device.*");
@@ -1223,6 +1540,208 @@ mod tests {
         assert!(
             KeyFilter::from(&device("", 1))
                 .to_subject_filter(&p, &map)
+                .is_err()
+        );
+    }
+
+    /// A key type with a path, as `#[derive(KvKey)]` would write it.
+    #[derive(Debug, PartialEq)]
+    struct TreeKey {
+        tenant: String,
+        path: KeyPath,
+    }
+
+    impl KvKey for TreeKey {
+        const PARAMS: &'static [&'static str] = &["path", "tenant"];
+        const TAIL: Option<usize> =
+            tail_index(&[<KeyPath as KeyPart>::IS_PATH, <String as KeyPart>::IS_PATH]);
+
+        fn write_param(&self, index: usize, out: &mut String) -> Result<(), KeyError> {
+            match index {
+                0 => self.path.write_token(out),
+                1 => self.tenant.write_token(out),
+                _ => Err(KeyError::no_such_param(index, 2)),
+            }
+        }
+
+        fn from_tokens(tokens: &[&str]) -> Result<Self, KeyError> {
+            match tokens {
+                [path, tenant] => Ok(Self {
+                    path: KeyPath::parse_token(path).map_err(|e| e.in_param("path"))?,
+                    tenant: String::parse_token(tenant).map_err(|e| e.in_param("tenant"))?,
+                }),
+                _ => Err(KeyError::token_count(2, tokens.len())),
+            }
+        }
+    }
+
+    fn path(text: &str) -> KeyPath {
+        KeyPath::parse(text).unwrap()
+    }
+
+    #[test]
+    fn key_paths() {
+        let p = path("eu.paris.limits");
+        assert_eq!(p.depth(), 3);
+        assert_eq!(p.tokens().collect::<Vec<_>>(), ["eu", "paris", "limits"]);
+        assert_eq!(p.parent(), Some(path("eu.paris")));
+        assert_eq!(path("eu").parent(), None);
+        assert!(p.starts_with(&path("eu.paris")));
+        assert!(p.starts_with(&p));
+        assert!(!p.starts_with(&path("eu.par")));
+        assert_eq!(path("eu").child("lyon"), Ok(path("eu.lyon")));
+        assert!(path("eu").child("a.b").is_err());
+        assert_eq!(KeyPath::new(["a", "b"]), Ok(path("a.b")));
+        assert!(KeyPath::new(Vec::<String>::new()).is_err());
+        assert!(KeyPath::new(["a", ""]).is_err());
+        for bad in ["", ".", "a.", ".a", "a..b", "a.*", "a.>", "a b", "é"] {
+            let err = KeyPath::parse(bad).unwrap_err();
+            assert!(
+                matches!(err.reason(), KeyErrorReason::InvalidToken { token, .. } if token == bad),
+                "{bad:?}"
+            );
+        }
+        assert!(
+            KeyPath::parse("a..b")
+                .unwrap_err()
+                .to_string()
+                .contains("cannot be a key path")
+        );
+        assert_eq!("a.b".parse::<KeyPath>(), Ok(path("a.b")));
+        assert_eq!(KeyPath::try_from("a.b".to_owned()), Ok(path("a.b")));
+        assert!(KeyPath::try_from("a..b".to_owned()).is_err());
+        assert_eq!(String::from(path("x.y")), "x.y");
+        assert_eq!(KeyPath::PARAMS, [ANY_PARAM]);
+        assert_eq!(<KeyPath as KvKey>::TAIL, Some(0));
+        assert_eq!(<String as KvKey>::TAIL, None);
+        assert_eq!(TreeKey::TAIL, Some(0));
+        assert_eq!(tail_count(&[true, false, true]), 2);
+        assert_eq!(tail_index(&[false, true]), Some(1));
+    }
+
+    #[test]
+    fn tails_bind_only_to_paths() {
+        let tree = pattern("t.{tenant}.cfg.{path..}");
+        assert_eq!(bind_params::<TreeKey>(&tree), Ok(vec![1, 0]));
+        assert_eq!(bind_params::<KeyPath>(&pattern("cfg.{p..}")), Ok(vec![0]));
+        assert_eq!(
+            bind_params::<String>(&pattern("cfg.{p..}")),
+            Err(BindError::NotAPath { param: "p".into() })
+        );
+        assert_eq!(
+            bind_params::<KeyPath>(&pattern("cfg.{p}")),
+            Err(BindError::NotATail { param: "p".into() })
+        );
+        assert_eq!(
+            bind_params::<TreeKey>(&pattern("t.{path}.cfg.{tenant}")),
+            Err(BindError::NotATail {
+                param: "path".into()
+            })
+        );
+        assert_eq!(
+            bind_params::<DeviceKey>(&pattern("s.{site}.{id..}")),
+            Err(BindError::NotAPath { param: "id".into() })
+        );
+        let text = BindError::NotAPath { param: "p".into() }.to_string();
+        assert!(text.contains("natskv::KeyPath"), "{text}");
+        assert_eq!(
+            check_params(&["a", "b"], Some(1), &["a", "b"], true),
+            ParamCheck::Fits
+        );
+        assert_eq!(
+            check_params(&["a", "b"], Some(0), &["a", "b"], true),
+            ParamCheck::NotATail(0)
+        );
+    }
+
+    #[test]
+    fn tails_render_and_parse() {
+        let tree = pattern("t.{tenant}.cfg.{path..}");
+        let map = bind_params::<TreeKey>(&tree).unwrap();
+        let key = TreeKey {
+            tenant: "acme".into(),
+            path: path("eu.paris.limits"),
+        };
+        let rendered = render_key(&tree, &map, &key).unwrap();
+        assert_eq!(rendered, "t.acme.cfg.eu.paris.limits");
+        assert_eq!(parse_key::<TreeKey>(&tree, &map, &rendered), Ok(key));
+        assert!(parse_key::<TreeKey>(&tree, &map, "t.acme.cfg").is_err());
+        assert!(parse_key::<TreeKey>(&tree, &map, "t.acme.other.a").is_err());
+
+        let whole = pattern("{all..}");
+        let map = bind_params::<KeyPath>(&whole).unwrap();
+        assert_eq!(render_key(&whole, &map, &path("a.b")).unwrap(), "a.b");
+        let err = render_key(&whole, &map, &path("_kv.b")).unwrap_err();
+        assert!(matches!(err.reason(), KeyErrorReason::InvalidKey { .. }));
+
+        // A map that binds a one-token parameter to the path is refused, not rendered.
+        let flat = pattern("t.{tenant}.cfg.{path}");
+        assert_eq!(
+            render_key(
+                &flat,
+                &[1, 0],
+                &TreeKey {
+                    tenant: "a".into(),
+                    path: path("x.y"),
+                }
+            )
+            .map_err(|e| e.reason().clone()),
+            Err(KeyErrorReason::BindingMismatch)
+        );
+    }
+
+    /// A KeyPart that claims to be a path and writes one that is not.
+    struct BadPath;
+
+    impl KeyPart for BadPath {
+        const IS_PATH: bool = true;
+
+        fn write_token(&self, out: &mut String) -> Result<(), KeyError> {
+            out.push_str("a..b");
+            Ok(())
+        }
+
+        fn parse_token(token: &str) -> Result<Self, KeyError> {
+            Err(KeyError::unparsable(token, "BadPath"))
+        }
+    }
+
+    #[test]
+    fn tail_filters() {
+        let cfg = pattern("cfg.{p..}");
+        let map = bind_params::<KeyPath>(&cfg).unwrap();
+        let filter = |f: KeyFilter<KeyPath>| f.to_subject_filter(&cfg, &map);
+        assert_eq!(filter(KeyFilter::any()).unwrap(), "cfg.>");
+        assert_eq!(
+            filter(KeyFilter::any().with(0, &path("a.b"))).unwrap(),
+            "cfg.a.b"
+        );
+        assert_eq!(
+            filter(KeyFilter::any().under(&path("a.b"))).unwrap(),
+            "cfg.a.b.>"
+        );
+        assert_eq!(filter(KeyFilter::from(&path("x"))).unwrap(), "cfg.x");
+        assert!(filter(KeyFilter::any().with(0, &BadPath)).is_err());
+
+        let tree = pattern("t.{tenant}.cfg.{path..}");
+        let map = bind_params::<TreeKey>(&tree).unwrap();
+        let by_tenant = KeyFilter::<TreeKey>::any().with(1, &"acme".to_owned());
+        assert_eq!(
+            by_tenant.clone().to_subject_filter(&tree, &map).unwrap(),
+            "t.acme.cfg.>"
+        );
+        assert_eq!(
+            by_tenant
+                .under(&path("eu"))
+                .to_subject_filter(&tree, &map)
+                .unwrap(),
+            "t.acme.cfg.eu.>"
+        );
+        // A one-token parameter does not take a path.
+        assert!(
+            KeyFilter::<TreeKey>::any()
+                .with(1, &path("a.b"))
+                .to_subject_filter(&tree, &map)
                 .is_err()
         );
     }

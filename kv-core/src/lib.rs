@@ -63,7 +63,7 @@ mod watch;
 #[cfg(feature = "server")]
 pub mod server;
 
-pub use key::{Encoded, KeyError, KeyErrorReason, KeyFilter, KeyPart, KvKey};
+pub use key::{Encoded, KeyError, KeyErrorReason, KeyFilter, KeyPart, KeyPath, KvKey};
 pub use pattern::KeyPattern;
 
 /// The async-nats natskv is built on (0.51): connect with it, or depend on the same version,

@@ -9,7 +9,8 @@
 //! - A filter is a key whose tokens may also be exactly `*` (any one token) or, as the last token
 //!   only, exactly `>` (one or more tokens).
 //! - A key pattern is a key whose tokens may also be exactly one parameter `{name}`, for example
-//!   `site.{site}.device.{id}`; see [`KeyPattern`].
+//!   `site.{site}.device.{id}`, and whose last token may be a tail parameter `{name..}` (one or
+//!   more tokens, a key path), for example `config.{path..}`; see [`KeyPattern`].
 
 use std::fmt;
 use std::ops::Range;
@@ -54,6 +55,8 @@ pub enum NameKind {
     Filter,
     /// A NATS subject outside the bucket (a republish destination), wildcards allowed.
     Subject,
+    /// A key path: one or more key tokens (the value of a tail parameter `{name..}`).
+    Path,
 }
 
 impl NameKind {
@@ -64,6 +67,7 @@ impl NameKind {
             Self::Token => "key token",
             Self::Filter => "key filter",
             Self::Subject => "subject",
+            Self::Path => "key path",
         }
     }
 
@@ -85,6 +89,10 @@ impl NameKind {
             Self::Subject => {
                 "a subject is `.`-separated tokens without whitespace, none empty; `*` and, \
                  last, `>` only as whole tokens"
+            }
+            Self::Path => {
+                "a key path is one or more `.`-separated tokens of A-Z a-z 0-9 `-` `_` `/` `=`, \
+                 none empty; use natskv::Encoded for arbitrary text in a token"
             }
         }
     }
@@ -246,6 +254,45 @@ pub fn validate_key(key: &str) -> Result<(), NameError> {
     check_subject(key, NameKind::Key)
 }
 
+/// Checks a key path (the value of a tail parameter `{name..}`): one or more `.`-separated
+/// tokens, each as [`validate_token`] wants it. Unlike a key, a path may start with `_kv`: it
+/// never starts a key unless its pattern is only the tail, and then the key is checked.
+pub fn validate_path(path: &str) -> Result<(), NameError> {
+    // Every path character is ASCII: a byte check settles the usual, valid case.
+    let simple = !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b == b'.' || is_token_char(char::from(b)))
+        && !path.starts_with('.')
+        && !path.ends_with('.')
+        && !path.contains("..");
+    if simple {
+        return Ok(());
+    }
+    let fail = |reason| Err(NameError::new(NameKind::Path, path, reason));
+    if path.is_empty() {
+        return fail(NameErrorReason::Empty);
+    }
+    for (start, token) in tokens_with_offsets(path) {
+        if token.is_empty() {
+            return fail(NameErrorReason::EmptyToken { at: start });
+        }
+        if let Err(error) = validate_token(token) {
+            let reason = match error.reason {
+                NameErrorReason::InvalidChar { ch, at } => {
+                    NameErrorReason::InvalidChar { ch, at: start + at }
+                }
+                NameErrorReason::Wildcard { ch, at } => {
+                    NameErrorReason::Wildcard { ch, at: start + at }
+                }
+                other => other,
+            };
+            return fail(reason);
+        }
+    }
+    Ok(())
+}
+
 /// Checks a NATS subject (wildcards allowed) that is not a key: any characters but whitespace,
 /// no empty token, `*` and a last `>` only as whole tokens.
 pub fn validate_subject(subject: &str) -> Result<(), NameError> {
@@ -340,6 +387,8 @@ pub enum PatternErrorKind {
     DuplicateParam,
     /// A token mixing literal text and a parameter, such as `dev-{id}`.
     MixedToken,
+    /// A tail parameter `{name..}` that is not the last token.
+    TailNotLast,
 }
 
 /// A key pattern that does not parse.
@@ -399,8 +448,11 @@ impl std::error::Error for PatternError {}
 pub enum Segment {
     /// A literal token, matched as is.
     Literal(String),
-    /// A parameter `{name}`; holds the name.
+    /// A parameter `{name}`; holds the name. Its value is exactly one token.
     Param(String),
+    /// A tail parameter `{name..}`, always the last segment; holds the name. Its value is one or
+    /// more tokens (a key path), so the pattern's keys have any depth from its length on.
+    Tail(String),
 }
 
 /// A parsed key pattern such as `site.{site}.device.{id}`.
@@ -408,6 +460,10 @@ pub enum Segment {
 /// Each `.`-separated token is either a literal key token or exactly one parameter `{name}`
 /// filling the whole token, where `name` is a Rust identifier used once. A parameter's value is
 /// always exactly one token, so it can never change the shape of a key.
+///
+/// The last token may instead be a tail parameter `{name..}`: its value is a key path of one or
+/// more tokens, so `config.{path..}` holds `config.a` and `config.a.b.c` alike (a tree of any
+/// depth), and its filter with the tail left open is `config.>`.
 ///
 /// ```
 /// use kv_core::pattern::{KeyPattern, PatternErrorKind};
@@ -420,6 +476,11 @@ pub enum Segment {
 /// let err = KeyPattern::parse("site.dev-{id}").unwrap_err();
 /// assert_eq!(err.kind(), PatternErrorKind::MixedToken);
 /// assert_eq!(err.span(), 5..13);
+///
+/// let tree = KeyPattern::parse("config.{path..}")?;
+/// assert_eq!(tree.tail(), Some("path"));
+/// assert_eq!(tree.match_key("config.a.b.c"), Some(vec!["a.b.c"]));
+/// assert_eq!(tree.filter(&[]), "config.>");
 /// # Ok::<(), kv_core::pattern::PatternError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -453,8 +514,9 @@ impl KeyPattern {
                     .to_owned(),
             );
         }
+        let (body, tail) = split_tail(source)?;
         let mut segments: Vec<Segment> = Vec::new();
-        for (start, token) in tokens_with_offsets(source) {
+        for (start, token) in body.into_iter().flat_map(tokens_with_offsets) {
             if token.is_empty() {
                 let span = start.saturating_sub(1)..(start + 1).min(source.len());
                 return fail(
@@ -478,6 +540,10 @@ impl KeyPattern {
             }
             segments.push(segment);
         }
+        if let Some((span, name)) = tail {
+            let name = parse_param(source, span, name, &segments)?;
+            segments.push(Segment::Tail(name));
+        }
         Ok(Self {
             source: source.to_owned(),
             segments,
@@ -494,12 +560,20 @@ impl KeyPattern {
         &self.segments
     }
 
-    /// The parameter names, in pattern order.
+    /// The parameter names, in pattern order (a tail parameter, if any, last).
     pub fn params(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
-            Segment::Param(name) => Some(name.as_str()),
+            Segment::Param(name) | Segment::Tail(name) => Some(name.as_str()),
             Segment::Literal(_) => None,
         })
+    }
+
+    /// The name of the tail parameter `{name..}`, if the pattern ends with one.
+    pub fn tail(&self) -> Option<&str> {
+        match self.segments.last() {
+            Some(Segment::Tail(name)) => Some(name),
+            _ => None,
+        }
     }
 
     /// The number of parameters.
@@ -515,8 +589,9 @@ impl KeyPattern {
     /// Appends a key: literal tokens and dots are written here, and `write_param(i, out)` appends
     /// the token of parameter `i` (in pattern order).
     ///
-    /// The callback is trusted to append exactly one valid token; callers that cannot promise it
-    /// check the result with [`validate_key`] (as `key::render_key` does).
+    /// The callback is trusted to append exactly one valid token (a valid key path for a tail);
+    /// callers that cannot promise it check the result with [`validate_key`] (as
+    /// `key::render_key` does).
     pub fn render_into<E>(
         &self,
         out: &mut String,
@@ -529,7 +604,7 @@ impl KeyPattern {
             }
             match segment {
                 Segment::Literal(literal) => out.push_str(literal),
-                Segment::Param(_) => {
+                Segment::Param(_) | Segment::Tail(_) => {
                     write_param(param, out)?;
                     param += 1;
                 }
@@ -540,6 +615,7 @@ impl KeyPattern {
 
     /// If `key` has exactly this pattern's shape (same number of tokens, equal literals, and a
     /// valid token in each parameter position), returns the parameter tokens in pattern order.
+    /// A tail parameter takes the rest of the key (one or more valid tokens) as its one item.
     pub fn match_key<'k>(&self, key: &'k str) -> Option<Vec<&'k str>> {
         let mut params = Vec::with_capacity(self.param_count());
         self.match_params(key, |_, token| params.push(token))
@@ -561,6 +637,14 @@ impl KeyPattern {
             let Some(current) = rest else {
                 return false;
             };
+            if let Segment::Tail(_) = segment {
+                // The last segment: it takes the rest of the key.
+                if validate_path(current).is_err() {
+                    return false;
+                }
+                param(index, current);
+                return true;
+            }
             let token = if let Some(at) = current.bytes().position(|b| b == b'.') {
                 rest = current.get(at + 1..);
                 current.get(..at).unwrap_or_default()
@@ -571,7 +655,7 @@ impl KeyPattern {
             match segment {
                 Segment::Literal(literal) if literal == token => {}
                 Segment::Literal(_) => return false,
-                Segment::Param(_) => {
+                Segment::Param(_) | Segment::Tail(_) => {
                     if validate_token(token).is_err() {
                         return false;
                     }
@@ -584,22 +668,33 @@ impl KeyPattern {
     }
 
     /// A subject filter for this pattern: parameter `i` (pattern order) becomes `fixed[i]` when
-    /// it is `Some`, and `*` when it is `None` or missing. A literal pattern gives itself.
+    /// it is `Some`, and `*` when it is `None` or missing (`>` for a tail parameter). A literal
+    /// pattern gives itself.
     ///
-    /// The fixed tokens are written as given; pass only tokens checked with [`validate_token`].
+    /// The fixed tokens are written as given; pass only tokens checked with [`validate_token`]
+    /// (for a tail: a path checked with [`validate_path`], or one followed by `.>`).
     pub fn filter(&self, fixed: &[Option<&str>]) -> String {
         let mut out = String::with_capacity(self.source.len());
+        let tail = self.tail().map(|_| self.param_count() - 1);
         let Ok(()) = self.render_into(&mut out, |i, out| {
-            out.push_str(fixed.get(i).copied().flatten().unwrap_or("*"));
+            let open = if Some(i) == tail { ">" } else { "*" };
+            out.push_str(fixed.get(i).copied().flatten().unwrap_or(open));
             Ok::<(), std::convert::Infallible>(())
         });
         out
     }
 
-    /// Whether some key can match both patterns: the same number of tokens, and at each
-    /// position equal literals or a parameter on at least one side.
+    /// Whether some key can match both patterns: at each position both have, equal literals or
+    /// a parameter on at least one side, and a length both allow (a tail parameter takes one or
+    /// more tokens, any other segment exactly one).
     pub fn overlaps(&self, other: &KeyPattern) -> bool {
-        self.segments.len() == other.segments.len()
+        let (a, b) = (self.fixed_len(), other.fixed_len());
+        let lengths = match a.cmp(&b) {
+            std::cmp::Ordering::Equal => self.tail().is_some() == other.tail().is_some(),
+            std::cmp::Ordering::Less => self.tail().is_some(),
+            std::cmp::Ordering::Greater => other.tail().is_some(),
+        };
+        lengths
             && self
                 .segments
                 .iter()
@@ -609,6 +704,56 @@ impl KeyPattern {
                     _ => true,
                 })
     }
+
+    /// The number of segments that take exactly one token (all but a tail).
+    fn fixed_len(&self) -> usize {
+        self.segments.len() - usize::from(self.tail().is_some())
+    }
+}
+
+/// A pattern's tokens before its tail (`None` when the tail is the whole pattern), and the tail
+/// parameter if any (the span of `{name..}` and the name).
+type Split<'a> = (Option<&'a str>, Option<(Range<usize>, &'a str)>);
+
+/// Splits a pattern into the part before its tail parameter and the tail, or refuses a tail
+/// that is not the whole last token.
+fn split_tail(source: &str) -> Result<Split<'_>, PatternError> {
+    const MARK: &str = "..}";
+    let Some(at) = source.find(MARK) else {
+        return Ok((Some(source), None));
+    };
+    let end = at + MARK.len();
+    let open = source.get(..at).and_then(|s| s.rfind('{'));
+    let token_start = source
+        .get(..open.unwrap_or(at))
+        .and_then(|s| s.rfind('.'))
+        .map_or(0, |dot| dot + 1);
+    if end != source.len() {
+        return Err(PatternError::new(
+            PatternErrorKind::TailNotLast,
+            source,
+            open.unwrap_or(at)..end,
+            "a tail parameter `{name..}` takes the rest of the key, so it can only be the last \
+             token; use `{name}` for one token here"
+                .to_owned(),
+        ));
+    }
+    let Some(open) = open else {
+        return Ok((Some(source), None));
+    };
+    if open != token_start {
+        return Err(PatternError::new(
+            PatternErrorKind::MixedToken,
+            source,
+            token_start..end,
+            "a tail parameter must fill whole tokens, as in `config.{path..}` rather than \
+             `config-{path..}`"
+                .to_owned(),
+        ));
+    }
+    let name = source.get(open + 1..at).unwrap_or_default();
+    let body = open.checked_sub(1).and_then(|dot| source.get(..dot));
+    Ok((body, Some((open..end, name))))
 }
 
 /// Parses one non-empty token of `source`, starting at byte `start`.
@@ -642,7 +787,7 @@ fn parse_segment(
         (Some(o), Some(c)) if c < o => stray(c),
         (Some(0), Some(c)) if c + 1 == token.len() => {
             let name = token.get(1..c).unwrap_or_default();
-            parse_param(source, start..end, name, earlier)
+            parse_param(source, start..end, name, earlier).map(Segment::Param)
         }
         (Some(_), Some(_)) => fail(
             K::MixedToken,
@@ -655,13 +800,13 @@ fn parse_segment(
     }
 }
 
-/// Checks the parameter `name`, written `{name}` at `span` of `source`.
+/// Checks the parameter `name`, written `{name}` (or `{name..}`) at `span` of `source`.
 fn parse_param(
     source: &str,
     span: Range<usize>,
     name: &str,
     earlier: &[Segment],
-) -> Result<Segment, PatternError> {
+) -> Result<String, PatternError> {
     use PatternErrorKind as K;
     if name.is_empty() {
         return Err(PatternError::new(
@@ -676,7 +821,7 @@ fn parse_param(
         return Err(PatternError::new(
             K::InvalidParamName,
             source,
-            span.start + 1..span.end - 1,
+            span.start + 1..span.start + 1 + name.len(),
             format!(
                 "`{name}` is not a valid parameter name; use a Rust identifier such as `site` \
                  or `device_id`"
@@ -685,7 +830,7 @@ fn parse_param(
     }
     if earlier
         .iter()
-        .any(|s| matches!(s, Segment::Param(p) if p == name))
+        .any(|s| matches!(s, Segment::Param(p) | Segment::Tail(p) if p == name))
     {
         return Err(PatternError::new(
             K::DuplicateParam,
@@ -694,7 +839,7 @@ fn parse_param(
             format!("parameter `{name}` appears twice; each parameter may appear only once"),
         ));
     }
-    Ok(Segment::Param(name.to_owned()))
+    Ok(name.to_owned())
 }
 
 fn check_literal(source: &str, start: usize, token: &str) -> Result<String, PatternError> {
@@ -942,5 +1087,95 @@ mod tests {
         assert!(!p("a.{x}").overlaps(&p("b.{x}")));
         assert!(p("maintenance").overlaps(&p("maintenance")));
         assert!(!p("maintenance").overlaps(&p("config")));
+    }
+
+    #[test]
+    fn paths() {
+        for ok in ["a", "a.b.c", "_kv.x", "A-z_0/9=.x"] {
+            assert_eq!(validate_path(ok), Ok(()), "{ok}");
+        }
+        let reason = |k: &str| validate_path(k).unwrap_err().reason();
+        assert_eq!(reason(""), NameErrorReason::Empty);
+        assert_eq!(reason(".a"), NameErrorReason::EmptyToken { at: 0 });
+        assert_eq!(reason("a."), NameErrorReason::EmptyToken { at: 2 });
+        assert_eq!(reason("a..b"), NameErrorReason::EmptyToken { at: 2 });
+        assert_eq!(reason("a.b*"), NameErrorReason::Wildcard { ch: '*', at: 3 });
+        assert_eq!(reason("a.>"), NameErrorReason::Wildcard { ch: '>', at: 2 });
+        assert_eq!(
+            reason("a.b c"),
+            NameErrorReason::InvalidChar { ch: ' ', at: 3 }
+        );
+        assert_eq!(validate_path("a b").unwrap_err().kind(), NameKind::Path);
+    }
+
+    #[test]
+    fn tail_parameters() {
+        let p = KeyPattern::parse("config.{path..}").unwrap();
+        assert_eq!(
+            p.segments(),
+            &[
+                Segment::Literal("config".into()),
+                Segment::Tail("path".into())
+            ]
+        );
+        assert_eq!(p.params().collect::<Vec<_>>(), ["path"]);
+        assert_eq!(p.tail(), Some("path"));
+        assert_eq!(p.as_str(), "config.{path..}");
+        assert_eq!(p.match_key("config.a"), Some(vec!["a"]));
+        assert_eq!(p.match_key("config.a.b.c"), Some(vec!["a.b.c"]));
+        assert_eq!(p.match_key("config"), None);
+        assert_eq!(p.match_key("config."), None);
+        assert_eq!(p.match_key("config.a..b"), None);
+        assert_eq!(p.match_key("config.a.*"), None);
+        assert_eq!(p.match_key("other.a"), None);
+        assert_eq!(p.filter(&[]), "config.>");
+        assert_eq!(p.filter(&[Some("a.b")]), "config.a.b");
+        assert_eq!(p.filter(&[Some("a.>")]), "config.a.>");
+
+        let q = KeyPattern::parse("t.{tenant}.{rest..}").unwrap();
+        assert_eq!(q.params().collect::<Vec<_>>(), ["tenant", "rest"]);
+        assert_eq!(q.match_key("t.x.a.b"), Some(vec!["x", "a.b"]));
+        assert_eq!(q.match_key("t.x"), None);
+        assert_eq!(q.filter(&[Some("x")]), "t.x.>");
+        assert_eq!(q.filter(&[None, Some("a")]), "t.*.a");
+
+        let whole = KeyPattern::parse("{all..}").unwrap();
+        assert_eq!(whole.segments(), &[Segment::Tail("all".into())]);
+        assert_eq!(whole.match_key("x.y"), Some(vec!["x.y"]));
+        assert_eq!(whole.filter(&[]), ">");
+        assert_eq!(KeyPattern::parse("site.{s}").unwrap().tail(), None);
+    }
+
+    #[test]
+    fn misplaced_tails() {
+        assert_eq!(kind("a.{p..}.b"), Some(PatternErrorKind::TailNotLast));
+        assert_eq!(span("a.{p..}.b"), 2..7);
+        assert_eq!(kind("{p..}.{q}"), Some(PatternErrorKind::TailNotLast));
+        assert_eq!(kind("a-{p..}"), Some(PatternErrorKind::MixedToken));
+        assert_eq!(span("x.a-{p..}"), 2..9);
+        assert_eq!(kind("a.{..}"), Some(PatternErrorKind::EmptyParam));
+        assert_eq!(kind("a.{9..}"), Some(PatternErrorKind::InvalidParamName));
+        assert_eq!(span("a.{9..}"), 3..4);
+        assert_eq!(kind("a.{x.y..}"), Some(PatternErrorKind::InvalidParamName));
+        assert_eq!(kind("{p}.{p..}"), Some(PatternErrorKind::DuplicateParam));
+        assert_eq!(kind(".{p..}"), Some(PatternErrorKind::EmptyToken));
+        assert_eq!(kind("a..{p..}"), Some(PatternErrorKind::EmptyToken));
+        assert_eq!(kind("a.{p.}"), Some(PatternErrorKind::UnclosedBrace));
+        assert_eq!(kind("_kv.{p..}"), Some(PatternErrorKind::ReservedPrefix));
+    }
+
+    #[test]
+    fn tails_overlap_by_length() {
+        let p = |s: &str| KeyPattern::parse(s).unwrap();
+        assert!(p("config.{p..}").overlaps(&p("config.global")));
+        assert!(p("config.global").overlaps(&p("config.{p..}")));
+        assert!(p("config.{p..}").overlaps(&p("config.{a}.{b}.c")));
+        assert!(!p("config.{p..}").overlaps(&p("config")));
+        assert!(!p("config").overlaps(&p("config.{p..}")));
+        assert!(!p("config.{p..}").overlaps(&p("settings.{p..}")));
+        assert!(p("config.{p..}").overlaps(&p("config.a.{q..}")));
+        assert!(p("{all..}").overlaps(&p("anything.{x}")));
+        assert!(!p("a.b.{p..}").overlaps(&p("a.c")));
+        assert!(!p("a.b.{p..}").overlaps(&p("a.{x}")));
     }
 }

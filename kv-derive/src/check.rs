@@ -156,15 +156,29 @@ fn overlapping_patterns(cx: &Ctxt, decl: &BucketDecl) {
 }
 
 /// A key both (overlapping) patterns match: literals where either has one, `<param>` elsewhere.
+/// A tail parameter stands for as many tokens as the other pattern has there (one at least).
 fn common_key(a: &KeyPattern, b: &KeyPattern) -> String {
-    let tokens: Vec<String> = a
-        .segments()
-        .iter()
-        .zip(b.segments())
-        .map(|pair| match pair {
-            (Segment::Literal(l), _) | (Segment::Param(_), Segment::Literal(l)) => l.clone(),
-            (Segment::Param(p), Segment::Param(_)) => format!("<{p}>"),
+    let (la, lb) = (a.segments().len(), b.segments().len());
+    let len = match (a.tail(), b.tail()) {
+        (Some(_), Some(_)) => la.max(lb),
+        (Some(_), None) => lb,
+        _ => la,
+    };
+    (0..len)
+        .map(|i| match (at(a, i), at(b, i)) {
+            (Some(Segment::Literal(l)), _) | (_, Some(Segment::Literal(l))) => l.clone(),
+            (Some(Segment::Param(p) | Segment::Tail(p)), _)
+            | (_, Some(Segment::Param(p) | Segment::Tail(p))) => format!("<{p}>"),
+            (None, None) => String::new(),
         })
-        .collect();
-    tokens.join(".")
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Segment `i` of a pattern, its tail standing for every position from its own on.
+fn at(pattern: &KeyPattern, i: usize) -> Option<&Segment> {
+    let segments = pattern.segments();
+    segments
+        .get(i)
+        .or_else(|| pattern.tail().and(segments.last()))
 }

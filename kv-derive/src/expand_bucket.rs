@@ -471,7 +471,15 @@ fn field_checks(
             quote!(as #p::BucketField>::Key as #p::KvKey>::PARAMS),
         );
         out.extend(quote!(const #key_params: &[&str] = #value;));
-        out.extend(param_check(field, &key_params, key.lit.span(), pattern, p));
+        let key_tail = local(&format!("__KV_KEY_TAIL_{index}"));
+        let value = around(
+            ty,
+            quote!(< <),
+            quote!(as #p::BucketField>::Key as #p::KvKey>::TAIL),
+        );
+        out.extend(quote!(const #key_tail: #p::Option<usize> = #value;));
+        let consts = (&key_params, &key_tail);
+        out.extend(param_check(field, consts, key.lit.span(), pattern, p));
     }
 
     if decl.attrs.is_read_only() {
@@ -530,13 +538,14 @@ fn read_only_check(decl: &BucketDecl, field: &BucketFieldDecl, p: &TokenStream) 
 /// Checks the key type's parameters against the pattern's, when the program is compiled.
 fn param_check(
     field: &BucketFieldDecl,
-    key_params_const: &syn::Ident,
+    (key_params_const, key_tail_const): (&syn::Ident, &syn::Ident),
     span: Span,
     pattern: &kv_core::pattern::KeyPattern,
     p: &TokenStream,
 ) -> TokenStream {
     let text = pattern.as_str();
     let params: Vec<&str> = pattern.params().collect();
+    let has_tail = pattern.tail().is_some();
     let key_name = match &field.shape {
         Shape::Family { key, .. } => format!("`{}`", type_name(key)),
         Shape::Single { .. } => "`()`".to_owned(),
@@ -555,14 +564,32 @@ fn param_check(
          with #[derive(KvKey)]",
         params.len()
     );
+    let tails = params.iter().enumerate().map(|(i, param)| {
+        let not_a_path = format!(
+            "the key pattern \"{text}\" ends with the tail parameter `{{{param}..}}` (one or more \
+             tokens), but the key type {key_name} does not hold `{param}` as a natskv::KeyPath; \
+             make it one, or write `{{{param}}}` for one token"
+        );
+        let not_a_tail = format!(
+            "in the key type {key_name} `{param}` is a natskv::KeyPath (one or more tokens), but \
+             the key pattern \"{text}\" writes `{{{param}}}` (one token); make it the last token, \
+             written `{{{param}..}}`, or give the field a one-token type"
+        );
+        quote_spanned! {span=>
+            #p::ParamCheck::NotAPath(#i) => ::core::panic!("{}", #not_a_path),
+            #p::ParamCheck::NotATail(#i) => ::core::panic!("{}", #not_a_tail),
+        }
+    });
     let key_params = local("__kv_key_params");
     let index = local("__kv_index");
     quote_spanned! {span=>
         const _: () = {
             let #key_params: &[&str] = #key_params_const;
-            match #p::check_params(#key_params, &[#(#params),*]) {
+            match #p::check_params(#key_params, #key_tail_const, &[#(#params),*], #has_tail) {
                 #p::ParamCheck::Fits => {}
                 #(#missing)*
+                #(#tails)*
+                #p::ParamCheck::NotAPath(_) | #p::ParamCheck::NotATail(_) => ::core::panic!("a key path does not fit the key pattern's tail"),
                 #p::ParamCheck::Missing(_) => ::core::panic!("a key pattern parameter is not a field of the key type"),
                 #p::ParamCheck::Unused(#index) => ::core::panic!(
                     "{}",

@@ -6,7 +6,7 @@
 //! inside `const _: () = { ... };`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::DeriveInput;
 
 use crate::ast::{KeyDecl, KeyKind, crate_path, local};
@@ -97,6 +97,22 @@ fn key_impl(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> TokenStream {
         quote!(&[#(#names),*])
     };
 
+    // Which parameters are key paths (`KeyPart::IS_PATH`): at most one, the pattern's tail.
+    let is_path = params
+        .iter()
+        .map(|param| around(param.ty, quote!(<), quote!(as #p::KeyPart>::IS_PATH)));
+    let is_path = quote!(&[#(#is_path),*]);
+    let two_paths = format!(
+        "`{ident}` has more than one natskv::KeyPath field, but a key pattern has at most one \
+         tail parameter `{{name..}}` (its last token); keep one KeyPath and make the others \
+         one-token types"
+    );
+    let one_path_check = quote_spanned! {ident.span()=>
+        const _: () = if #p::tail_count(#is_path) > 1 {
+            ::core::panic!("{}", #two_paths);
+        };
+    };
+
     let write_arms = params.iter().enumerate().map(|(i, param)| {
         let member = &param.member;
         let write = around(param.ty, quote!(<), quote!(as #p::KeyPart>::write_token));
@@ -129,6 +145,7 @@ fn key_impl(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> TokenStream {
         #[automatically_derived]
         impl #p::KvKey for #ident {
             const PARAMS: &'static [&'static str] = #names_const;
+            const TAIL: #p::Option<usize> = #p::tail_index(#is_path);
 
             fn write_param(
                 &self,
@@ -149,6 +166,8 @@ fn key_impl(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> TokenStream {
                 }
             }
         }
+
+        #one_path_check
     }
 }
 
@@ -183,6 +202,27 @@ fn filter_items(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> (TokenStre
             }
         }
     });
+
+    let under = params
+        .iter()
+        .find(|param| is_key_path(param.ty))
+        .filter(|_| !params.iter().any(|param| param.setter == "under"))
+        .map(|param| {
+            let doc = format!(
+                "Keeps only the keys whose `{}` lies under `prefix`: the prefix and one or more \
+                 tokens more (the subject filter `...prefix.>`). The key whose path is the prefix \
+                 itself is not one of them; fix the path with the setter for that.",
+                if newtype { "value" } else { &param.name }
+            );
+            let prefix = local("prefix");
+            quote! {
+                #[doc = #doc]
+                #[must_use]
+                #vis fn under(self, #prefix: &#p::KeyPath) -> Self {
+                    #filter { #inner: #p::KeyFilter::under(self.#inner, #prefix) }
+                }
+            }
+        });
 
     let ident_text = ident.to_string();
     let filter_doc = format!(
@@ -220,6 +260,7 @@ fn filter_items(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> (TokenStre
         #[allow(dead_code)]
         impl #filter {
             #(#setters)*
+            #under
         }
 
         #[automatically_derived]
@@ -251,4 +292,20 @@ fn filter_items(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> (TokenStre
         }
     };
     (filter_struct, impls)
+}
+
+/// Whether `ty` is spelled as `KeyPath` (any path ending in it): such a field gets the filter's
+/// `under` setter. A `KeyPath` behind an alias works as a key path all the same, without the
+/// setter (`KeyFilter::under` serves).
+fn is_key_path(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "KeyPath" && segment.arguments.is_none()),
+        syn::Type::Group(group) => is_key_path(&group.elem),
+        syn::Type::Paren(paren) => is_key_path(&paren.elem),
+        _ => false,
+    }
 }

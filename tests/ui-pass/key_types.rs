@@ -29,7 +29,7 @@ pub struct Events {
 
 fn filter<K: KvKey>(pattern: &str, filter: impl Into<KeyFilter<K>>) -> String {
     let pattern = KeyPattern::parse(pattern).unwrap();
-    let map = bind_params(&pattern, K::PARAMS).unwrap();
+    let map = bind_params::<K>(&pattern).unwrap();
     filter.into().to_subject_filter(&pattern, &map).unwrap()
 }
 
@@ -38,7 +38,7 @@ fn main() {
     assert_eq!(SessionId::PARAMS, [natskv::key::ANY_PARAM]);
 
     let pattern = KeyPattern::parse("event.{type}.{day}.{urgent}.{note}").unwrap();
-    let map = bind_params(&pattern, EventKey::PARAMS).unwrap();
+    let map = bind_params::<EventKey>(&pattern).unwrap();
     let key = EventKey {
         r#type: "door".into(),
         day: 12,

@@ -24,7 +24,7 @@ fn main() {
     assert_eq!(DeviceKey::PARAMS, ["site", "id"]);
     let filter: KeyFilter<DeviceKey> = DeviceKey::filter().id(3_u32).into();
     let pattern = natskv::KeyPattern::parse("config.{id}.at.{site}").unwrap();
-    let map = natskv::key::bind_params(&pattern, DeviceKey::PARAMS).unwrap();
+    let map = natskv::key::bind_params::<DeviceKey>(&pattern).unwrap();
     assert_eq!(
         filter.to_subject_filter(&pattern, &map).unwrap(),
         "config.3.at.*"
