@@ -203,26 +203,7 @@ fn filter_items(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> (TokenStre
         }
     });
 
-    let under = params
-        .iter()
-        .find(|param| is_key_path(param.ty))
-        .filter(|_| !params.iter().any(|param| param.setter == "under"))
-        .map(|param| {
-            let doc = format!(
-                "Keeps only the keys whose `{}` lies under `prefix`: the prefix and one or more \
-                 tokens more (the subject filter `...prefix.>`). The key whose path is the prefix \
-                 itself is not one of them; fix the path with the setter for that.",
-                if newtype { "value" } else { &param.name }
-            );
-            let prefix = local("prefix");
-            quote! {
-                #[doc = #doc]
-                #[must_use]
-                #vis fn under(self, #prefix: &#p::KeyPath) -> Self {
-                    #filter { #inner: #p::KeyFilter::under(self.#inner, #prefix) }
-                }
-            }
-        });
+    let under = under_setter(decl, params, p);
 
     let ident_text = ident.to_string();
     let filter_doc = format!(
@@ -292,6 +273,35 @@ fn filter_items(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> (TokenStre
         }
     };
     (filter_struct, impls)
+}
+
+/// The filter's `under(&prefix)` setter, for a key type with a field spelled `KeyPath` (unless
+/// a field is named `under`).
+fn under_setter(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> Option<TokenStream> {
+    let vis = decl.vis;
+    let filter = decl.filter_ident();
+    let newtype = matches!(decl.kind, KeyKind::Newtype(_));
+    let inner = local("__kv_inner");
+    params
+        .iter()
+        .find(|param| is_key_path(param.ty))
+        .filter(|_| !params.iter().any(|param| param.setter == "under"))
+        .map(|param| {
+            let doc = format!(
+                "Keeps only the keys whose `{}` lies under `prefix`: the prefix and one or more \
+                 tokens more (the subject filter `...prefix.>`). The key whose path is the prefix \
+                 itself is not one of them; fix the path with the setter for that.",
+                if newtype { "value" } else { &param.name }
+            );
+            let prefix = local("prefix");
+            quote! {
+                #[doc = #doc]
+                #[must_use]
+                #vis fn under(self, #prefix: &#p::KeyPath) -> Self {
+                    #filter { #inner: #p::KeyFilter::under(self.#inner, #prefix) }
+                }
+            }
+        })
 }
 
 /// Whether `ty` is spelled as `KeyPath` (any path ending in it): such a field gets the filter's

@@ -104,8 +104,10 @@ use syn::{DeriveInput, parse_macro_input};
 /// Each field is a `natskv::Family<K, V>` (every key of a pattern with parameters, keys of type
 /// `K`, values of type `V`) or a `natskv::Single<V>` (one key), with the key pattern in
 /// `#[kv(key = "...")]`. A pattern is `.`-separated tokens of `A-Z a-z 0-9 - _ / =`, where a token
-/// may be a whole parameter `{name}` naming a field of the key type. Doc comments on the fields
-/// stay on the fields.
+/// may be a whole parameter `{name}` naming a field of the key type, and the last token may be a
+/// tail parameter `{name..}`: a `natskv::KeyPath` of one or more tokens, for keys of any depth
+/// (`config.{path..}` holds `config.a` and `config.a.b.c`). Doc comments on the fields stay on
+/// the fields.
 ///
 /// # What is generated
 ///
@@ -117,9 +119,10 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// Unknown or repeated options, the bucket name, `history` and `replicas` ranges, durations and
 /// sizes, the storage name, every pattern (empty tokens, characters keys do not allow, wildcards,
-/// the reserved `_kv` prefix, braces, repeated parameters), parameters the key type does not
-/// have and key-type fields the pattern does not use, two families whose patterns can match the
-/// same key, field types that are not families, key and value types, per-key TTL without limit
+/// the reserved `_kv` prefix, braces, repeated parameters, a tail `{name..}` that is not last),
+/// parameters the key type does not have and key-type fields the pattern does not use, a tail
+/// whose field is not a `KeyPath` and a `KeyPath` that is not the tail, two families whose
+/// patterns can match the same key (a tail matching any depth), field types that are not families, key and value types, per-key TTL without limit
 /// markers, and a family whose codec is not the declared `codec`. For mirrors and aggregates:
 /// origin bucket names and key filters (the runtime's rules), unknown or repeated origin
 /// options, `mirror` together with `source`, a bucket that mirrors or aggregates itself,
@@ -144,11 +147,13 @@ pub fn derive_kv_bucket(input: TokenStream) -> TokenStream {
 /// On a struct with named fields, each field is the parameter of the same name (`r#type` is
 /// `{type}`); on a tuple struct with one field (`struct SessionId(String)`), the field binds to
 /// the single parameter of a pattern whatever its name. Every field type must be a key token:
-/// `String`, an integer, `bool`, `natskv::Encoded`, or a type implementing `natskv::KeyPart`.
+/// `String`, an integer, `bool`, `natskv::Encoded`, or a type implementing `natskv::KeyPart`; at
+/// most one field may be a `natskv::KeyPath`, which fills the pattern's tail `{name..}`.
 ///
 /// Generated: the `natskv::KvKey` impl, and a filter type named `<Struct>Filter` with
 /// `<Struct>::filter()` and one setter per field (`value` for a tuple struct); unset parameters
-/// match any value. The one container option is `#[kv(crate = "...")]` for a renamed dependency.
+/// match any value. A field spelled `KeyPath` adds `under(&prefix)`, which keeps the keys whose
+/// path lies below `prefix`. The one container option is `#[kv(crate = "...")]` for a renamed dependency.
 #[proc_macro_derive(KvKey, attributes(kv))]
 pub fn derive_kv_key(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
