@@ -222,16 +222,21 @@ impl Bucket {
             Err(Error::BucketNotFound { .. }) => return Self::create(&conn, spec).await,
             other => other?,
         };
-        spec.check_schema(&stream.cached_info().config)?;
-        let schema_missing = spec.schema_value().is_some()
-            && !stream
-                .cached_info()
-                .config
-                .metadata
-                .contains_key(crate::spec::SCHEMA_METADATA_KEY);
-        if schema_missing || !spec.drift(&stream.cached_info().config).is_empty() {
+        let current = &stream.cached_info().config;
+        let schema = spec.check_schema(current)?;
+        let stored = current.metadata.get(crate::spec::SCHEMA_METADATA_KEY);
+        let schema_changed = schema.is_some() && schema.as_ref() != stored;
+        if schema_changed || !spec.drift(current).is_empty() {
             let op = Op::write(spec.name(), "update configuration");
-            let updated = js.update_stream(spec.to_stream_config());
+            let mut config = spec.to_stream_config();
+            // The stored schema widened by this declaration, never this declaration's alone:
+            // an older declaration takes nothing away.
+            if let Some(schema) = schema {
+                config
+                    .metadata
+                    .insert(crate::spec::SCHEMA_METADATA_KEY.to_owned(), schema);
+            }
+            let updated = js.update_stream(config);
             let subject = [STREAM_API, "UPDATE.KV_", spec.name()];
             let updated = guard(violations.as_ref(), spec.name(), &subject, false, updated).await?;
             if let Err(e) = updated {

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::schema::ValueShape;
+
 /// Encodes values of type `V` to bytes and decodes them back.
 #[diagnostic::on_unimplemented(
     message = "values of type `{V}` cannot be stored with the codec `{Self}`",
@@ -26,6 +28,13 @@ pub trait Codec<V>: Send + Sync + 'static {
 
     /// Decodes a value.
     fn decode(bytes: &[u8]) -> Result<V, CodecError>;
+
+    /// The shape of the values this codec writes, for the bucket's stored schema: what decides
+    /// whether two declarations can read each other's values. `None` (the default) when it
+    /// cannot be described: then changes to the value type pass unchecked.
+    fn shape() -> Option<ValueShape> {
+        None
+    }
 }
 
 /// Why a value could not be encoded or decoded.
@@ -68,6 +77,10 @@ pub struct MsgPack;
 
 impl<V: Serialize + DeserializeOwned + 'static> Codec<V> for MsgPack {
     const NAME: &'static str = "msgpack";
+
+    fn shape() -> Option<ValueShape> {
+        ValueShape::of_serde::<V>(false)
+    }
 
     fn encode(value: &V) -> Result<Bytes, CodecError> {
         rmp_serde::to_vec_named(value)
@@ -154,6 +167,10 @@ pub struct Json;
 impl<V: Serialize + DeserializeOwned + 'static> Codec<V> for Json {
     const NAME: &'static str = "json";
 
+    fn shape() -> Option<ValueShape> {
+        ValueShape::of_serde::<V>(true)
+    }
+
     fn encode(value: &V) -> Result<Bytes, CodecError> {
         serde_json::to_vec(value)
             .map(Bytes::from)
@@ -173,6 +190,10 @@ pub struct Raw;
 impl Codec<Vec<u8>> for Raw {
     const NAME: &'static str = "raw";
 
+    fn shape() -> Option<ValueShape> {
+        Some(ValueShape::primitive("bytes"))
+    }
+
     fn encode(value: &Vec<u8>) -> Result<Bytes, CodecError> {
         Ok(Bytes::copy_from_slice(value))
     }
@@ -185,6 +206,10 @@ impl Codec<Vec<u8>> for Raw {
 impl Codec<Bytes> for Raw {
     const NAME: &'static str = "raw";
 
+    fn shape() -> Option<ValueShape> {
+        Some(ValueShape::primitive("bytes"))
+    }
+
     fn encode(value: &Bytes) -> Result<Bytes, CodecError> {
         Ok(value.clone())
     }
@@ -196,6 +221,10 @@ impl Codec<Bytes> for Raw {
 
 impl Codec<String> for Raw {
     const NAME: &'static str = "raw";
+
+    fn shape() -> Option<ValueShape> {
+        Some(ValueShape::primitive("str"))
+    }
 
     fn encode(value: &String) -> Result<Bytes, CodecError> {
         Ok(Bytes::copy_from_slice(value.as_bytes()))

@@ -81,52 +81,103 @@ impl fmt::Display for Drift {
     }
 }
 
-/// One way a bucket's stored schema differs from the declared one: see
-/// [`Error::SchemaMismatch`].
+/// One way a bucket's stored schema and this program's declaration cannot work together: see
+/// [`Error::SchemaMismatch`] and the policy in [`schema`](crate::schema).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SchemaDifference {
-    /// A family this program declares that the bucket's schema does not have.
-    Added {
-        /// The family's key pattern.
-        pattern: String,
-    },
-    /// A family of the bucket's schema that this program does not declare.
+    /// A family a newer declaration removed from the bucket (with `removed`), which this
+    /// program still declares.
     Removed {
         /// The family's key pattern.
         pattern: String,
     },
-    /// A family whose key type, value type or codec differs.
+    /// A family whose values the stored and the declared types cannot both read.
     Changed {
         /// The family's key pattern.
         pattern: String,
+        /// What differs, such as "field `firmware` is new and required".
+        detail: String,
     },
-    /// The two schemas cannot be compared family by family (one was stored by an older natskv,
-    /// or set by hand with [`BucketSpec::schema`](crate::BucketSpec::schema)).
+    /// A family stored with another codec.
+    Codec {
+        /// The family's key pattern.
+        pattern: String,
+        /// The declared codec.
+        declared: String,
+        /// The stored codec.
+        stored: String,
+    },
+    /// A family whose keys overlap a stored family's with other literal tokens or parameter
+    /// kinds: a key pattern changed in place.
+    Pattern {
+        /// The declared key pattern.
+        pattern: String,
+        /// The stored family's key pattern.
+        stored: String,
+    },
+    /// A family whose parameters are stored in another order (`{from}.{to}` against
+    /// `{to}.{from}`): the same keys would mean other things.
+    ParamOrder {
+        /// The declared key pattern.
+        pattern: String,
+        /// The stored key pattern.
+        stored: String,
+    },
+    /// The stored schema cannot be read (set by hand, or by a newer natskv).
     Opaque {
         /// The schema this program declares.
         declared: String,
         /// The schema the bucket holds.
         stored: String,
+        /// Why it cannot be read.
+        reason: String,
     },
 }
+
+/// What to do when the data has to move: the breaking change's way out.
+const MIGRATE: &str = "copy the data into a new bucket declared anew (natskv::Migration)";
 
 impl fmt::Display for SchemaDifference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SchemaDifference::Added { pattern } => {
-                write!(f, "family `{pattern}` is declared here, not in the bucket")
-            }
-            SchemaDifference::Removed { pattern } => {
-                write!(f, "family `{pattern}` is in the bucket, not declared here")
-            }
-            SchemaDifference::Changed { pattern } => write!(
+            SchemaDifference::Removed { pattern } => write!(
                 f,
-                "family `{pattern}` has another key type, value type or codec"
+                "family `{pattern}` was removed from the bucket by a newer declaration; \
+                 upgrade this program"
             ),
-            SchemaDifference::Opaque { declared, stored } => {
-                write!(f, "declared schema `{declared}`, stored `{stored}`")
-            }
+            SchemaDifference::Changed { pattern, detail } => write!(
+                f,
+                "family `{pattern}`: {detail}; if this program is the newer one and every \
+                 reader of the family runs it, opt in with #[kv(key = \"{pattern}\", \
+                 breaking)] (Schema::allow_breaking), otherwise upgrade this program or {MIGRATE}"
+            ),
+            SchemaDifference::Codec {
+                pattern,
+                declared,
+                stored,
+            } => write!(
+                f,
+                "family `{pattern}` is stored with codec `{stored}`, declared with \
+                 `{declared}`; a codec cannot change in place: {MIGRATE}"
+            ),
+            SchemaDifference::Pattern { pattern, stored } => write!(
+                f,
+                "family `{pattern}` overlaps the bucket's family `{stored}` with other literal \
+                 tokens or parameter kinds; a key pattern cannot change in place: {MIGRATE}, \
+                 or give the new family keys of its own"
+            ),
+            SchemaDifference::ParamOrder { pattern, stored } => write!(
+                f,
+                "family `{pattern}` has its parameters in another order than the stored \
+                 `{stored}`, so the same key would mean another thing; keep the stored order, \
+                 or {MIGRATE}"
+            ),
+            SchemaDifference::Opaque { reason, .. } => write!(
+                f,
+                "the bucket's stored schema cannot be read ({reason}); open it with the \
+                 program that wrote it"
+            ),
         }
     }
 }
@@ -304,8 +355,7 @@ pub enum Error {
     },
     /// The bucket's values were written by another schema declaration.
     #[error(
-        "bucket `{bucket}` holds another schema than this program declares ({}); open it with \
-         the declaration that wrote it, or copy its data into a new bucket",
+        "bucket `{bucket}` holds a schema this program's declaration cannot work with: {}",
         schema_text(differences)
     )]
     SchemaMismatch {

@@ -316,6 +316,11 @@ pub trait KeyPart: Sized {
     /// for [`KeyPath`], which fills a tail parameter `{name..}` (and only such a parameter).
     const IS_PATH: bool = false;
 
+    /// What the token holds, as the bucket's stored schema names it (`"str"`, `"u32"`,
+    /// `"bool"`, `"encoded"`, `"path"`): a family whose parameter changes kind is another
+    /// family. Implementations of your own keep the default, `"custom"`, or name their format.
+    const KIND: &'static str = "custom";
+
     /// Appends this value as exactly one valid key token; a value that cannot be one (a `String`
     /// holding `.`, `*`, `>`, whitespace, any character keys do not allow, or empty) is refused
     /// with a [`KeyError`] and nothing valid is written.
@@ -342,6 +347,10 @@ pub trait KvKey: Sized {
     /// a pattern's tail parameter `{name..}` takes; `None` when every parameter is one token.
     const TAIL: Option<usize> = None;
 
+    /// The [`KeyPart::KIND`] of each parameter, in [`PARAMS`](KvKey::PARAMS) order (empty: every
+    /// parameter is `"custom"`).
+    const KINDS: &'static [&'static str] = &[];
+
     /// Appends the token of parameter `index` (an index into [`PARAMS`](KvKey::PARAMS)).
     fn write_param(&self, index: usize, out: &mut String) -> Result<(), KeyError>;
 
@@ -354,6 +363,8 @@ pub trait KvKey: Sized {
 // ---------------------------------------------------------------------------------------------
 
 impl KeyPart for String {
+    const KIND: &'static str = "str";
+
     fn write_token(&self, out: &mut String) -> Result<(), KeyError> {
         validate_token(self).map_err(|cause| KeyError::invalid_token(self, cause))?;
         out.push_str(self);
@@ -367,6 +378,8 @@ impl KeyPart for String {
 }
 
 impl KeyPart for bool {
+    const KIND: &'static str = "bool";
+
     fn write_token(&self, out: &mut String) -> Result<(), KeyError> {
         out.push_str(if *self { "true" } else { "false" });
         Ok(())
@@ -399,6 +412,8 @@ fn is_canonical_int(token: &str) -> bool {
 macro_rules! int_key_part {
     ($($int:ty),* $(,)?) => {$(
         impl KeyPart for $int {
+            const KIND: &'static str = stringify!($int);
+
             fn write_token(&self, out: &mut String) -> Result<(), KeyError> {
                 // Writing to a String cannot fail.
                 let _ = write!(out, "{self}");
@@ -471,6 +486,8 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 impl KeyPart for Encoded {
+    const KIND: &'static str = "encoded";
+
     fn write_token(&self, out: &mut String) -> Result<(), KeyError> {
         if self.0.is_empty() {
             out.push('=');
@@ -670,6 +687,7 @@ impl KeyPath {
 
 impl KeyPart for KeyPath {
     const IS_PATH: bool = true;
+    const KIND: &'static str = "path";
 
     fn write_token(&self, out: &mut String) -> Result<(), KeyError> {
         out.push_str(&self.0);
@@ -749,6 +767,7 @@ macro_rules! single_param_key {
         impl KvKey for $ty {
             const PARAMS: &'static [&'static str] = &[ANY_PARAM];
             const TAIL: Option<usize> = tail_index(&[<$ty as KeyPart>::IS_PATH]);
+            const KINDS: &'static [&'static str] = &[<$ty as KeyPart>::KIND];
 
             fn write_param(&self, index: usize, out: &mut String) -> Result<(), KeyError> {
                 if index == 0 {

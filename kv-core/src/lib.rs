@@ -46,6 +46,8 @@ mod retry;
 #[cfg(feature = "runtime")]
 mod scan;
 #[cfg(feature = "runtime")]
+pub mod schema;
+#[cfg(feature = "runtime")]
 mod single;
 #[cfg(feature = "runtime")]
 mod spec;
@@ -82,6 +84,7 @@ pub use crate::{
     mode::{PerKeyTtl, ReadOnly, ReadWrite},
     permissions::{Guarded, Permission, Violation, Violations, connect},
     retry::{RetryPolicy, WriteRetry},
+    schema::{FamilySchema, Schema, ValueShape},
     single::Single,
     spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, SCHEMA_METADATA_KEY, Storage},
     stream_options::{Placement, Republish},

@@ -7,6 +7,7 @@ use async_nats::jetstream::stream::{self, Compression, DiscardPolicy, StorageTyp
 
 use crate::error::{Drift, Error, Result, SchemaDifference};
 use crate::pattern::validate_bucket_name;
+use crate::schema::Schema;
 use crate::stream_options::{Placement, Republish};
 use crate::topology::Origin;
 use crate::units::format_duration;
@@ -90,7 +91,7 @@ pub struct BucketSpec {
     compression: bool,
     metadata: BTreeMap<String, String>,
     limit_markers: Option<Duration>,
-    schema: Option<String>,
+    schema: Option<Schema>,
     mirror: Option<Origin>,
     sources: Vec<Origin>,
     writable: bool,
@@ -175,39 +176,62 @@ impl BucketSpec {
         self.mirror.is_none() && (self.sources.is_empty() || self.writable)
     }
 
-    /// Records the fingerprint of the schema (key patterns, key and value types, codec) that
-    /// writes this bucket. `create` and `ensure` store it in the bucket's metadata under
-    /// [`SCHEMA_METADATA_KEY`]; `open` and `ensure` refuse a bucket that holds another one
-    /// ([`Error::SchemaMismatch`]). The derive sets it from the declaration.
+    /// Records the schema of the declaration that uses this bucket: its families' key
+    /// patterns, codecs and value shapes (see [`Schema`] and the compatibility policy in
+    /// [`schema`](crate::schema)). `create` stores it in the bucket's metadata under
+    /// [`SCHEMA_METADATA_KEY`]; `open` and `ensure` refuse a bucket whose stored schema this
+    /// one cannot work with ([`Error::SchemaMismatch`]), and `ensure` stores the union of both.
+    /// The derive sets it from the declaration.
     #[must_use]
-    pub fn schema(mut self, fingerprint: impl Into<String>) -> Self {
-        self.schema = Some(fingerprint.into());
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.schema = Some(schema);
         self
     }
 
-    /// The declared schema fingerprint.
-    pub fn schema_value(&self) -> Option<&str> {
-        self.schema.as_deref()
+    /// The declared schema.
+    pub fn schema_value(&self) -> Option<&Schema> {
+        self.schema.as_ref()
     }
 
-    /// [`Error::SchemaMismatch`] when the server's bucket carries another schema fingerprint.
-    /// A bucket without one (made by another tool) passes.
-    pub(crate) fn check_schema(&self, actual: &stream::Config) -> Result<()> {
-        let (Some(expected), Some(found)) = (
-            self.schema.as_deref(),
-            actual.metadata.get(SCHEMA_METADATA_KEY),
-        ) else {
-            return Ok(());
+    /// Checks the declared schema against the one `actual` (the server's stream
+    /// configuration) stores, and returns the schema text the bucket should hold: the stored
+    /// one widened by this declaration (`None` without a declared schema). A bucket without a
+    /// stored schema (made by another tool), or with one from a natskv before schema 3, takes
+    /// this declaration's.
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`] naming each family the policy refuses, or when the stored
+    /// schema cannot be read.
+    pub(crate) fn check_schema(&self, actual: &stream::Config) -> Result<Option<String>> {
+        let Some(declared) = &self.schema else {
+            return Ok(None);
         };
-        if expected == found {
-            return Ok(());
-        }
-        Err(Error::SchemaMismatch {
+        let mismatch = |differences| Error::SchemaMismatch {
             bucket: self.name.clone(),
-            expected: expected.to_owned(),
-            found: found.clone(),
-            differences: schema_differences(expected, found),
-        })
+            expected: declared.to_text(),
+            found: actual
+                .metadata
+                .get(SCHEMA_METADATA_KEY)
+                .cloned()
+                .unwrap_or_default(),
+            differences,
+        };
+        let stored = match actual.metadata.get(SCHEMA_METADATA_KEY).map(|t| Schema::parse(t)) {
+            None | Some(Ok(None)) => Schema::default(),
+            Some(Ok(Some(stored))) => stored,
+            Some(Err(reason)) => {
+                return Err(mismatch(vec![SchemaDifference::Opaque {
+                    declared: declared.to_text(),
+                    stored: actual.metadata.get(SCHEMA_METADATA_KEY).cloned().unwrap_or_default(),
+                    reason,
+                }]));
+            }
+        };
+        let differences = declared.differences(&stored);
+        if !differences.is_empty() {
+            return Err(mismatch(differences));
+        }
+        Ok(Some(declared.merged_over(&stored).to_text()))
     }
 
     /// Sets the description.
@@ -418,6 +442,9 @@ impl BucketSpec {
                 "metadata key `{key}` is reserved for the server (prefix `{SERVER_METADATA_PREFIX}`)"
             )));
         }
+        if let Some(problem) = self.schema.as_ref().and_then(Schema::problem) {
+            return Err(invalid(format!("schema: {problem}")));
+        }
         if self.mirror.is_some() && !self.sources.is_empty() {
             return Err(invalid(
                 "a bucket is either a mirror or an aggregate, not both".into(),
@@ -505,11 +532,10 @@ impl BucketSpec {
                 .metadata
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
-                .chain(
-                    self.schema
-                        .iter()
-                        .map(|s| (SCHEMA_METADATA_KEY.to_owned(), s.clone())),
-                )
+                .chain(self.schema.iter().map(|s| {
+                    let stored = s.merged_over(&Schema::default());
+                    (SCHEMA_METADATA_KEY.to_owned(), stored.to_text())
+                }))
                 .collect(),
             allow_message_ttl: self.limit_markers.is_some(),
             subject_delete_marker_ttl: self.limit_markers,
@@ -657,44 +683,6 @@ impl BucketSpec {
     }
 }
 
-/// The families of a per-family schema text (`v2;<pattern>=<hex>;...`), by pattern.
-fn schema_families(text: &str) -> Option<BTreeMap<&str, &str>> {
-    let families = text.strip_prefix(crate::__private::SCHEMA_V2)?;
-    families
-        .split(';')
-        .filter(|part| !part.is_empty())
-        .map(|part| part.rsplit_once('='))
-        .collect()
-}
-
-/// What differs between two schema texts, family by family where both can be read so.
-fn schema_differences(declared: &str, stored: &str) -> Vec<SchemaDifference> {
-    let (Some(ours), Some(theirs)) = (schema_families(declared), schema_families(stored)) else {
-        return vec![SchemaDifference::Opaque {
-            declared: declared.to_owned(),
-            stored: stored.to_owned(),
-        }];
-    };
-    let mut out = Vec::new();
-    for (pattern, hash) in &ours {
-        match theirs.get(pattern) {
-            None => out.push(SchemaDifference::Added {
-                pattern: (*pattern).to_owned(),
-            }),
-            Some(other) if other != hash => out.push(SchemaDifference::Changed {
-                pattern: (*pattern).to_owned(),
-            }),
-            Some(_) => {}
-        }
-    }
-    for pattern in theirs.keys().filter(|p| !ours.contains_key(*p)) {
-        out.push(SchemaDifference::Removed {
-            pattern: (*pattern).to_owned(),
-        });
-    }
-    out
-}
-
 /// The metadata entries that are neither the server's own nor the schema fingerprint.
 pub(crate) fn user_metadata(metadata: &HashMap<String, String>) -> BTreeMap<String, String> {
     metadata
@@ -717,36 +705,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn schema_differences_name_each_family() {
-        let declared = "v2;a.{x}=01;b=02;c=03";
-        let stored = "v2;a.{x}=01;b=09;d=04";
-        assert_eq!(
-            schema_differences(declared, stored),
-            [
-                SchemaDifference::Changed {
-                    pattern: "b".into()
-                },
-                SchemaDifference::Added {
-                    pattern: "c".into()
-                },
-                SchemaDifference::Removed {
-                    pattern: "d".into()
-                },
-            ]
-        );
-        assert!(schema_differences(declared, declared).is_empty());
-        assert_eq!(
-            schema_differences(declared, "v1-00ab"),
-            [SchemaDifference::Opaque {
-                declared: declared.into(),
-                stored: "v1-00ab".into()
-            }]
-        );
-        // A pattern may hold `=`; the fingerprint is after the last one.
-        assert_eq!(
-            schema_families("v2;k=v.{x}=0a"),
-            Some([("k=v.{x}", "0a")].into_iter().collect())
-        );
+    fn schemas_are_checked_and_widened_against_the_stored_one() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct State {
+            on: bool,
+        }
+        let declared = Schema::new().family::<u32, State, crate::MsgPack>("d.{id}");
+        let spec = BucketSpec::new("s").schema(declared.clone());
+        let config = spec.to_stream_config();
+        let stored = config.metadata.get(SCHEMA_METADATA_KEY).unwrap();
+        assert_eq!(stored, &declared.to_text());
+        assert_eq!(spec.check_schema(&config).unwrap().as_ref(), Some(stored));
+
+        let mut other = config.clone();
+        let codec = Schema::new().family::<u32, State, crate::Json>("d.{id}");
+        other.metadata.insert(SCHEMA_METADATA_KEY.into(), codec.to_text());
+        let error = spec.check_schema(&other).unwrap_err();
+        assert!(error.to_string().contains("codec `json`"), "{error}");
+
+        other.metadata.insert(SCHEMA_METADATA_KEY.into(), "v2;d.{id}=00".into());
+        assert_eq!(spec.check_schema(&other).unwrap().as_ref(), Some(stored));
+        other.metadata.insert(SCHEMA_METADATA_KEY.into(), "{not json".into());
+        assert!(matches!(
+            spec.check_schema(&other),
+            Err(Error::SchemaMismatch { differences, .. })
+                if matches!(differences[..], [SchemaDifference::Opaque { .. }])
+        ));
     }
 
     #[test]

@@ -102,6 +102,9 @@ fn key_impl(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> TokenStream {
         .iter()
         .map(|param| around(param.ty, quote!(<), quote!(as #p::KeyPart>::IS_PATH)));
     let is_path = quote!(&[#(#is_path),*]);
+    let kinds = params
+        .iter()
+        .map(|param| around(param.ty, quote!(<), quote!(as #p::KeyPart>::KIND)));
     let two_paths = format!(
         "`{ident}` has more than one natskv::KeyPath field, but a key pattern has at most one \
          tail parameter `{{name..}}` (its last token); keep one KeyPath and make the others \
@@ -146,6 +149,7 @@ fn key_impl(decl: &KeyDecl, params: &[Param], p: &TokenStream) -> TokenStream {
         impl #p::KvKey for #ident {
             const PARAMS: &'static [&'static str] = #names_const;
             const TAIL: #p::Option<usize> = #p::tail_index(#is_path);
+            const KINDS: &'static [&'static str] = &[#(#kinds),*];
 
             fn write_param(
                 &self,
