@@ -27,6 +27,7 @@ pub use crate::key::{
     tail_index,
 };
 pub use crate::mode::{Mode, PerKeyTtl, ReadOnly, ReadWrite};
+pub use crate::schema::Schema;
 pub use crate::single::Single;
 pub use crate::spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, Storage};
 pub use crate::stream_options::{Placement, Republish};
@@ -57,8 +58,6 @@ pub trait BucketField: Sized {
     type Mode: Mode;
     /// Whether the family may set per-key TTLs (it then needs a bucket with limit markers).
     const PER_KEY_TTL: bool;
-    /// The codec's name, part of the bucket's schema fingerprint.
-    const CODEC_NAME: &'static str;
 
     /// Binds the field's key pattern in `bucket`.
     ///
@@ -77,7 +76,6 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> BucketField for Family<K, V, C, M> {
     type ValueCodec = C;
     type Mode = M;
     const PER_KEY_TTL: bool = M::PER_KEY_TTL;
-    const CODEC_NAME: &'static str = C::NAME;
 
     fn bind(bucket: &Bucket, pattern: &str) -> Result<Self> {
         Family::bind(bucket, pattern)
@@ -94,7 +92,6 @@ impl<V, C: Codec<V>, M: Mode> BucketField for Single<V, C, M> {
     type ValueCodec = C;
     type Mode = M;
     const PER_KEY_TTL: bool = M::PER_KEY_TTL;
-    const CODEC_NAME: &'static str = C::NAME;
 
     fn bind(bucket: &Bucket, pattern: &str) -> Result<Self> {
         Single::bind(bucket, pattern)
@@ -322,51 +319,18 @@ pub const fn to_u8(value: u64) -> u8 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schema fingerprint
+// Schema
 // ---------------------------------------------------------------------------------------------
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// A stable 64-bit hash (FNV-1a) of `parts`, each followed by a zero byte so that `["ab", "c"]`
-/// and `["a", "bc"]` differ.
-pub const fn fingerprint(parts: &[&str]) -> u64 {
-    let mut hash = FNV_OFFSET;
-    let mut i = 0;
-    while i < parts.len() {
-        let bytes = parts[i].as_bytes();
-        let mut j = 0;
-        while j < bytes.len() {
-            hash ^= bytes[j] as u64;
-            hash = hash.wrapping_mul(FNV_PRIME);
-            j += 1;
-        }
-        hash = hash.wrapping_mul(FNV_PRIME);
-        i += 1;
+/// Adds the family of field type `F` (a [`Family`] or [`Single`]) to a derived schema, opting
+/// into a breaking change of its values when the field says `breaking`.
+pub fn schema_family<F: BucketField>(schema: Schema, pattern: &str, breaking: bool) -> Schema {
+    let schema = schema.family::<F::Key, F::Value, F::ValueCodec>(pattern);
+    if breaking {
+        schema.allow_breaking(pattern)
+    } else {
+        schema
     }
-    hash
-}
-
-/// The schema stored in a bucket's metadata: each family's key pattern with the fingerprint of
-/// its key type, value type and codec (`v2;<pattern>=<hex>;...`, sorted by pattern), so a
-/// mismatch can name the families that differ. Keys cannot hold `;` or spaces, so patterns
-/// never collide with the separators.
-pub fn schema_text(families: &[(&str, u64)]) -> String {
-    let mut parts: Vec<String> = families
-        .iter()
-        .map(|(pattern, fingerprint)| format!("{pattern}={fingerprint:016x}"))
-        .collect();
-    parts.sort();
-    format!("{SCHEMA_V2}{}", parts.join(";"))
-}
-
-/// The prefix of a per-family schema text.
-pub(crate) const SCHEMA_V2: &str = "v2;";
-
-/// The text of a schema fingerprint, as stored in the bucket's metadata by natskv before
-/// per-family schemas.
-pub fn fingerprint_text(fingerprint: u64) -> String {
-    format!("v1-{fingerprint:016x}")
 }
 
 #[cfg(test)]
@@ -422,17 +386,5 @@ mod tests {
         );
         let text = unused_param_message("`DeviceKey`", "extra", "site.{site}");
         assert!(text.as_str().contains("add `{extra}`"), "{}", text.as_str());
-    }
-
-    #[test]
-    fn fingerprints_are_stable_and_separate_parts() {
-        assert_eq!(fingerprint(&[]), FNV_OFFSET);
-        assert_ne!(fingerprint(&["ab", "c"]), fingerprint(&["a", "bc"]));
-        assert_eq!(fingerprint(&["fleet"]), fingerprint(&["fleet"]));
-        assert_eq!(fingerprint_text(0xab), "v1-00000000000000ab");
-        assert_eq!(
-            schema_text(&[("m", 0xab), ("d.{id}", 0x1)]),
-            "v2;d.{id}=0000000000000001;m=00000000000000ab"
-        );
     }
 }

@@ -20,7 +20,7 @@ use crate::schema::ValueShape;
     note = "MsgPack and Json need the value type to derive `serde::Serialize` and `serde::Deserialize`; Raw stores `Vec<u8>`, `bytes::Bytes` or `String`"
 )]
 pub trait Codec<V>: Send + Sync + 'static {
-    /// The codec's name, recorded in the bucket's schema fingerprint.
+    /// The codec's name, recorded in the bucket's stored schema.
     const NAME: &'static str;
 
     /// Encodes a value.

@@ -705,6 +705,22 @@ impl KeyPattern {
                 })
     }
 
+    /// Whether both patterns have the same literal tokens, and parameters (tails) in the same
+    /// places, whatever the parameters are named: the same keys, named differently.
+    pub fn same_places(&self, other: &KeyPattern) -> bool {
+        self.segments.len() == other.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|pair| match pair {
+                    (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                    (Segment::Param(_), Segment::Param(_))
+                    | (Segment::Tail(_), Segment::Tail(_)) => true,
+                    _ => false,
+                })
+    }
+
     /// The number of segments that take exactly one token (all but a tail).
     fn fixed_len(&self) -> usize {
         self.segments.len() - usize::from(self.tail().is_some())
@@ -1177,5 +1193,8 @@ mod tests {
         assert!(p("{all..}").overlaps(&p("anything.{x}")));
         assert!(!p("a.b.{p..}").overlaps(&p("a.c")));
         assert!(!p("a.b.{p..}").overlaps(&p("a.{x}")));
+        assert!(p("a.{x}.{y..}").same_places(&p("a.{u}.{v..}")));
+        assert!(!p("a.{x}").same_places(&p("a.{x..}")));
+        assert!(!p("a.{x}").same_places(&p("b.{x}")));
     }
 }

@@ -132,9 +132,10 @@ impl Describe<'_> {
             Format::Bytes => primitive("bytes"),
             Format::Option(inner) => tagged("option", self.format(inner)),
             Format::Seq(inner) => tagged("seq", self.format(inner)),
-            Format::Map { key, value } => {
-                tagged("map", Value::Array(vec![self.format(key), self.format(value)]))
-            }
+            Format::Map { key, value } => tagged(
+                "map",
+                Value::Array(vec![self.format(key), self.format(value)]),
+            ),
             Format::Tuple(items) => tagged("tuple", self.formats(items)),
             Format::TupleArray { content, size } => tagged(
                 "array",
@@ -423,22 +424,6 @@ fn next_kind<'a>(kinds: &mut impl Iterator<Item = &'a String>) -> &'a str {
     kinds.next().map_or("?", String::as_str)
 }
 
-/// Whether two patterns have the same literal tokens in the same places, whatever their
-/// parameters are named.
-fn same_place(a: &KeyPattern, b: &KeyPattern) -> bool {
-    a.segments().len() == b.segments().len()
-        && a.segments()
-            .iter()
-            .zip(b.segments())
-            .all(|pair| match pair {
-                (Segment::Literal(x), Segment::Literal(y)) => x == y,
-                (Segment::Param(_), Segment::Param(_)) | (Segment::Tail(_), Segment::Tail(_)) => {
-                    true
-                }
-                _ => false,
-            })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Schema
 // ---------------------------------------------------------------------------------------------
@@ -493,7 +478,8 @@ impl Schema {
         let map = match bind_params::<K>(&parsed) {
             Ok(map) => map,
             Err(error) => {
-                self.problems.push(format!("key pattern {pattern:?}: {error}"));
+                self.problems
+                    .push(format!("key pattern {pattern:?}: {error}"));
                 return self;
             }
         };
@@ -607,7 +593,7 @@ impl Schema {
 
     /// Whether `pattern` (a pattern given to `removed`) names `family`.
     fn names(pattern: &str, family: &FamilySchema) -> bool {
-        KeyPattern::parse(pattern).is_ok_and(|p| same_place(&p, &family.pattern))
+        KeyPattern::parse(pattern).is_ok_and(|p| p.same_places(&family.pattern))
     }
 
     /// What keeps this declaration from using a bucket that stores `stored`: every family
@@ -641,10 +627,12 @@ impl Schema {
         };
         let names = |f: &FamilySchema| f.pattern.params().map(str::to_owned).collect::<Vec<_>>();
         let (ours, theirs) = (names(family), names(found));
-        let moved = ours
-            .iter()
-            .enumerate()
-            .any(|(i, name)| theirs.iter().position(|n| n == name).is_some_and(|j| j != i));
+        let moved = ours.iter().enumerate().any(|(i, name)| {
+            theirs
+                .iter()
+                .position(|n| n == name)
+                .is_some_and(|j| j != i)
+        });
         if moved {
             return Some(SchemaDifference::ParamOrder {
                 pattern,
@@ -791,7 +779,10 @@ mod tests {
             shape_of::<Tree>().to_string(),
             r#"{"struct":{"children":{"seq":{"recursive":"Tree"}},"name":"str"}}"#
         );
-        assert_eq!(shape_of::<Option<Vec<u8>>>().to_string(), r#"{"option":{"seq":"u8"}}"#);
+        assert_eq!(
+            shape_of::<Option<Vec<u8>>>().to_string(),
+            r#"{"option":{"seq":"u8"}}"#
+        );
         assert_eq!(
             shape_of::<std::collections::HashMap<String, (u8, bool)>>().to_string(),
             r#"{"map":["str",{"tuple":["u8","bool"]}]}"#
@@ -806,11 +797,17 @@ mod tests {
         assert_eq!(compatible(&shape_of::<V2Optional>(), &v1, ""), Ok(()));
         assert_eq!(compatible(&v1, &shape_of::<V2Optional>(), ""), Ok(()));
         let new_required = compatible(&shape_of::<V2Required>(), &v1, "").unwrap_err();
-        assert!(new_required.contains("`firmware` is new and required"), "{new_required}");
+        assert!(
+            new_required.contains("`firmware` is new and required"),
+            "{new_required}"
+        );
         let gone = compatible(&v1, &shape_of::<V2Required>(), "").unwrap_err();
         assert!(gone.contains("`firmware` is gone"), "{gone}");
         let retyped = compatible(&shape_of::<V2Type>(), &v1, "").unwrap_err();
-        assert!(retyped.contains("`battery` was \"u8\", is now \"u32\""), "{retyped}");
+        assert!(
+            retyped.contains("`battery` was \"u8\", is now \"u32\""),
+            "{retyped}"
+        );
         assert!(compatible(&v1, &Value::Null, "").is_ok(), "unknown passes");
         assert!(compatible(&shape_of::<u32>(), &shape_of::<String>(), "").is_err());
     }
@@ -867,7 +864,11 @@ mod tests {
         assert_eq!(merged.families().len(), 2);
         let older = Schema::new().family::<u32, V1, MsgPack>("device.{id}");
         assert!(older.differences(&merged).is_empty());
-        assert_eq!(older.merged_over(&merged), merged, "an older one takes nothing away");
+        assert_eq!(
+            older.merged_over(&merged),
+            merged,
+            "an older one takes nothing away"
+        );
     }
 
     #[test]

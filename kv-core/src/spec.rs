@@ -18,7 +18,7 @@ pub const MAX_HISTORY: u8 = 64;
 pub const MAX_REPLICAS: u8 = 5;
 /// Metadata keys with this prefix belong to the server and are not compared or written.
 const SERVER_METADATA_PREFIX: &str = "_nats";
-/// The metadata key holding the declaration's schema fingerprint.
+/// The metadata key holding the declaration's [`Schema`], as JSON.
 pub const SCHEMA_METADATA_KEY: &str = "natskv.schema";
 /// The default duplicate window of a bucket (ADR-8), shortened to the TTL when that is shorter.
 /// The server recognises a resent message id within it, so it also bounds how long natskv
@@ -216,13 +216,21 @@ impl BucketSpec {
                 .unwrap_or_default(),
             differences,
         };
-        let stored = match actual.metadata.get(SCHEMA_METADATA_KEY).map(|t| Schema::parse(t)) {
+        let stored = match actual
+            .metadata
+            .get(SCHEMA_METADATA_KEY)
+            .map(|t| Schema::parse(t))
+        {
             None | Some(Ok(None)) => Schema::default(),
             Some(Ok(Some(stored))) => stored,
             Some(Err(reason)) => {
                 return Err(mismatch(vec![SchemaDifference::Opaque {
                     declared: declared.to_text(),
-                    stored: actual.metadata.get(SCHEMA_METADATA_KEY).cloned().unwrap_or_default(),
+                    stored: actual
+                        .metadata
+                        .get(SCHEMA_METADATA_KEY)
+                        .cloned()
+                        .unwrap_or_default(),
                     reason,
                 }]));
             }
@@ -476,7 +484,7 @@ impl BucketSpec {
         }
         if self.metadata.contains_key(SCHEMA_METADATA_KEY) {
             return Err(invalid(format!(
-                "metadata key `{SCHEMA_METADATA_KEY}` is reserved for the schema fingerprint; use `schema`"
+                "metadata key `{SCHEMA_METADATA_KEY}` is reserved for the schema; use `schema`"
             )));
         }
         Ok(())
@@ -683,7 +691,7 @@ impl BucketSpec {
     }
 }
 
-/// The metadata entries that are neither the server's own nor the schema fingerprint.
+/// The metadata entries that are neither the server's own nor the schema.
 pub(crate) fn user_metadata(metadata: &HashMap<String, String>) -> BTreeMap<String, String> {
     metadata
         .iter()
@@ -719,13 +727,19 @@ mod tests {
 
         let mut other = config.clone();
         let codec = Schema::new().family::<u32, State, crate::Json>("d.{id}");
-        other.metadata.insert(SCHEMA_METADATA_KEY.into(), codec.to_text());
+        other
+            .metadata
+            .insert(SCHEMA_METADATA_KEY.into(), codec.to_text());
         let error = spec.check_schema(&other).unwrap_err();
         assert!(error.to_string().contains("codec `json`"), "{error}");
 
-        other.metadata.insert(SCHEMA_METADATA_KEY.into(), "v2;d.{id}=00".into());
+        other
+            .metadata
+            .insert(SCHEMA_METADATA_KEY.into(), "v2;d.{id}=00".into());
         assert_eq!(spec.check_schema(&other).unwrap().as_ref(), Some(stored));
-        other.metadata.insert(SCHEMA_METADATA_KEY.into(), "{not json".into());
+        other
+            .metadata
+            .insert(SCHEMA_METADATA_KEY.into(), "{not json".into());
         assert!(matches!(
             spec.check_schema(&other),
             Err(Error::SchemaMismatch { differences, .. })

@@ -17,11 +17,11 @@ use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Path, Token, Type};
 use crate::ctxt::Ctxt;
 use crate::spans;
 use crate::symbol::{
-    API_PREFIX, BUCKET, BUCKET_OPTIONS, CLUSTER, CODEC, COMPRESSION, CRATE, DELIVER_PREFIX,
-    DESCRIPTION, FIELD_OPTIONS, HEADERS_ONLY, HISTORY, KEY, KEY_TYPE_OPTIONS, KEYS, KV,
-    LIMIT_MARKERS, MAX_BYTES, MAX_VALUE_SIZE, METADATA, MIRROR, ORIGIN_BUCKET, ORIGIN_OPTIONS,
-    PLACEMENT, PLACEMENT_OPTIONS, REPLICAS, REPUBLISH, REPUBLISH_OPTIONS, REPUBLISH_TO, SOURCE,
-    STORAGE, STORAGE_FILE, STORAGE_MEMORY, STREAM, TAGS, TTL, WRITABLE,
+    API_PREFIX, BREAKING, BUCKET, BUCKET_OPTIONS, CLUSTER, CODEC, COMPRESSION, CRATE,
+    DELIVER_PREFIX, DESCRIPTION, FIELD_OPTIONS, HEADERS_ONLY, HISTORY, KEY, KEY_TYPE_OPTIONS, KEYS,
+    KV, LIMIT_MARKERS, MAX_BYTES, MAX_VALUE_SIZE, METADATA, MIRROR, ORIGIN_BUCKET, ORIGIN_OPTIONS,
+    PLACEMENT, PLACEMENT_OPTIONS, REMOVED, REPLICAS, REPUBLISH, REPUBLISH_OPTIONS, REPUBLISH_TO,
+    SOURCE, STORAGE, STORAGE_FILE, STORAGE_MEMORY, STREAM, TAGS, TTL, WRITABLE,
 };
 
 /// An option that may be set once.
@@ -132,6 +132,9 @@ pub(crate) struct BucketAttrs {
     pub(crate) republish: Option<RepublishAttr>,
     /// `placement(...)`: where the stream is placed.
     pub(crate) placement: Option<PlacementAttr>,
+    /// `removed = [...]`: families of earlier declarations this one removes, each with its
+    /// pattern when it parses.
+    pub(crate) removed: Vec<(LitStr, Option<KeyPattern>)>,
 }
 
 /// `republish(to = "...", keys = "...", headers_only)`.
@@ -159,6 +162,8 @@ impl BucketAttrs {
 pub(crate) struct KeyAttr {
     pub(crate) lit: LitStr,
     pub(crate) pattern: Option<KeyPattern>,
+    /// `breaking`: the declaration opts into an incompatible change of the family's values.
+    pub(crate) breaking: bool,
 }
 
 /// The options of `#[derive(KvKey)]` on the struct.
@@ -673,6 +678,7 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
     let mut writable = Attr::none(cx, WRITABLE);
     let mut republish_attr = Attr::none(cx, REPUBLISH);
     let mut placement_attr = Attr::none(cx, PLACEMENT);
+    let mut removed = Attr::none(cx, REMOVED);
 
     for_each_option(cx, attrs, |meta, name| {
         let path = &meta.path;
@@ -724,6 +730,10 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
             }
             Some(REPUBLISH) => republish_attr.set_some(path, republish(cx, meta)?),
             Some(PLACEMENT) => placement_attr.set_some(path, placement(cx, meta)?),
+            Some(REMOVED) => {
+                let patterns = string_list(cx, meta, REMOVED, "[\"legacy.{id}\"]")?;
+                removed.set_some(path, patterns);
+            }
             _ => return unknown(cx, meta, BUCKET_OPTIONS, "bucket"),
         }
         Ok(())
@@ -748,6 +758,26 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
         writable: writable.get(),
         republish: republish_attr.get(),
         placement: placement_attr.get(),
+        removed: removed
+            .get()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|lit| {
+                let pattern = parsed_pattern(cx, &lit);
+                (lit, pattern)
+            })
+            .collect(),
+    }
+}
+
+/// The pattern of `lit`, or `None` with the error reported at it.
+fn parsed_pattern(cx: &Ctxt, lit: &LitStr) -> Option<KeyPattern> {
+    match KeyPattern::parse(&lit.value()) {
+        Ok(pattern) => Some(pattern),
+        Err(error) => {
+            cx.syn_error(spans::pattern_error(lit, &error));
+            None
+        }
     }
 }
 
@@ -906,28 +936,32 @@ fn string_list(
     Ok(Some(out))
 }
 
-/// Parses a bucket field's options: its key pattern.
+/// Parses a bucket field's options: its key pattern, and whether its value change is breaking.
 pub(crate) fn field_key(cx: &Ctxt, attrs: &[Attribute]) -> Option<KeyAttr> {
     let mut key = Attr::none(cx, KEY);
+    let mut breaking = Attr::none(cx, BREAKING);
     for_each_option(cx, attrs, |meta, name| {
         match name {
             Some(KEY) => {
                 if let Some(lit) = string_value(cx, meta, KEY, "\"site.{site}.device.{id}\"")? {
-                    let pattern = match KeyPattern::parse(&lit.value()) {
-                        Ok(pattern) => Some(pattern),
-                        Err(error) => {
-                            cx.syn_error(spans::pattern_error(&lit, &error));
-                            None
-                        }
-                    };
-                    key.set(&meta.path, KeyAttr { lit, pattern });
+                    let pattern = parsed_pattern(cx, &lit);
+                    key.set(
+                        &meta.path,
+                        KeyAttr {
+                            lit,
+                            pattern,
+                            breaking: false,
+                        },
+                    );
                 }
             }
+            Some(BREAKING) => breaking.set_some(&meta.path, flag_value(cx, meta, BREAKING)?),
             _ => return unknown(cx, meta, FIELD_OPTIONS, "field"),
         }
         Ok(())
     });
-    key.get()
+    let breaking = breaking.get().unwrap_or(false);
+    key.get().map(|key| KeyAttr { breaking, ..key })
 }
 
 /// Parses the container options of a key type.

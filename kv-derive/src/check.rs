@@ -27,6 +27,7 @@ pub(crate) fn bucket(cx: &Ctxt, decl: &BucketDecl) {
     missing_keys(cx, decl);
     single_without_params(cx, decl);
     overlapping_patterns(cx, decl);
+    removed_but_declared(cx, decl);
 }
 
 fn missing_bucket_name(cx: &Ctxt, decl: &BucketDecl) {
@@ -152,6 +153,34 @@ fn overlapping_patterns(cx: &Ctxt, decl: &BucketDecl) {
                 common_key(pattern, earlier),
             ),
         );
+    }
+}
+
+/// A family in `removed = [...]` that a field still declares (by its literal tokens and
+/// parameter places; names aside): the runtime refuses it too.
+fn removed_but_declared(cx: &Ctxt, decl: &BucketDecl) {
+    for (lit, removed) in &decl.attrs.removed {
+        let Some(removed) = removed else {
+            continue;
+        };
+        let declared = decl.fields().iter().find_map(|field| {
+            let pattern = field.key.as_ref()?.pattern.as_ref()?;
+            pattern
+                .same_places(removed)
+                .then_some((field.ident, pattern))
+        });
+        if let Some((field, pattern)) = declared {
+            cx.error_spanned_by(
+                lit,
+                format!(
+                    "family \"{}\" is both declared (field `{field}`, \"{}\") and removed; \
+                     `removed` names families of earlier declarations that this one drops: \
+                     remove it here, or remove the field",
+                    removed.as_str(),
+                    pattern.as_str()
+                ),
+            );
+        }
     }
 }
 

@@ -96,7 +96,6 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
         .iter()
         .enumerate()
         .map(|(i, field)| field_checks(decl, i, field, p));
-    let schema = schema(decl, p);
     let spec_body = spec_body(decl, &bucket_name, p);
 
     let conn = local("conn");
@@ -129,7 +128,6 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
 
     quote! {
         #(#field_checks)*
-        #schema
 
         #[automatically_derived]
         #[allow(dead_code, clippy::all, clippy::pedantic)]
@@ -239,7 +237,7 @@ fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> D
         ),
     };
     let spec = format!(
-        "The declared configuration of bucket `{bucket_name}`, with the schema fingerprint of its \
+        "The declared configuration of bucket `{bucket_name}`, with the schema of its \
          families:\n{family_list}{topology}\n\nThe options come from the struct's `#[kv(...)]`; \
          `create`, `open` and `ensure` use this spec."
     );
@@ -251,7 +249,7 @@ fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> D
     );
     let open = format!(
         "Opens bucket `{bucket_name}` and binds its families, after checking that the server's \
-         configuration and schema fingerprint match the declaration.\n\n\
+         configuration and schema fit the declaration.\n\n\
          # Errors\n\
          `Error::BucketNotFound`; `Error::ConfigDrift` listing each option that differs; \
          `Error::SchemaMismatch` when the bucket was created by another declaration."
@@ -303,7 +301,7 @@ fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> D
     }
 }
 
-/// `BucketSpec::new(name)` and one setter per declared option, then the schema fingerprint.
+/// `BucketSpec::new(name)` and one setter per declared option, then the schema.
 fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStream {
     let attrs = &decl.attrs;
     let spec = local("__kv_spec");
@@ -386,11 +384,11 @@ fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStre
             quote!(#p::Placement::tags(#base, [#(#tags),*])),
         );
     }
-    let schema = local("__KV_SCHEMA");
+    let schema = schema(decl, p);
     quote! {
         let #spec = #p::BucketSpec::new(#bucket_name);
         #(#setters)*
-        #p::BucketSpec::schema(#spec, #p::schema_text(#schema))
+        #p::BucketSpec::schema(#spec, { #schema })
     }
 }
 
@@ -423,28 +421,32 @@ fn duration(value: std::time::Duration, p: &TokenStream) -> TokenStream {
     quote!(#p::Duration::new(#secs, #nanos))
 }
 
-/// The schema: for each field, its key pattern and a hash of its key and value type names and
-/// codec name: what decides how the bucket's keys and values are encoded. Field names, field
-/// order and the path a type is imported by do not change it. A mirror's or an aggregate's
-/// origins are configuration, compared by `open` and updated by `ensure`, not part of the schema.
+/// The schema, built when `spec()` runs: for each field its key pattern, the kinds of its key
+/// parameters, its codec and the shape of its values (traced through serde), what decides how
+/// the bucket's keys and values are on the wire; then the families this declaration removes.
+/// Field names, type names and the path a type is imported by do not change it. A mirror's or
+/// an aggregate's origins are configuration, compared by `open` and updated by `ensure`, not
+/// part of the schema.
 fn schema(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
-    let parts = decl.fields().iter().map(|field| {
-        let pattern = field
-            .key
-            .as_ref()
-            .map(|k| k.lit.value())
-            .unwrap_or_default();
-        let (key, value) = match &field.shape {
-            Shape::Family { key, value, .. } => (type_name(key), type_name(value)),
-            Shape::Single { value, .. } => ("()".to_owned(), type_name(value)),
-            Shape::Unknown => (type_name(field.ty), String::new()),
-        };
-        let codec_name = around(field.ty, quote!(<), quote!(as #p::BucketField>::CODEC_NAME));
-        quote!((#pattern, #p::fingerprint(&[#key, #value, #codec_name])),)
+    let schema = local("__kv_schema");
+    let families = decl.fields().iter().filter_map(|field| {
+        let key = field.key.as_ref()?;
+        let (pattern, breaking) = (&key.lit, key.breaking);
+        let ty = field.ty;
+        Some(quote! {
+            let #schema = #p::schema_family::<#ty>(#schema, #pattern, #breaking);
+        })
     });
-    let schema = local("__KV_SCHEMA");
+    let removed = decl
+        .attrs
+        .removed
+        .iter()
+        .map(|(lit, _)| quote!(let #schema = #p::Schema::removed(#schema, #lit);));
     quote! {
-        const #schema: &[(&str, u64)] = &[#(#parts)*];
+        let #schema = #p::Schema::new();
+        #(#families)*
+        #(#removed)*
+        #schema
     }
 }
 

@@ -112,7 +112,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// # What is generated
 ///
 /// Inherent functions on the struct: `spec() -> BucketSpec` (the options and the schema
-/// fingerprint), `create`, `open`, `ensure(conn) -> Result<Self>`, `delete(conn)`,
+/// of what it puts on the wire), `create`, `open`, `ensure(conn) -> Result<Self>`, `delete(conn)`,
 /// `from_bucket(&Bucket)`, `bucket(&self)` and `status(&self)`.
 ///
 /// # Checked at compile time

@@ -22,6 +22,7 @@ pub(crate) const SOURCE: &str = "source";
 pub(crate) const WRITABLE: &str = "writable";
 pub(crate) const REPUBLISH: &str = "republish";
 pub(crate) const PLACEMENT: &str = "placement";
+pub(crate) const REMOVED: &str = "removed";
 
 /// Every bucket option, for "did you mean" and the list in an unknown-option error.
 pub(crate) const BUCKET_OPTIONS: &[&str] = &[
@@ -43,6 +44,7 @@ pub(crate) const BUCKET_OPTIONS: &[&str] = &[
     WRITABLE,
     REPUBLISH,
     PLACEMENT,
+    REMOVED,
 ];
 
 // Options inside `mirror(...)` and `source(...)`: where the keys come from.
@@ -72,9 +74,10 @@ pub(crate) const PLACEMENT_OPTIONS: &[&str] = &[CLUSTER, TAGS];
 
 // Field options of a bucket.
 pub(crate) const KEY: &str = "key";
+pub(crate) const BREAKING: &str = "breaking";
 
 /// Every field option of a bucket.
-pub(crate) const FIELD_OPTIONS: &[&str] = &[KEY];
+pub(crate) const FIELD_OPTIONS: &[&str] = &[KEY, BREAKING];
 
 /// Every container option of a key type.
 pub(crate) const KEY_TYPE_OPTIONS: &[&str] = &[CRATE];
