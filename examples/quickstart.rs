@@ -70,13 +70,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Create the bucket, or bring the server's configuration to the declared one.
     let fleet = Fleet::ensure(&nats).await?;
     let status = fleet.status().await?;
+    let families: Vec<String> = Fleet::spec()
+        .schema_value()
+        .map(|schema| {
+            let family = |f: &natskv::FamilySchema| format!("{} ({})", f.pattern(), f.codec());
+            schema.families().iter().map(family).collect()
+        })
+        .unwrap_or_default();
     println!(
-        "bucket `{}`: history {}, ttl {:?}, {:?} storage, schema {}",
+        "bucket `{}`: history {}, ttl {:?}, {:?} storage, families {}",
         status.name,
         status.history,
         status.ttl,
         status.storage,
-        Fleet::spec().schema_value().unwrap_or("-"),
+        families.join(", "),
     );
 
     // Typed writes and reads: the key renders to `site.paris.device.7`.

@@ -702,19 +702,32 @@ async fn open_reports_drift_and_ensure_repairs_it() {
     assert_eq!(Bucket::list_names(&nats).await.unwrap(), ["drift", "fresh"]);
 }
 
+/// Writes `schema` into bucket `name`'s metadata, as a hand or an older natskv would.
+async fn set_stored_schema(js: &async_nats::jetstream::Context, name: &str, schema: &str) {
+    let mut stream = js.get_stream(format!("KV_{name}")).await.unwrap();
+    let mut config = stream.info().await.unwrap().config.clone();
+    config
+        .metadata
+        .insert(natskv::SCHEMA_METADATA_KEY.to_owned(), schema.to_owned());
+    js.update_stream(config).await.unwrap();
+}
+
 #[tokio::test]
-async fn schema_fingerprints_guard_open_and_ensure() {
+async fn schemas_guard_open_and_ensure() {
+    use natskv::{Json, MsgPack, Schema, SchemaDifference};
     let server = common::server().await;
     let nats = common::connect(&server).await;
-    Bucket::create(&nats, &BucketSpec::new("schema").schema("v1-aaaa"))
+    let msgpack = || Schema::new().family::<String, u32, MsgPack>("a.{x}");
+    let json = || Schema::new().family::<String, u32, Json>("a.{x}");
+    Bucket::create(&nats, &BucketSpec::new("schema").schema(msgpack()))
         .await
         .unwrap();
-    Bucket::open(&nats, &BucketSpec::new("schema").schema("v1-aaaa"))
+    Bucket::open(&nats, &BucketSpec::new("schema").schema(msgpack()))
         .await
         .unwrap();
     for result in [
-        Bucket::open(&nats, &BucketSpec::new("schema").schema("v1-bbbb")).await,
-        Bucket::ensure(&nats, &BucketSpec::new("schema").schema("v1-bbbb")).await,
+        Bucket::open(&nats, &BucketSpec::new("schema").schema(json())).await,
+        Bucket::ensure(&nats, &BucketSpec::new("schema").schema(json())).await,
     ] {
         match result.unwrap_err() {
             Error::SchemaMismatch {
@@ -723,38 +736,60 @@ async fn schema_fingerprints_guard_open_and_ensure() {
                 differences,
                 ..
             } => {
-                assert_eq!((expected.as_str(), found.as_str()), ("v1-bbbb", "v1-aaaa"));
-                // Fingerprints set by hand cannot be compared family by family.
+                assert_eq!((expected, found), (json().to_text(), msgpack().to_text()));
                 assert_eq!(
                     differences,
-                    [natskv::SchemaDifference::Opaque {
-                        declared: "v1-bbbb".to_owned(),
-                        stored: "v1-aaaa".to_owned()
+                    [SchemaDifference::Codec {
+                        pattern: "a.{x}".to_owned(),
+                        declared: "json".to_owned(),
+                        stored: "msgpack".to_owned(),
                     }]
                 );
             }
             other => panic!("expected a schema mismatch, got {other:?}"),
         }
     }
-    // A bucket made without a fingerprint gets one from ensure.
-    Bucket::create(&nats, &BucketSpec::new("plain"))
-        .await
-        .unwrap();
-    let b = Bucket::ensure(&nats, &BucketSpec::new("plain").schema("v1-cccc"))
-        .await
-        .unwrap();
-    let status = b.status().await.unwrap();
-    assert!(
-        status.metadata.is_empty(),
-        "the fingerprint is not user metadata"
-    );
-    assert_eq!(
-        Bucket::open(&nats, &BucketSpec::new("plain").schema("v1-dddd"))
+
+    // A bucket made without a schema, or with one natskv stored before schema 3, gets this
+    // declaration's from ensure; a schema that cannot be read is refused as opaque.
+    let js = async_nats::jetstream::new(nats.clone());
+    for (name, stored) in [("plain", None), ("legacy", Some("v1-00000000000000aa"))] {
+        Bucket::create(&nats, &BucketSpec::new(name)).await.unwrap();
+        if let Some(stored) = stored {
+            set_stored_schema(&js, name, stored).await;
+        }
+        Bucket::open(&nats, &BucketSpec::new(name).schema(json()))
             .await
-            .unwrap_err()
-            .kind(),
-        ErrorKind::SchemaMismatch
+            .unwrap();
+        let b = Bucket::ensure(&nats, &BucketSpec::new(name).schema(json()))
+            .await
+            .unwrap();
+        let status = b.status().await.unwrap();
+        assert!(
+            status.metadata.is_empty(),
+            "the schema is not user metadata"
+        );
+        let info = b.stream_info().await.unwrap();
+        assert_eq!(
+            info.config.metadata.get(natskv::SCHEMA_METADATA_KEY),
+            Some(&json().to_text()),
+            "{name}"
+        );
+        let error = Bucket::open(&nats, &BucketSpec::new(name).schema(msgpack()))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::SchemaMismatch);
+    }
+    set_stored_schema(&js, "plain", "{oops").await;
+    let error = Bucket::open(&nats, &BucketSpec::new("plain").schema(json()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::SchemaMismatch { differences, .. }
+            if matches!(differences[..], [SchemaDifference::Opaque { .. }])),
+        "{error:?}"
     );
+    assert!(error.to_string().contains("cannot be read"), "{error}");
 }
 
 #[tokio::test]

@@ -129,7 +129,7 @@ async fn ensure_creates_the_declared_bucket() {
     assert_eq!(status.ttl, Some(Duration::from_secs(7 * 86_400)));
     assert_eq!(status.storage, Storage::File);
     assert_eq!(status.replicas, 1);
-    // The declaration's schema fingerprint is in the stream's metadata (not a user entry).
+    // The declaration's schema is in the stream's metadata (not a user entry).
     assert!(!status.metadata.contains_key(SCHEMA_METADATA_KEY));
     let mut stream = async_nats::jetstream::new(nats.clone())
         .get_stream("KV_fleet")
@@ -137,8 +137,11 @@ async fn ensure_creates_the_declared_bucket() {
         .unwrap();
     let config = &stream.info().await.unwrap().config;
     assert_eq!(
-        config.metadata.get(SCHEMA_METADATA_KEY).map(String::as_str),
-        Fleet::spec().schema_value()
+        config.metadata.get(SCHEMA_METADATA_KEY),
+        Fleet::spec()
+            .schema_value()
+            .map(natskv::Schema::to_text)
+            .as_ref()
     );
 
     // Ensuring again changes nothing; opening checks the configuration and schema.
@@ -388,19 +391,17 @@ async fn another_schema_under_the_same_name_is_refused() {
         let natskv::Error::SchemaMismatch { differences, .. } = &error else {
             panic!("{error:?}");
         };
-        assert_eq!(
-            differences,
-            &[natskv::SchemaDifference::Changed {
-                pattern: "site.{site}.device.{id}".to_owned()
-            }]
-        );
+        let [natskv::SchemaDifference::Changed { pattern, detail }] = &differences[..] else {
+            panic!("{differences:?}");
+        };
+        assert_eq!(pattern, "site.{site}.device.{id}");
+        assert!(detail.contains("is new and required"), "{detail}");
         let text = error.to_string();
         assert!(
-            text.contains(
-                "family `site.{site}.device.{id}` has another key type, value type or codec"
-            ),
+            text.contains("family `site.{site}.device.{id}`: "),
             "{text}"
         );
+        assert!(text.contains("breaking)]"), "says how to opt in: {text}");
     }
     // The same declaration written differently is the same schema.
     assert_eq!(
@@ -551,9 +552,11 @@ async fn a_declaration_serves_buckets_named_at_run_time() {
             .unwrap()
             .config
             .metadata
-            .get(SCHEMA_METADATA_KEY)
-            .map(String::as_str),
-        Fleet::spec().schema_value()
+            .get(SCHEMA_METADATA_KEY),
+        Fleet::spec()
+            .schema_value()
+            .map(natskv::Schema::to_text)
+            .as_ref()
     );
 
     // Independent buckets.

@@ -490,12 +490,17 @@ impl Schema {
                 kind.to_owned()
             })
             .collect();
-        self.families.push(FamilySchema {
+        let family = FamilySchema {
             pattern: parsed,
             kinds,
             codec: C::NAME.to_owned(),
             value: C::shape(),
-        });
+        };
+        // Kept sorted by pattern: a declaration's field order is not part of its schema.
+        let at = self
+            .families
+            .partition_point(|f| f.pattern() < family.pattern());
+        self.families.insert(at, family);
         self
     }
 
@@ -548,16 +553,12 @@ impl Schema {
 
     /// The schema as stored: JSON, families sorted by pattern.
     pub fn to_text(&self) -> String {
-        let sorted = |families: &[FamilySchema]| {
-            let mut stored: Vec<StoredFamily> =
-                families.iter().map(FamilySchema::to_stored).collect();
-            stored.sort_by(|a, b| a.pattern.cmp(&b.pattern));
-            stored
-        };
+        let stored =
+            |families: &[FamilySchema]| families.iter().map(FamilySchema::to_stored).collect();
         let stored = Stored {
             natskv: VERSION,
-            families: sorted(&self.families),
-            removed: sorted(&self.removed),
+            families: stored(&self.families),
+            removed: stored(&self.removed),
         };
         serde_json::to_string(&stored).unwrap_or_default()
     }
@@ -579,10 +580,12 @@ impl Schema {
             ));
         }
         let read = |families: Vec<StoredFamily>| {
-            families
+            let mut read = families
                 .into_iter()
                 .map(FamilySchema::from_stored)
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            read.sort_by(|a, b| a.pattern().cmp(b.pattern()));
+            Ok::<_, String>(read)
         };
         Ok(Some(Self {
             families: read(stored.families)?,
@@ -684,6 +687,8 @@ impl Schema {
             families = kept;
             removed.extend(gone);
         }
+        families.sort_by(|a, b| a.pattern().cmp(b.pattern()));
+        removed.sort_by(|a, b| a.pattern().cmp(b.pattern()));
         Schema {
             families,
             removed,
