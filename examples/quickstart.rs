@@ -70,20 +70,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // Create the bucket, or bring the server's configuration to the declared one.
     let fleet = Fleet::ensure(&nats).await?;
     let status = fleet.status().await?;
-    let families: Vec<String> = Fleet::spec()
-        .schema_value()
-        .map(|schema| {
-            let family = |f: &natskv::FamilySchema| format!("{} ({})", f.pattern(), f.codec());
-            schema.families().iter().map(family).collect()
-        })
-        .unwrap_or_default();
     println!(
         "bucket `{}`: history {}, ttl {:?}, {:?} storage, families {}",
         status.name,
         status.history,
         status.ttl,
         status.storage,
-        families.join(", "),
+        families(&Fleet::spec()),
     );
 
     // Typed writes and reads: the key renders to `site.paris.device.7`.
@@ -208,4 +201,18 @@ async fn connect() -> Result<(natskv::Guarded, Option<NatsServer>), Box<dyn Erro
     );
     let nats = natskv::connect(server.url()).await?;
     Ok((nats, Some(server)))
+}
+
+/// The declared families with their codecs, as the bucket's stored schema names them.
+fn families(spec: &natskv::BucketSpec) -> String {
+    let Some(schema) = spec.schema_value() else {
+        return "-".to_owned();
+    };
+    let family = |f: &natskv::FamilySchema| format!("{} ({})", f.pattern(), f.codec());
+    schema
+        .families()
+        .iter()
+        .map(family)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

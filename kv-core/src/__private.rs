@@ -68,6 +68,17 @@ pub trait BucketField: Sized {
 
     /// The bucket the field was bound in.
     fn bucket(&self) -> &Bucket;
+
+    /// Adds the field's family to a derived schema, opting into a breaking change of its
+    /// values when the field says `breaking`.
+    fn add_to_schema(schema: Schema, pattern: &str, breaking: bool) -> Schema {
+        let schema = schema.family::<Self::Key, Self::Value, Self::ValueCodec>(pattern);
+        if breaking {
+            schema.allow_breaking(pattern)
+        } else {
+            schema
+        }
+    }
 }
 
 impl<K: KvKey, V, C: Codec<V>, M: Mode> BucketField for Family<K, V, C, M> {
@@ -315,21 +326,6 @@ pub const fn to_u8(value: u64) -> u8 {
         u8::MAX
     } else {
         value as u8
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Schema
-// ---------------------------------------------------------------------------------------------
-
-/// Adds the family of field type `F` (a [`Family`] or [`Single`]) to a derived schema, opting
-/// into a breaking change of its values when the field says `breaking`.
-pub fn schema_family<F: BucketField>(schema: Schema, pattern: &str, breaking: bool) -> Schema {
-    let schema = schema.family::<F::Key, F::Value, F::ValueCodec>(pattern);
-    if breaking {
-        schema.allow_breaking(pattern)
-    } else {
-        schema
     }
 }
 

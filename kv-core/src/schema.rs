@@ -51,6 +51,9 @@ use crate::pattern::{KeyPattern, Segment};
 /// The version of the stored schema's format.
 const VERSION: u32 = 3;
 
+/// The parameter kind of a removed family the bucket never stored.
+const UNKNOWN_KIND: &str = "?";
+
 /// The shape of a family's values as serde writes them, in a small JSON language: a primitive
 /// is its name (`"u32"`, `"str"`, `"bytes"`, `"unit"`, ...), and containers are
 /// `{"option": s}`, `{"seq": s}`, `{"map": [k, v]}`, `{"tuple": [s, ...]}`,
@@ -615,7 +618,13 @@ impl Schema {
         let pattern = family.pattern().to_owned();
         let identity = family.identity();
         let Some(found) = stored.families.iter().find(|s| s.identity() == identity) else {
-            if stored.removed.iter().any(|s| s.identity() == identity) {
+            // A removed family is matched by its places alone: a declaration may remove a
+            // family the bucket never stored, whose parameter kinds it cannot know.
+            if stored
+                .removed
+                .iter()
+                .any(|s| s.pattern.same_places(&family.pattern))
+            {
                 return Some(SchemaDifference::Removed { pattern });
             }
             let overlapping = stored
@@ -685,7 +694,18 @@ impl Schema {
                 .into_iter()
                 .partition(|family| Self::names(pattern, family));
             families = kept;
-            removed.extend(gone);
+            let remembered = removed.iter().any(|family| Self::names(pattern, family));
+            match KeyPattern::parse(pattern) {
+                // Remembered even when the bucket never stored it, so that an older
+                // declaration cannot bring it back; its kinds are unknown.
+                Ok(parsed) if gone.is_empty() && !remembered => removed.push(FamilySchema {
+                    kinds: vec![UNKNOWN_KIND.to_owned(); parsed.param_count()],
+                    pattern: parsed,
+                    codec: String::new(),
+                    value: None,
+                }),
+                _ => removed.extend(gone),
+            }
         }
         families.sort_by(|a, b| a.pattern().cmp(b.pattern()));
         removed.sort_by(|a, b| a.pattern().cmp(b.pattern()));

@@ -758,16 +758,18 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
         writable: writable.get(),
         republish: republish_attr.get(),
         placement: placement_attr.get(),
-        removed: removed
-            .get()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|lit| {
-                let pattern = parsed_pattern(cx, &lit);
-                (lit, pattern)
-            })
-            .collect(),
+        removed: with_patterns(cx, removed.get().unwrap_or_default()),
     }
+}
+
+/// Each literal with its pattern when it parses (errors reported at the literal).
+fn with_patterns(cx: &Ctxt, lits: Vec<LitStr>) -> Vec<(LitStr, Option<KeyPattern>)> {
+    lits.into_iter()
+        .map(|lit| {
+            let pattern = parsed_pattern(cx, &lit);
+            (lit, pattern)
+        })
+        .collect()
 }
 
 /// The pattern of `lit`, or `None` with the error reported at it.

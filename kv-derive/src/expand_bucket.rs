@@ -432,9 +432,15 @@ fn schema(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
     let families = decl.fields().iter().filter_map(|field| {
         let key = field.key.as_ref()?;
         let (pattern, breaking) = (&key.lit, key.breaking);
-        let ty = field.ty;
+        // Spanned over the field's type like its other obligations, so that a type that is not
+        // a family is reported once.
+        let add = around(
+            field.ty,
+            quote!(<),
+            quote!(as #p::BucketField>::add_to_schema),
+        );
         Some(quote! {
-            let #schema = #p::schema_family::<#ty>(#schema, #pattern, #breaking);
+            let #schema = #add(#schema, #pattern, #breaking);
         })
     });
     let removed = decl

@@ -272,8 +272,8 @@ fn the_schema_covers_what_is_on_the_wire() {
     // Each family by its field type (key, value and codec are read from it when `spec()` runs),
     // its pattern and its opt-in; then the removed families.
     for part in [
-        "schema_family :: < Family < u32 , State > > (__kv_schema , \"d.{id}\" , true)",
-        "schema_family :: < Single < bool > > (__kv_schema , \"m\" , false)",
+        "< Family < u32 , State > as :: natskv :: __private :: BucketField > :: add_to_schema (__kv_schema , \"d.{id}\" , true)",
+        "< Single < bool > as :: natskv :: __private :: BucketField > :: add_to_schema (__kv_schema , \"m\" , false)",
         "Schema :: removed (__kv_schema , \"old.{id}\")",
     ] {
         assert!(schema.contains(part), "{part} in {schema}");

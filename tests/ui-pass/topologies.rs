@@ -65,8 +65,8 @@ pub struct AllSitesReadOnly {
     pub sites: Family<String, u32, MsgPack, ReadOnly>,
 }
 
-fn schema(spec: &BucketSpec) -> String {
-    spec.schema_value().expect("a derived spec has a schema").to_owned()
+fn schema(spec: &BucketSpec) -> natskv::Schema {
+    spec.schema_value().expect("a derived spec has a schema").clone()
 }
 
 fn main() {

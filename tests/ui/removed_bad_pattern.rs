@@ -1,0 +1,10 @@
+use natskv::{Family, KvBucket};
+
+#[derive(KvBucket)]
+#[kv(bucket = "fleet", removed = ["legacy..{id}"])]
+struct Fleet {
+    #[kv(key = "device.{id}")]
+    devices: Family<u32, bool>,
+}
+
+fn main() {}
