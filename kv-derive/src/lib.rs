@@ -66,6 +66,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `mirror(...)` | makes the bucket a read-only mirror of one origin (see below); at most once | none |
 /// | `source(...)` | makes the bucket an aggregate taking the keys of this origin; once per origin | none |
 /// | `writable` | lets an aggregate take writes of its own (bare means `true`; only with `source`) | `false` |
+/// | `removed = ["pattern", ...]` | families of earlier declarations this one removes from the stored schema (see `natskv::schema`) | none |
 ///
 /// # Mirrors and aggregates (ADR-8)
 ///
@@ -103,7 +104,8 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// Each field is a `natskv::Family<K, V>` (every key of a pattern with parameters, keys of type
 /// `K`, values of type `V`) or a `natskv::Single<V>` (one key), with the key pattern in
-/// `#[kv(key = "...")]`. A pattern is `.`-separated tokens of `A-Z a-z 0-9 - _ / =`, where a token
+/// `#[kv(key = "...")]` (and `breaking` to opt into a value change older readers cannot decode;
+/// see `natskv::schema`). A pattern is `.`-separated tokens of `A-Z a-z 0-9 - _ / =`, where a token
 /// may be a whole parameter `{name}` naming a field of the key type, and the last token may be a
 /// tail parameter `{name..}`: a `natskv::KeyPath` of one or more tokens, for keys of any depth
 /// (`config.{path..}` holds `config.a` and `config.a.b.c`). Doc comments on the fields stay on
