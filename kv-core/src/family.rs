@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt};
 use crate::bucket::Bucket;
 use crate::codec::{Codec, MsgPack};
 use crate::direct;
-use crate::entry::{Entry, Operation, RawEntry};
+use crate::entry::{Current, Entry, Operation, RawEntry};
 use crate::error::{Error, Result};
 use crate::key::{KeyError, KeyFilter, KvKey, bind_params, parse_key, render_key};
 use crate::mode::{Mode, PerKeyTtl, ReadWrite, Writable};
@@ -167,18 +167,23 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         })
     }
 
+    /// Decodes a stored value; one that does not decode is [`Error::Codec`] with its key and
+    /// revision.
+    fn decode_value(&self, raw: &RawEntry) -> Result<V> {
+        C::decode(&raw.payload).map_err(|source| Error::Codec {
+            bucket: self.bucket.name().to_owned(),
+            key: raw.key.clone(),
+            revision: Some(raw.revision),
+            decoding: true,
+            source,
+        })
+    }
+
     /// Turns a raw entry into a typed one; `with_value` is false for meta-only reads.
     pub(crate) fn decode(&self, raw: &RawEntry, with_value: bool) -> Result<Entry<K, V>> {
         let key = self.parse_stored(raw)?;
         let value = if with_value && raw.operation == Operation::Put {
-            let value = C::decode(&raw.payload).map_err(|source| Error::Codec {
-                bucket: self.bucket.name().to_owned(),
-                key: raw.key.clone(),
-                revision: Some(raw.revision),
-                decoding: true,
-                source,
-            })?;
-            Some(value)
+            Some(self.decode_value(raw)?)
         } else {
             None
         };
@@ -193,6 +198,17 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         })
     }
 
+    /// Turns a raw put into a key's live value (the caller has checked it is no marker).
+    fn decode_current(&self, raw: &RawEntry) -> Result<Current<K, V>> {
+        Ok(Current {
+            key: self.parse_stored(raw)?,
+            value: self.decode_value(raw)?,
+            revision: raw.revision,
+            created: raw.created,
+            bucket: self.bucket.shared_name(),
+        })
+    }
+
     fn encode(&self, key: &str, value: &V) -> Result<Bytes> {
         C::encode(value).map_err(|source| Error::Codec {
             bucket: self.bucket.name().to_owned(),
@@ -203,15 +219,15 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         })
     }
 
-    /// The key's latest value, or `None` when the key has none (never written, deleted or
-    /// purged: [`latest`](Self::latest) tells these apart). Read with a direct get, which any
-    /// replica answers; on a bucket without direct gets (as nats-py creates them), from the
-    /// stream's leader.
+    /// The key's latest value with its revision, as a [`Current`], or `None` when the key has
+    /// none (never written, deleted or purged: [`latest`](Self::latest) tells these apart).
+    /// Read with a direct get, which any replica answers; on a bucket without direct gets (as
+    /// nats-py creates them), from the stream's leader.
     ///
     /// ```no_run
     /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
-    /// if let Some(entry) = sessions.get(&"abc".to_owned()).await? {
-    ///     println!("revision {}: {:?}", entry.revision, entry.value);
+    /// if let Some(current) = sessions.get(&"abc".to_owned()).await? {
+    ///     println!("revision {}: {:?}", current.revision, current.value);
     /// }
     /// # Ok(()) }
     /// ```
@@ -222,14 +238,18 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     ///
     /// # Cancel safety
     /// Cancel safe: it only reads.
-    pub async fn get(&self, key: &K) -> Result<Option<Entry<K, V>>> {
-        Ok(self.latest(key).await?.filter(|entry| !entry.is_marker()))
+    pub async fn get(&self, key: &K) -> Result<Option<Current<K, V>>> {
+        let rendered = self.key(key)?;
+        match self.bucket.last(&rendered).await? {
+            Some(raw) if raw.operation == Operation::Put => self.decode_current(&raw).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// The key's latest entry, delete and purge markers included: a marker's `value` is `None`,
     /// and its revision, operation and time say how and when the key lost its value. `None`
     /// only for a key that was never written (or whose every revision is gone). [`get`] reads
-    /// the same entry and leaves markers out.
+    /// the same entry and returns only a value, as a [`Current`].
     ///
     /// ```no_run
     /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
@@ -256,8 +276,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         }
     }
 
-    /// The latest entries of many keys at once, one result per key in the order given: `None`
-    /// for a key without a live value, an [`Error::InvalidKey`] or [`Error::Codec`] item for a
+    /// The latest values of many keys at once, one result per key in the order given: its
+    /// [`Current`], `None` for a key without a live value, an [`Error::InvalidKey`] or [`Error::Codec`] item for a
     /// key that cannot be rendered or a value that does not decode (one bad key never hides the
     /// others). Read without a consumer, through batch direct gets (ADR-31, nats-server 2.12+;
     /// 1,024 keys per request, those after the first sent together), as one consistent
@@ -268,7 +288,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
     /// let keys = ["a".to_owned(), "b".to_owned()];
     /// for (key, entry) in keys.iter().zip(sessions.get_many(&keys).await?) {
-    ///     println!("{key}: {:?}", entry?.map(|e| e.revision));
+    ///     println!("{key}: {:?}", entry?.map(|current| current.revision));
     /// }
     /// # Ok(()) }
     /// ```
@@ -282,7 +302,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     pub async fn get_many<'k>(
         &self,
         keys: impl IntoIterator<Item = &'k K>,
-    ) -> Result<Vec<Result<Option<Entry<K, V>>>>>
+    ) -> Result<Vec<Result<Option<Current<K, V>>>>>
     where
         K: 'k,
     {
@@ -318,18 +338,18 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         Ok(positions
             .into_iter()
             .map(|slot| match &latest[slot?] {
-                Some(raw) if raw.operation == Operation::Put => self.decode(raw, true).map(Some),
+                Some(raw) if raw.operation == Operation::Put => self.decode_current(raw).map(Some),
                 _ => Ok(None),
             })
             .collect())
     }
 
-    /// The latest entries of every key matching a partial key (all devices of one site), as
-    /// one consistent snapshot: every write up to the revision it reports is reflected, none
-    /// after it. Keys without a live value (deleted or purged) are left out; a value that does
-    /// not decode is an [`Error::Codec`] item and a key that does not parse into `K` an
-    /// [`Error::ForeignKey`] item (of kind `InvalidKey`), in place of their entries. Entries
-    /// come in revision order.
+    /// The latest values of every key matching a partial key (all devices of one site), each
+    /// a [`Current`], as one consistent snapshot: every write up to the revision it reports is
+    /// reflected, none after it. Keys without a live value (deleted or purged) are left out; a
+    /// value that does not decode is an [`Error::Codec`] item and a key that does not parse
+    /// into `K` an [`Error::ForeignKey`] item (of kind `InvalidKey`), in place of their
+    /// values. Items come in revision order.
     ///
     /// Read without a consumer, through batch direct gets (ADR-31 `multi_last`, nats-server
     /// 2.12+): one request when at most 1,024 keys match; beyond that, one stream-info request
@@ -363,7 +383,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         latest.sort_unstable_by_key(|raw| raw.revision);
         Ok(Snapshot {
             revision,
-            entries: latest.iter().map(|raw| self.decode(raw, true)).collect(),
+            entries: latest.iter().map(|raw| self.decode_current(raw)).collect(),
         })
     }
 
@@ -407,7 +427,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// # Cancel safety
     /// Cancel safe: it only reads.
     pub async fn value(&self, key: &K) -> Result<Option<V>> {
-        Ok(self.get(key).await?.and_then(|e| e.value))
+        Ok(self.get(key).await?.map(|current| current.value))
     }
 
     /// The key's entry at `revision`, markers included (their value is `None`); `None` when the
@@ -811,7 +831,7 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
     }
 }
 
-/// The latest entries of the keys matching a partial key, as of one revision: see
+/// The latest values of the keys matching a partial key, as of one revision: see
 /// [`Family::get_matching`].
 #[derive(Debug)]
 #[non_exhaustive]
@@ -819,9 +839,9 @@ pub struct Snapshot<K, V> {
     /// The revision the snapshot is as of: every write at or below it is reflected, none
     /// above it (0 for a bucket that was never written).
     pub revision: u64,
-    /// One item per key with a live value, in revision order: its entry, or the error that
-    /// kept it from being one (a value that does not decode, a key that does not parse).
-    pub entries: Vec<Result<Entry<K, V>>>,
+    /// One item per key with a live value, in revision order: its value, or the error that
+    /// kept it from being read (a value that does not decode, a key that does not parse).
+    pub entries: Vec<Result<Current<K, V>>>,
 }
 
 /// The revisions of one key, oldest first: see [`Family::history`].

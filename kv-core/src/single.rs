@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::bucket::Bucket;
 use crate::codec::{Codec, MsgPack};
-use crate::entry::Entry;
+use crate::entry::{Current, Entry};
 use crate::error::Result;
 use crate::family::{Family, History};
 use crate::mode::{Mode, PerKeyTtl, ReadWrite, Writable};
@@ -58,7 +58,7 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
     ///
     /// # Errors
     /// As [`Family::get`].
-    pub async fn get(&self) -> Result<Option<Entry<(), V>>> {
+    pub async fn get(&self) -> Result<Option<Current<(), V>>> {
         self.family.get(&()).await
     }
 

@@ -176,7 +176,7 @@ where
         attempts += 1;
         let current = family.get(key).await?;
         let (read, value) = match current {
-            Some(entry) => (Some(entry.revision), entry.value),
+            Some(current) => (Some(current.revision), Some(current.value)),
             None => (None, None),
         };
         let value = match f(value) {
