@@ -384,7 +384,8 @@ where
     C: Codec<V>,
     M: Mode,
 {
-    /// A live cache of the key's value: `get(&())`. See [`Cache`].
+    /// A live cache of the key's value, read with `get(&())`: see [`Cache`]. As
+    /// [`Family::cache`].
     ///
     /// ```no_run
     /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
@@ -395,10 +396,11 @@ where
     /// ```
     ///
     /// # Errors
-    /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
+    /// [`Error::BucketNotFound`] and the server's errors when the cache's watch cannot be
+    /// started.
     ///
     /// # Cancel safety
-    /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
+    /// Cancel safe: a consumer created before the cancel is deleted in the background.
     pub async fn cache(&self) -> Result<Cache<(), V>> {
         self.as_family().cache().await
     }

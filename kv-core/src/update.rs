@@ -269,7 +269,10 @@ impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K,
 }
 
 impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
-    /// See [`Family::update_with`].
+    /// Changes the key's value in place with a compare-and-set loop: reads it, calls `f` on it,
+    /// writes it back only if nobody wrote in between, and otherwise starts over
+    /// ([`RetryPolicy`]). Returns what it wrote, or `None`, writing nothing, when the key has
+    /// no value. As [`Family::update_with`].
     ///
     /// ```no_run
     /// # async fn demo(visits: kv_core::Single<u64>) -> kv_core::Result<()> {
@@ -278,7 +281,9 @@ impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// As [`Family::update_with`].
+    /// [`Error::WrongRevision`] when every attempt lost its race; [`Error::Codec`] when the
+    /// stored value does not decode (nothing is written); otherwise as
+    /// [`Single::get`] and [`Single::update`].
     ///
     /// # Cancel safety
     /// Not cancel safe: a value may be written even if the future is dropped.
@@ -289,7 +294,9 @@ impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
         self.as_family().update_with(&(), f)
     }
 
-    /// See [`Family::upsert_with`].
+    /// Like [`update_with`](Self::update_with), also when the key has no value: `f` gets the
+    /// current value, or `None`, and returns the new one, which is created when the key had
+    /// none and compare-and-set otherwise. Returns what it wrote. As [`Family::upsert_with`].
     ///
     /// ```no_run
     /// # async fn demo(visits: kv_core::Single<u64>) -> kv_core::Result<()> {
@@ -298,7 +305,7 @@ impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// As [`Family::upsert_with`].
+    /// As [`update_with`](Self::update_with).
     ///
     /// # Cancel safety
     /// Not cancel safe: a value may be written even if the future is dropped.

@@ -269,7 +269,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
 }
 
 impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
-    /// Watches the key: its latest entry, then every update. See [`Family::watch`].
+    /// Watches the key: its latest entry, then every update, markers included, as a [`Watch`]
+    /// that never ends on its own. As [`Family::watch`].
     ///
     /// ```no_run
     /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
@@ -282,15 +283,16 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// As [`WatchBuilder::start`].
+    /// [`Error::BucketNotFound`] and the server's errors when the watch's consumer cannot be
+    /// created.
     ///
     /// # Cancel safety
-    /// As [`WatchBuilder::start`].
+    /// Cancel safe: a consumer created before the cancel is deleted in the background.
     pub async fn watch(&self) -> Result<Watch<(), V, C, M>> {
         self.as_family().watch(&()).await
     }
 
-    /// A watch on the key, with options: see [`WatchBuilder`].
+    /// A watch on the key, with options: see [`WatchBuilder`]. As [`Family::watch_with`].
     ///
     /// ```no_run
     /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
