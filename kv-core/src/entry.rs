@@ -90,7 +90,7 @@ impl<K, V> Entry<K, V> {
 /// never a delete or purge marker, so its value is there without another unwrap.
 ///
 /// ```no_run
-/// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+/// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
 /// if let Some(current) = sessions.get(&"abc".to_owned()).await? {
 ///     println!("{} bytes at revision {}", current.value.len(), current.revision);
 /// }

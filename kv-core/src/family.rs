@@ -78,8 +78,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// Binds the key pattern `pattern` of `bucket` to the key type `K`.
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// use kv_core::{Bucket, BucketSpec, Family};
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// use natskv::{Bucket, BucketSpec, Family};
     /// let bucket = Bucket::ensure(&nats, &BucketSpec::new("sessions")).await?;
     /// let sessions: Family<String, Vec<u8>> = Family::bind(&bucket, "session.{id}")?;
     /// # Ok(()) }
@@ -225,7 +225,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// nats-py creates them), from the stream's leader.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// if let Some(current) = sessions.get(&"abc".to_owned()).await? {
     ///     println!("revision {}: {:?}", current.revision, current.value);
     /// }
@@ -252,7 +252,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// the same entry and returns only a value, as a [`Current`].
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// if let Some(entry) = sessions.latest(&"abc".to_owned()).await? {
     ///     if entry.is_marker() {
     ///         println!("{:?} at revision {}", entry.operation, entry.revision);
@@ -277,18 +277,18 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     }
 
     /// The latest values of many keys at once, one result per key in the order given: its
-    /// [`Current`], `None` for a key without a live value, an [`Error::InvalidKey`] or [`Error::Codec`] item for a
-    /// key that cannot be rendered or a value that does not decode (one bad key never hides the
-    /// others). Read without a consumer, through batch direct gets (ADR-31, nats-server 2.12+;
-    /// 1,024 keys per request, those after the first sent together), as one consistent
-    /// snapshot: every entry as of the same revision. On older servers, or buckets without
-    /// direct gets, the keys are read one by one.
+    /// [`Current`], `None` for a key without a live value, an [`Error::InvalidKey`] or
+    /// [`Error::Codec`] item for a key that cannot be rendered or a value that does not decode
+    /// (one bad key never hides the others). Read without a consumer, through batch direct
+    /// gets (ADR-31, nats-server 2.12+; 1,024 keys per request, those after the first sent
+    /// together), as one consistent snapshot: every value as of the same revision. On older
+    /// servers, or buckets without direct gets, the keys are read one by one.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let keys = ["a".to_owned(), "b".to_owned()];
-    /// for (key, entry) in keys.iter().zip(sessions.get_many(&keys).await?) {
-    ///     println!("{key}: {:?}", entry?.map(|current| current.revision));
+    /// for (key, current) in keys.iter().zip(sessions.get_many(&keys).await?) {
+    ///     println!("{key}: {:?}", current?.map(|current| current.revision));
     /// }
     /// # Ok(()) }
     /// ```
@@ -358,8 +358,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// consumer, which is deleted before the call returns.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
-    /// let all = sessions.get_matching(kv_core::KeyFilter::any()).await?;
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
+    /// let all = sessions.get_matching(natskv::KeyFilter::any()).await?;
     /// println!("{} sessions as of revision {}", all.entries.len(), all.revision);
     /// # Ok(()) }
     /// ```
@@ -416,7 +416,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// The key's latest value alone.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let value: Option<Vec<u8>> = sessions.value(&"abc".to_owned()).await?;
     /// # Ok(()) }
     /// ```
@@ -434,7 +434,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// revision does not exist or belongs to another key.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let old = sessions.get_revision(&"abc".to_owned(), 3).await?;
     /// # Ok(()) }
     /// ```
@@ -456,8 +456,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// after the latest. Each entry's `delta` counts the newer entries still to come.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
     /// let all: Vec<_> = sessions.history(&"abc".to_owned()).await?.try_collect().await?;
     /// # Ok(()) }
     /// ```
@@ -493,9 +493,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// (of kind `InvalidKey`).
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
-    /// let ids: Vec<String> = sessions.keys(kv_core::KeyFilter::any()).await?.try_collect().await?;
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
+    /// let ids: Vec<String> = sessions.keys(natskv::KeyFilter::any()).await?.try_collect().await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -566,7 +566,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Writes the key's value and returns its revision.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let revision = sessions.put(&"abc".to_owned(), &vec![1, 2, 3]).await?;
     /// # Ok(()) }
     /// ```
@@ -602,7 +602,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// one wins), each once the one before it is answered.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let keys = ["a".to_owned(), "b".to_owned()];
     /// let values = [vec![1], vec![2]];
     /// for (key, revision) in keys.iter().zip(sessions.put_many(keys.iter().zip(&values)).await?) {
@@ -638,7 +638,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// the first writer wins.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let revision = sessions.create(&"abc".to_owned(), &vec![1]).await?;
     /// # Ok(()) }
     /// ```
@@ -656,7 +656,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Compare-and-set: writes the value only if the key's latest revision is `revision`.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let key = "abc".to_owned();
     /// let rev = sessions.put(&key, &vec![1]).await?;
     /// let rev = sessions.update(&key, &vec![2], rev).await?;
@@ -678,7 +678,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// revision.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.delete(&"abc".to_owned()).await?;
     /// # Ok(()) }
     /// ```
@@ -695,7 +695,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Deletes the key only if its latest revision is `revision`.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.delete_if(&"abc".to_owned(), 7).await?;
     /// # Ok(()) }
     /// ```
@@ -713,7 +713,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Purges the key: removes every revision and leaves one purge marker.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.purge(&"abc".to_owned()).await?;
     /// # Ok(()) }
     /// ```
@@ -730,7 +730,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Purges the key only if its latest revision is `revision`.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.purge_if(&"abc".to_owned(), 7).await?;
     /// # Ok(()) }
     /// ```
@@ -749,7 +749,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// revision.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.revert(&"abc".to_owned(), 3).await?;
     /// # Ok(()) }
     /// ```
@@ -783,7 +783,7 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
     /// [`Operation::Purge`]. The server raises a TTL below the bucket's limit-marker TTL to it.
     ///
     /// ```no_run
-    /// # async fn demo(locks: kv_core::Family<String, String, kv_core::MsgPack, kv_core::PerKeyTtl>) -> kv_core::Result<()> {
+    /// # async fn demo(locks: natskv::Family<String, String, natskv::MsgPack, natskv::PerKeyTtl>) -> natskv::Result<()> {
     /// locks.create_with_ttl(&"leader".to_owned(), &"me".to_owned(), std::time::Duration::from_secs(10)).await?;
     /// # Ok(()) }
     /// ```
@@ -802,7 +802,7 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
     /// As [`purge`](Self::purge), and the purge marker itself expires after `ttl`.
     ///
     /// ```no_run
-    /// # async fn demo(locks: kv_core::Family<String, String, kv_core::MsgPack, kv_core::PerKeyTtl>) -> kv_core::Result<()> {
+    /// # async fn demo(locks: natskv::Family<String, String, natskv::MsgPack, natskv::PerKeyTtl>) -> natskv::Result<()> {
     /// locks.purge_with_ttl(&"leader".to_owned(), std::time::Duration::from_secs(60)).await?;
     /// # Ok(()) }
     /// ```

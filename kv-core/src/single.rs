@@ -37,8 +37,8 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
     /// Binds the literal key `key` of `bucket`: the single-key form of [`Family::bind`].
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// use kv_core::{Bucket, BucketSpec, Single};
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// use natskv::{Bucket, BucketSpec, Single};
     /// let bucket = Bucket::ensure(&nats, &BucketSpec::new("settings")).await?;
     /// let maintenance: Single<bool> = Single::bind(&bucket, "maintenance")?;
     /// # Ok(()) }
@@ -67,7 +67,7 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
     /// [`Family::get`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// if let Some(current) = maintenance.get().await? {
     ///     println!("maintenance {} since revision {}", current.value, current.revision);
     /// }
@@ -90,7 +90,7 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
     /// when the key was never written. As [`Family::latest`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// if let Some(entry) = maintenance.latest().await? {
     ///     println!("{:?} at revision {}", entry.operation, entry.revision);
     /// }
@@ -109,7 +109,7 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
     /// The key's latest value alone, or `None` when it has none. As [`Family::value`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// let on = maintenance.value().await?.unwrap_or(false);
     /// # Ok(()) }
     /// ```
@@ -127,7 +127,7 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
     /// the revision does not exist or belongs to another key. As [`Family::get_revision`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// let old = maintenance.get_revision(3).await?;
     /// # Ok(()) }
     /// ```
@@ -145,8 +145,8 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
     /// after the latest. As [`Family::history`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
     /// let all: Vec<_> = maintenance.history().await?.try_collect().await?;
     /// # Ok(()) }
     /// ```
@@ -168,7 +168,7 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// also across a failover.
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// let revision = maintenance.put(&true).await?;
     /// # Ok(()) }
     /// ```
@@ -192,7 +192,7 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// purge marker); returns its revision. As [`Family::create`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// let revision = maintenance.create(&false).await?;
     /// # Ok(()) }
     /// ```
@@ -211,7 +211,7 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// returns the new revision. As [`Family::update`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// let revision = maintenance.put(&true).await?;
     /// maintenance.update(&false, revision).await?;
     /// # Ok(()) }
@@ -231,7 +231,7 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// marker's revision. As [`Family::delete`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// maintenance.delete().await?;
     /// # Ok(()) }
     /// ```
@@ -252,7 +252,7 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// revision. As [`Family::delete_if`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// maintenance.delete_if(7).await?;
     /// # Ok(()) }
     /// ```
@@ -270,7 +270,7 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// marker's revision. As [`Family::purge`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// maintenance.purge().await?;
     /// # Ok(()) }
     /// ```
@@ -288,7 +288,7 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// revision. As [`Family::purge_if`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// maintenance.purge_if(7).await?;
     /// # Ok(()) }
     /// ```
@@ -306,7 +306,7 @@ impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// revision. As [`Family::revert`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// maintenance.revert(3).await?;
     /// # Ok(()) }
     /// ```
@@ -328,7 +328,7 @@ impl<V, C: Codec<V>> Single<V, C, PerKeyTtl> {
     /// [`Family::create_with_ttl`].
     ///
     /// ```no_run
-    /// # async fn demo(leader: kv_core::Single<String, kv_core::MsgPack, kv_core::PerKeyTtl>) -> kv_core::Result<()> {
+    /// # async fn demo(leader: natskv::Single<String, natskv::MsgPack, natskv::PerKeyTtl>) -> natskv::Result<()> {
     /// leader.create_with_ttl(&"me".to_owned(), std::time::Duration::from_secs(10)).await?;
     /// # Ok(()) }
     /// ```
@@ -347,7 +347,7 @@ impl<V, C: Codec<V>> Single<V, C, PerKeyTtl> {
     /// [`Family::purge_with_ttl`].
     ///
     /// ```no_run
-    /// # async fn demo(leader: kv_core::Single<String, kv_core::MsgPack, kv_core::PerKeyTtl>) -> kv_core::Result<()> {
+    /// # async fn demo(leader: natskv::Single<String, natskv::MsgPack, natskv::PerKeyTtl>) -> natskv::Result<()> {
     /// leader.purge_with_ttl(std::time::Duration::from_secs(60)).await?;
     /// # Ok(()) }
     /// ```

@@ -52,8 +52,8 @@ impl<K, V, C, M, F> UpdateWith<'_, K, V, C, M, F> {
     /// Retries with `policy` rather than the default one.
     ///
     /// ```no_run
-    /// # async fn demo(counters: kv_core::Family<String, u64>) -> kv_core::Result<()> {
-    /// let policy = kv_core::RetryPolicy::default().attempts(5);
+    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
+    /// let policy = natskv::RetryPolicy::default().attempts(5);
     /// counters.update_with(&"hits".to_owned(), |n| *n += 1).retry(policy).await?;
     /// # Ok(()) }
     /// ```
@@ -116,8 +116,8 @@ impl<K, V, C, M, F> UpsertWith<'_, K, V, C, M, F> {
     /// Retries with `policy` rather than the default one.
     ///
     /// ```no_run
-    /// # async fn demo(counters: kv_core::Family<String, u64>) -> kv_core::Result<()> {
-    /// let policy = kv_core::RetryPolicy::default().attempts(100);
+    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
+    /// let policy = natskv::RetryPolicy::default().attempts(100);
     /// counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).retry(policy).await?;
     /// # Ok(()) }
     /// ```
@@ -212,7 +212,7 @@ impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K,
     ///
     /// ```no_run
     /// # #[derive(serde::Serialize, serde::Deserialize)] struct DeviceState { battery: u8 }
-    /// # async fn demo(devices: kv_core::Family<String, DeviceState>) -> kv_core::Result<()> {
+    /// # async fn demo(devices: natskv::Family<String, DeviceState>) -> natskv::Result<()> {
     /// let key = "sensor-1".to_owned();
     /// if let Some(done) = devices.update_with(&key, |s| s.battery -= 1).await? {
     ///     println!("battery {} at revision {}", done.value.battery, done.revision);
@@ -244,7 +244,7 @@ impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K,
     /// none (first writer wins, also over a delete marker) and compare-and-set otherwise.
     ///
     /// ```no_run
-    /// # async fn demo(counters: kv_core::Family<String, u64>) -> kv_core::Result<()> {
+    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
     /// let done = counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).await?;
     /// println!("{} hits", done.value);
     /// # Ok(()) }
@@ -275,7 +275,7 @@ impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// no value. As [`Family::update_with`].
     ///
     /// ```no_run
-    /// # async fn demo(visits: kv_core::Single<u64>) -> kv_core::Result<()> {
+    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
     /// visits.update_with(|n| *n += 1).await?;
     /// # Ok(()) }
     /// ```
@@ -299,7 +299,7 @@ impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
     /// none and compare-and-set otherwise. Returns what it wrote. As [`Family::upsert_with`].
     ///
     /// ```no_run
-    /// # async fn demo(visits: kv_core::Single<u64>) -> kv_core::Result<()> {
+    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
     /// visits.upsert_with(|n| n.unwrap_or(0) + 1).await?;
     /// # Ok(()) }
     /// ```
