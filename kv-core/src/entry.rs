@@ -86,8 +86,11 @@ impl<K, V> Entry<K, V> {
     }
 }
 
-/// A key's live value: what [`get`](crate::Family::get) returns. Unlike an [`Entry`], it is
-/// never a delete or purge marker, so its value is there without another unwrap.
+/// A key's live value and its revision: what the reads that never yield a marker return
+/// ([`Family::get`](crate::Family::get), [`get_many`](crate::Family::get_many),
+/// [`get_matching`](crate::Family::get_matching), [`Single::get`](crate::Single::get)).
+/// Unlike an [`Entry`], it is never a delete or purge marker, so its value is there without
+/// another unwrap.
 ///
 /// ```no_run
 /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
