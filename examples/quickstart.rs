@@ -91,10 +91,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     let rev = fleet.devices.put(&key, &state).await?;
     println!("put {} -> revision {rev}", fleet.devices.key(&key)?);
-    if let Some(entry) = fleet.devices.get(&key).await? {
+    if let Some(current) = fleet.devices.get(&key).await? {
         println!(
             "get {:?} -> {:?} (revision {})",
-            entry.key, entry.value, entry.revision
+            current.key, current.value, current.revision
         );
     }
 

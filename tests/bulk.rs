@@ -37,7 +37,7 @@ fn by_key(snapshot: &Snapshot<DeviceKey, u64>) -> HashMap<DeviceKey, (u64, u64)>
         .iter()
         .map(|entry| {
             let entry = entry.as_ref().unwrap();
-            (entry.key.clone(), (entry.revision, entry.value.unwrap()))
+            (entry.key.clone(), (entry.revision, entry.value))
         })
         .collect()
 }
@@ -92,7 +92,7 @@ async fn get_many_answers_every_key_in_order() {
             n => {
                 let entry = result.as_ref().unwrap().as_ref().expect(key);
                 assert_eq!(entry.key, *key);
-                assert_eq!(entry.value, Some(n));
+                assert_eq!(entry.value, n);
             }
         }
     }
@@ -236,9 +236,9 @@ async fn get_matching_reads_the_live_keys_of_a_partial_key() {
         }
     }
     assert_eq!(values.len(), 3, "{values:?}");
-    assert_eq!(values[&0], (newer, Some(100)));
-    assert_eq!(values[&4].1, Some(4));
-    assert_eq!(values[&5].1, Some(5));
+    assert_eq!(values[&0], (newer, 100));
+    assert_eq!(values[&4].1, 4);
+    assert_eq!(values[&5].1, 5);
     assert_eq!(
         kinds,
         [
@@ -433,7 +433,7 @@ async fn bulk_reads_go_on_after_an_answer_cut_short() {
     );
     for (i, entry) in many.iter().enumerate() {
         let entry = entry.as_ref().unwrap().as_ref().expect("every key");
-        assert_eq!(entry.value.as_ref(), Some(&value(i)));
+        assert_eq!(entry.value, value(i));
     }
 
     let matching = fam.get_matching(KeyFilter::any()).await.unwrap();
@@ -441,7 +441,7 @@ async fn bulk_reads_go_on_after_an_answer_cut_short() {
     for entry in &matching.entries {
         let entry = entry.as_ref().unwrap();
         let i: usize = entry.key[1..].parse().unwrap();
-        assert_eq!(entry.value.as_ref(), Some(&value(i)));
+        assert_eq!(entry.value, value(i));
     }
 }
 
@@ -468,7 +468,7 @@ async fn get_many_on_a_replicated_bucket_reads_every_key() {
             .into_iter()
             .map(|e| {
                 let entry = e.unwrap().expect("every key was written");
-                assert_eq!(entry.value, Some(7));
+                assert_eq!(entry.value, 7);
                 entry.revision
             })
             .collect();

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use natskv::{
-    Bucket, BucketSpec, Error, ErrorKind, Family, KeyError, KeyFilter, KeyPart, KvKey, MsgPack,
-    Operation, Raw, Single, Storage,
+    Bucket, BucketSpec, Current, Entry, Error, ErrorKind, Family, KeyError, KeyFilter, KeyPart,
+    KvKey, MsgPack, Operation, Raw, Single, Storage,
 };
 use serde::{Deserialize, Serialize};
 
@@ -85,9 +85,8 @@ async fn put_get_and_pinned_reads() {
 
     let latest = fam.get(&k).await.unwrap().expect("latest");
     assert_eq!(latest.key, k);
-    assert_eq!(latest.value, Some(state(80)));
+    assert_eq!(latest.value, state(80));
     assert_eq!(latest.revision, r2);
-    assert_eq!(latest.operation, Operation::Put);
     assert_eq!(
         &*latest.bucket, "ops",
         "an entry says which bucket it came from"
@@ -244,6 +243,100 @@ async fn delete_and_purge_with_and_without_guards() {
     assert_eq!(history[0].operation, Operation::Purge);
 }
 
+/// `get` (and `get_many`, `get_matching`, `Single::get`) reads a key's live value as a
+/// `Current`, the value itself at the revision `latest` reads as an entry; a deleted or purged
+/// key is `None` from `get` and a marker from `latest`, and a marker does not convert into a
+/// `Current`: the conversion gives it back.
+#[tokio::test]
+async fn get_reads_the_current_value_and_latest_the_markers() {
+    let server = common::server().await;
+    let nats = common::connect(&server).await;
+    let fam = devices(&nats, BucketSpec::new("current").history(10)).await;
+    let (k, other) = (dev("oslo", 1), dev("oslo", 2));
+    fam.put(&k, &state(10)).await.unwrap();
+    let rev = fam.put(&k, &state(20)).await.unwrap();
+    let other_rev = fam.put(&other, &state(30)).await.unwrap();
+
+    let current: Current<DeviceKey, State> = fam.get(&k).await.unwrap().expect("a live value");
+    assert_eq!(
+        (&current.key, &current.value, current.revision),
+        (&k, &state(20), rev)
+    );
+    assert_eq!(&*current.bucket, "current");
+    let latest = fam.latest(&k).await.unwrap().expect("the same revision");
+    assert_eq!(latest.created, current.created);
+    assert_eq!(
+        Entry::from(current.clone()),
+        latest,
+        "the entry of that revision"
+    );
+    assert_eq!(Current::try_from(latest).unwrap(), current);
+    let theirs = fam.get(&other).await.unwrap().expect("a live value");
+    assert_eq!((theirs.value.battery, theirs.revision), (30, other_rev));
+
+    let many: Vec<Option<Current<DeviceKey, State>>> = fam
+        .get_many([&k, &dev("oslo", 3), &other])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(many, [Some(current.clone()), None, Some(theirs.clone())]);
+    let snapshot = fam.get_matching(KeyFilter::any()).await.unwrap();
+    let matching: Vec<Current<DeviceKey, State>> =
+        snapshot.entries.into_iter().map(Result::unwrap).collect();
+    assert_eq!(matching, [current, theirs]);
+
+    // Deleted: no value from `get`, the delete marker from `latest`.
+    let deleted = fam.delete(&k).await.unwrap();
+    assert_eq!(fam.get(&k).await.unwrap(), None);
+    assert!(
+        fam.get_many([&k]).await.unwrap()[0]
+            .as_ref()
+            .unwrap()
+            .is_none()
+    );
+    let marker = fam.latest(&k).await.unwrap().expect("the delete marker");
+    assert_eq!(
+        (marker.revision, marker.operation, &marker.value),
+        (deleted, Operation::Delete, &None)
+    );
+    let error = Current::try_from(marker.clone()).expect_err("a marker is no value");
+    assert_eq!(error.entry(), &marker);
+    assert_eq!(error.into_entry(), marker, "the marker is given back whole");
+
+    // Purged: the same, with the purge marker.
+    let purged = fam.purge(&other).await.unwrap();
+    assert_eq!(fam.get(&other).await.unwrap(), None);
+    let marker = fam.latest(&other).await.unwrap().expect("the purge marker");
+    assert_eq!(
+        (marker.revision, marker.operation),
+        (purged, Operation::Purge)
+    );
+    let error = Current::try_from(marker.clone()).expect_err("a marker is no value");
+    assert_eq!(error.into_entry(), marker);
+    assert!(
+        fam.get_matching(KeyFilter::any())
+            .await
+            .unwrap()
+            .entries
+            .is_empty()
+    );
+
+    // A single key reads the same way.
+    let flag: Single<u32> = Single::bind(fam.bucket(), "flag").unwrap();
+    let rev = flag.put(&5).await.unwrap();
+    let current = flag.get().await.unwrap().expect("the flag");
+    assert_eq!((current.value, current.revision), (5, rev));
+    let deleted = flag.delete().await.unwrap();
+    assert_eq!(flag.get().await.unwrap(), None);
+    let marker = flag.latest().await.unwrap().expect("the delete marker");
+    assert_eq!(
+        Current::try_from(marker).unwrap_err().entry().revision,
+        deleted
+    );
+}
+
 #[tokio::test]
 async fn history_lists_values_and_markers_with_delta() {
     let server = common::server().await;
@@ -304,7 +397,7 @@ async fn revert_restores_an_old_value() {
     let del = fam.delete(&k).await.unwrap();
     let r4 = fam.revert(&k, r1).await.unwrap();
     let now = fam.get(&k).await.unwrap().unwrap();
-    assert_eq!((now.revision, now.value), (r4, Some(state(1))));
+    assert_eq!((now.revision, now.value), (r4, state(1)));
     let err = fam.revert(&k, del).await.unwrap_err();
     assert_eq!(
         err.kind(),
@@ -573,7 +666,7 @@ async fn entries_are_readable_by_other_nats_clients_and_the_reverse() {
     let bytes = <MsgPack as natskv::Codec<State>>::encode(&state(7)).unwrap();
     let theirs = store.put("site.riga.device.2", bytes).await.unwrap();
     let ours = fam.get(&dev("riga", 2)).await.unwrap().unwrap();
-    assert_eq!((ours.revision, ours.value), (theirs, Some(state(7))));
+    assert_eq!((ours.revision, ours.value), (theirs, state(7)));
     store.purge("site.riga.device.2").await.unwrap();
     assert!(fam.get(&dev("riga", 2)).await.unwrap().is_none());
 }
@@ -875,7 +968,7 @@ async fn replicated_bucket_survives_a_node_loss() {
         }
     })
     .await;
-    assert_eq!(seen.value, Some(2));
+    assert_eq!(seen.value, 2);
 }
 
 #[tokio::test]

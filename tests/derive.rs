@@ -163,7 +163,7 @@ async fn typed_put_get_update_delete() {
     let rev = fleet.devices.put(&key, &state(90)).await.unwrap();
     let entry = fleet.devices.get(&key).await.unwrap().expect("a value");
     assert_eq!(entry.key, key);
-    assert_eq!(entry.value, Some(state(90)));
+    assert_eq!(entry.value, state(90));
     assert_eq!(entry.revision, rev);
 
     let next = fleet.devices.update(&key, &state(89), rev).await.unwrap();

@@ -63,7 +63,7 @@ async fn assert_stored(fam: &Readings, keys: &[String], values: &[Reading], revi
     for (((key, value), revision), entry) in keys.iter().zip(values).zip(revisions).zip(entries) {
         let entry = entry.unwrap().expect(key);
         assert_eq!(entry.revision, *revision, "{key}");
-        assert_eq!(entry.value.as_ref(), Some(value), "{key}");
+        assert_eq!(&entry.value, value, "{key}");
     }
 }
 
@@ -204,9 +204,9 @@ async fn the_same_key_twice_is_written_in_input_order() {
 
     // The last one wins, and the history holds each, in input order.
     let a = fam.get(&"a".into()).await.unwrap().unwrap();
-    assert_eq!((a.revision, a.value), (revisions[3], Some(reading(3))));
+    assert_eq!((a.revision, a.value), (revisions[3], reading(3)));
     let b = fam.get(&"b".into()).await.unwrap().unwrap();
-    assert_eq!((b.revision, b.value), (revisions[4], Some(reading(2))));
+    assert_eq!((b.revision, b.value), (revisions[4], reading(2)));
     let history: Vec<(u64, Option<Reading>)> = fam
         .history(&"a".into())
         .await
@@ -410,7 +410,7 @@ async fn bulk_writes_survive_a_leader_failover_exactly_once() {
         let entry = entry.unwrap().expect(key);
         assert_eq!(
             (entry.revision, entry.value),
-            (*revision.as_ref().unwrap(), Some(*value)),
+            (*revision.as_ref().unwrap(), *value),
             "{key}"
         );
     }

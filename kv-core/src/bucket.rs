@@ -120,8 +120,9 @@ impl Bucket {
     /// configuration succeeds; one with another configuration is [`Error::BucketExists`].
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// let bucket = kv_core::Bucket::create(&nats, &kv_core::BucketSpec::new("orders").history(5)).await?;
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// use natskv::{Bucket, BucketSpec};
+    /// let bucket = Bucket::create(&nats, &BucketSpec::new("orders").history(5)).await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -151,8 +152,9 @@ impl Bucket {
     /// Opens an existing bucket and checks that the server's configuration matches `spec`.
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// let bucket = kv_core::Bucket::open(&nats, &kv_core::BucketSpec::new("orders").history(5)).await?;
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// use natskv::{Bucket, BucketSpec};
+    /// let bucket = Bucket::open(&nats, &BucketSpec::new("orders").history(5)).await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -180,8 +182,8 @@ impl Bucket {
     /// Opens an existing bucket by name, whatever its configuration.
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// let bucket = kv_core::Bucket::open_name(&nats, "orders").await?;
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// let bucket = natskv::Bucket::open_name(&nats, "orders").await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -203,8 +205,9 @@ impl Bucket {
     /// client made without them gets them).
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// let bucket = kv_core::Bucket::ensure(&nats, &kv_core::BucketSpec::new("orders").history(10)).await?;
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// use natskv::{Bucket, BucketSpec};
+    /// let bucket = Bucket::ensure(&nats, &BucketSpec::new("orders").history(10)).await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -251,8 +254,8 @@ impl Bucket {
     /// Deletes a bucket and everything in it.
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// kv_core::Bucket::delete(&nats, "orders").await?;
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// natskv::Bucket::delete(&nats, "orders").await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -277,8 +280,8 @@ impl Bucket {
     /// The names of every bucket the account can see, sorted.
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// for name in kv_core::Bucket::list_names(&nats).await? { println!("{name}"); }
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// for name in natskv::Bucket::list_names(&nats).await? { println!("{name}"); }
     /// # Ok(()) }
     /// ```
     ///
@@ -306,8 +309,10 @@ impl Bucket {
     /// The status of every bucket the account can see, sorted by name.
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// for s in kv_core::Bucket::list_statuses(&nats).await? { println!("{} {}", s.name, s.values); }
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// for s in natskv::Bucket::list_statuses(&nats).await? {
+    ///     println!("{} {}", s.name, s.values);
+    /// }
     /// # Ok(()) }
     /// ```
     ///
@@ -331,7 +336,7 @@ impl Bucket {
     /// The bucket's status, read fresh from the server.
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
     /// let status = bucket.status().await?;
     /// println!("{} values, {} bytes", status.values, status.bytes);
     /// # Ok(()) }
@@ -354,7 +359,7 @@ impl Bucket {
     /// Key/Value words (as nats.go's `Status().BackingStore` does).
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
     /// let info = bucket.stream_info().await?;
     /// println!("{} messages, first sequence {}", info.state.messages, info.state.first_sequence);
     /// # Ok(()) }
@@ -463,10 +468,10 @@ impl Bucket {
     /// families bound to it keep theirs.
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
     /// use std::time::Duration;
-    /// let bucket = kv_core::Bucket::open_name(&nats, "orders").await?
-    ///     .with_write_retry(kv_core::WriteRetry::default().ack_wait(Duration::from_millis(500)));
+    /// let bucket = natskv::Bucket::open_name(&nats, "orders").await?
+    ///     .with_write_retry(natskv::WriteRetry::default().ack_wait(Duration::from_millis(500)));
     /// # Ok(()) }
     /// ```
     #[must_use]

@@ -98,7 +98,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// with no keys).
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
     /// let cache = devices.cache().await?;
     /// cache.initialized().await?;
     /// println!("{} devices", cache.len());
@@ -127,7 +127,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// with a timeout.
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>, cache: kv_core::Cache<String, u32>) -> kv_core::Result<()> {
+    /// # async fn demo(devices: natskv::Family<String, u32>, cache: natskv::Cache<String, u32>) -> natskv::Result<()> {
     /// let key = "sensor-1".to_owned();
     /// let revision = devices.put(&key, &42).await?;
     /// cache.wait_for_revision(revision).await?;
@@ -164,7 +164,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// The key's value, if it has one.
     ///
     /// ```no_run
-    /// # fn demo(cache: kv_core::Cache<String, u32>) {
+    /// # fn demo(cache: natskv::Cache<String, u32>) {
     /// let value: Option<u32> = cache.get(&"sensor-1".to_owned());
     /// # }
     /// ```
@@ -190,7 +190,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// A copy of the whole map.
     ///
     /// ```no_run
-    /// # fn demo(cache: kv_core::Cache<String, u32>) {
+    /// # fn demo(cache: natskv::Cache<String, u32>) {
     /// for (key, value) in cache.snapshot() {
     ///     println!("{key} = {value}");
     /// }
@@ -207,7 +207,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// meanwhile, which holds back the cache's updates: keep `f` short and do not block in it.
     ///
     /// ```no_run
-    /// # fn demo(cache: kv_core::Cache<String, u32>) {
+    /// # fn demo(cache: natskv::Cache<String, u32>) {
     /// let mut total = 0;
     /// cache.for_each(|_, value| total += value);
     /// # }
@@ -223,7 +223,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// the cache is initialized.
     ///
     /// ```no_run
-    /// # async fn demo(cache: kv_core::Cache<String, u32>) -> kv_core::Result<()> {
+    /// # async fn demo(cache: natskv::Cache<String, u32>) -> natskv::Result<()> {
     /// let mut changes = cache.changes();
     /// loop {
     ///     let revision = changes.changed().await?;
@@ -244,7 +244,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// at. Changes made between two calls are not seen: [`changes`](Self::changes) keeps track.
     ///
     /// ```no_run
-    /// # async fn demo(cache: kv_core::Cache<String, u32>) -> kv_core::Result<()> {
+    /// # async fn demo(cache: natskv::Cache<String, u32>) -> natskv::Result<()> {
     /// let revision = cache.changed().await?;
     /// # Ok(()) }
     /// ```
@@ -291,7 +291,7 @@ impl Changes {
     /// [`Cache::changes`]), and returns the revision it is at.
     ///
     /// ```no_run
-    /// # async fn demo(mut changes: kv_core::Changes) -> kv_core::Result<()> {
+    /// # async fn demo(mut changes: natskv::Changes) -> natskv::Result<()> {
     /// let revision = changes.changed().await?;
     /// # Ok(()) }
     /// ```
@@ -324,7 +324,7 @@ where
     /// A live cache of every key of the family: see [`Cache`].
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
     /// let cache = devices.cache().await?;
     /// cache.initialized().await?;
     /// let battery = cache.get(&"sensor-1".to_owned());
@@ -343,7 +343,7 @@ where
     /// A live cache of the keys matching a partial key: see [`Cache`].
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
     /// let one = devices.cache_with(&"sensor-1".to_owned()).await?;
     /// # Ok(()) }
     /// ```
@@ -384,10 +384,11 @@ where
     C: Codec<V>,
     M: Mode,
 {
-    /// A live cache of the key's value: `get(&())`. See [`Cache`].
+    /// A live cache of the key's value, read with `get(&())`: see [`Cache`]. As
+    /// [`Family::cache`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// let live = maintenance.cache().await?;
     /// live.initialized().await?;
     /// let on = live.get(&()).unwrap_or(false);
@@ -395,10 +396,11 @@ where
     /// ```
     ///
     /// # Errors
-    /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
+    /// [`Error::BucketNotFound`] and the server's errors when the cache's watch cannot be
+    /// started.
     ///
     /// # Cancel safety
-    /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
+    /// Cancel safe: a consumer created before the cancel is deleted in the background.
     pub async fn cache(&self) -> Result<Cache<(), V>> {
         self.as_family().cache().await
     }

@@ -28,7 +28,9 @@ pub enum ErrorKind {
     InvalidBucketName,
     /// A bucket option is out of range or inconsistent.
     InvalidConfig,
-    /// A key, or a parameter of a key, is not valid, or a key does not fit its pattern.
+    /// A key, or a parameter of a key, is not valid ([`Error::InvalidKey`]), a pattern is not
+    /// valid or does not fit its key type ([`Error::InvalidPattern`]), or a key stored in the
+    /// bucket does not parse into the key type ([`Error::ForeignKey`]).
     InvalidKey,
     /// A compare-and-set lost: the key was not at the expected revision.
     WrongRevision,

@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt};
 use crate::bucket::Bucket;
 use crate::codec::{Codec, MsgPack};
 use crate::direct;
-use crate::entry::{Entry, Operation, RawEntry};
+use crate::entry::{Current, Entry, Operation, RawEntry};
 use crate::error::{Error, Result};
 use crate::key::{KeyError, KeyFilter, KvKey, bind_params, parse_key, render_key};
 use crate::mode::{Mode, PerKeyTtl, ReadWrite, Writable};
@@ -78,8 +78,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// Binds the key pattern `pattern` of `bucket` to the key type `K`.
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
-    /// use kv_core::{Bucket, BucketSpec, Family};
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// use natskv::{Bucket, BucketSpec, Family};
     /// let bucket = Bucket::ensure(&nats, &BucketSpec::new("sessions")).await?;
     /// let sessions: Family<String, Vec<u8>> = Family::bind(&bucket, "session.{id}")?;
     /// # Ok(()) }
@@ -167,18 +167,23 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         })
     }
 
+    /// Decodes a stored value; one that does not decode is [`Error::Codec`] with its key and
+    /// revision.
+    fn decode_value(&self, raw: &RawEntry) -> Result<V> {
+        C::decode(&raw.payload).map_err(|source| Error::Codec {
+            bucket: self.bucket.name().to_owned(),
+            key: raw.key.clone(),
+            revision: Some(raw.revision),
+            decoding: true,
+            source,
+        })
+    }
+
     /// Turns a raw entry into a typed one; `with_value` is false for meta-only reads.
     pub(crate) fn decode(&self, raw: &RawEntry, with_value: bool) -> Result<Entry<K, V>> {
         let key = self.parse_stored(raw)?;
         let value = if with_value && raw.operation == Operation::Put {
-            let value = C::decode(&raw.payload).map_err(|source| Error::Codec {
-                bucket: self.bucket.name().to_owned(),
-                key: raw.key.clone(),
-                revision: Some(raw.revision),
-                decoding: true,
-                source,
-            })?;
-            Some(value)
+            Some(self.decode_value(raw)?)
         } else {
             None
         };
@@ -193,6 +198,17 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         })
     }
 
+    /// Turns a raw put into a key's live value (the caller has checked it is no marker).
+    fn decode_current(&self, raw: &RawEntry) -> Result<Current<K, V>> {
+        Ok(Current {
+            key: self.parse_stored(raw)?,
+            value: self.decode_value(raw)?,
+            revision: raw.revision,
+            created: raw.created,
+            bucket: self.bucket.shared_name(),
+        })
+    }
+
     fn encode(&self, key: &str, value: &V) -> Result<Bytes> {
         C::encode(value).map_err(|source| Error::Codec {
             bucket: self.bucket.name().to_owned(),
@@ -203,15 +219,15 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         })
     }
 
-    /// The key's latest value, or `None` when the key has none (never written, deleted or
-    /// purged: [`latest`](Self::latest) tells these apart). Read with a direct get, which any
-    /// replica answers; on a bucket without direct gets (as nats-py creates them), from the
-    /// stream's leader.
+    /// The key's latest value with its revision, as a [`Current`], or `None` when the key has
+    /// none (never written, deleted or purged: [`latest`](Self::latest) tells these apart).
+    /// Read with a direct get, which any replica answers; on a bucket without direct gets (as
+    /// nats-py creates them), from the stream's leader.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
-    /// if let Some(entry) = sessions.get(&"abc".to_owned()).await? {
-    ///     println!("revision {}: {:?}", entry.revision, entry.value);
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
+    /// if let Some(current) = sessions.get(&"abc".to_owned()).await? {
+    ///     println!("revision {}: {:?}", current.revision, current.value);
     /// }
     /// # Ok(()) }
     /// ```
@@ -222,17 +238,21 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     ///
     /// # Cancel safety
     /// Cancel safe: it only reads.
-    pub async fn get(&self, key: &K) -> Result<Option<Entry<K, V>>> {
-        Ok(self.latest(key).await?.filter(|entry| !entry.is_marker()))
+    pub async fn get(&self, key: &K) -> Result<Option<Current<K, V>>> {
+        let rendered = self.key(key)?;
+        match self.bucket.last(&rendered).await? {
+            Some(raw) if raw.operation == Operation::Put => self.decode_current(&raw).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// The key's latest entry, delete and purge markers included: a marker's `value` is `None`,
     /// and its revision, operation and time say how and when the key lost its value. `None`
     /// only for a key that was never written (or whose every revision is gone). [`get`] reads
-    /// the same entry and leaves markers out.
+    /// the same entry and returns only a value, as a [`Current`].
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// if let Some(entry) = sessions.latest(&"abc".to_owned()).await? {
     ///     if entry.is_marker() {
     ///         println!("{:?} at revision {}", entry.operation, entry.revision);
@@ -256,19 +276,19 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         }
     }
 
-    /// The latest entries of many keys at once, one result per key in the order given: `None`
-    /// for a key without a live value, an [`Error::InvalidKey`] or [`Error::Codec`] item for a
-    /// key that cannot be rendered or a value that does not decode (one bad key never hides the
-    /// others). Read without a consumer, through batch direct gets (ADR-31, nats-server 2.12+;
-    /// 1,024 keys per request, those after the first sent together), as one consistent
-    /// snapshot: every entry as of the same revision. On older servers, or buckets without
-    /// direct gets, the keys are read one by one.
+    /// The latest values of many keys at once, one result per key in the order given: its
+    /// [`Current`], `None` for a key without a live value, an [`Error::InvalidKey`] or
+    /// [`Error::Codec`] item for a key that cannot be rendered or a value that does not decode
+    /// (one bad key never hides the others). Read without a consumer, through batch direct
+    /// gets (ADR-31, nats-server 2.12+; 1,024 keys per request, those after the first sent
+    /// together), as one consistent snapshot: every value as of the same revision. On older
+    /// servers, or buckets without direct gets, the keys are read one by one.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let keys = ["a".to_owned(), "b".to_owned()];
-    /// for (key, entry) in keys.iter().zip(sessions.get_many(&keys).await?) {
-    ///     println!("{key}: {:?}", entry?.map(|e| e.revision));
+    /// for (key, current) in keys.iter().zip(sessions.get_many(&keys).await?) {
+    ///     println!("{key}: {:?}", current?.map(|current| current.revision));
     /// }
     /// # Ok(()) }
     /// ```
@@ -282,7 +302,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     pub async fn get_many<'k>(
         &self,
         keys: impl IntoIterator<Item = &'k K>,
-    ) -> Result<Vec<Result<Option<Entry<K, V>>>>>
+    ) -> Result<Vec<Result<Option<Current<K, V>>>>>
     where
         K: 'k,
     {
@@ -318,18 +338,18 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         Ok(positions
             .into_iter()
             .map(|slot| match &latest[slot?] {
-                Some(raw) if raw.operation == Operation::Put => self.decode(raw, true).map(Some),
+                Some(raw) if raw.operation == Operation::Put => self.decode_current(raw).map(Some),
                 _ => Ok(None),
             })
             .collect())
     }
 
-    /// The latest entries of every key matching a partial key (all devices of one site), as
-    /// one consistent snapshot: every write up to the revision it reports is reflected, none
-    /// after it. Keys without a live value (deleted or purged) are left out; a value that does
-    /// not decode is an [`Error::Codec`] item and a key that does not parse into `K` an
-    /// [`Error::ForeignKey`] item (of kind `InvalidKey`), in place of their entries. Entries
-    /// come in revision order.
+    /// The latest values of every key matching a partial key (all devices of one site), each
+    /// a [`Current`], as one consistent snapshot: every write up to the revision it reports is
+    /// reflected, none after it. Keys without a live value (deleted or purged) are left out; a
+    /// value that does not decode is an [`Error::Codec`] item and a key that does not parse
+    /// into `K` an [`Error::ForeignKey`] item (of kind `InvalidKey`), in place of their
+    /// values. Items come in revision order.
     ///
     /// Read without a consumer, through batch direct gets (ADR-31 `multi_last`, nats-server
     /// 2.12+): one request when at most 1,024 keys match; beyond that, one stream-info request
@@ -338,8 +358,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// consumer, which is deleted before the call returns.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
-    /// let all = sessions.get_matching(kv_core::KeyFilter::any()).await?;
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
+    /// let all = sessions.get_matching(natskv::KeyFilter::any()).await?;
     /// println!("{} sessions as of revision {}", all.entries.len(), all.revision);
     /// # Ok(()) }
     /// ```
@@ -363,7 +383,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         latest.sort_unstable_by_key(|raw| raw.revision);
         Ok(Snapshot {
             revision,
-            entries: latest.iter().map(|raw| self.decode(raw, true)).collect(),
+            entries: latest.iter().map(|raw| self.decode_current(raw)).collect(),
         })
     }
 
@@ -396,7 +416,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// The key's latest value alone.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let value: Option<Vec<u8>> = sessions.value(&"abc".to_owned()).await?;
     /// # Ok(()) }
     /// ```
@@ -407,14 +427,14 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// # Cancel safety
     /// Cancel safe: it only reads.
     pub async fn value(&self, key: &K) -> Result<Option<V>> {
-        Ok(self.get(key).await?.and_then(|e| e.value))
+        Ok(self.get(key).await?.map(|current| current.value))
     }
 
     /// The key's entry at `revision`, markers included (their value is `None`); `None` when the
     /// revision does not exist or belongs to another key.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let old = sessions.get_revision(&"abc".to_owned(), 3).await?;
     /// # Ok(()) }
     /// ```
@@ -436,8 +456,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// after the latest. Each entry's `delta` counts the newer entries still to come.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
     /// let all: Vec<_> = sessions.history(&"abc".to_owned()).await?.try_collect().await?;
     /// # Ok(()) }
     /// ```
@@ -473,9 +493,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// (of kind `InvalidKey`).
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
-    /// let ids: Vec<String> = sessions.keys(kv_core::KeyFilter::any()).await?.try_collect().await?;
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
+    /// let ids: Vec<String> = sessions.keys(natskv::KeyFilter::any()).await?.try_collect().await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -546,7 +566,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Writes the key's value and returns its revision.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let revision = sessions.put(&"abc".to_owned(), &vec![1, 2, 3]).await?;
     /// # Ok(()) }
     /// ```
@@ -582,7 +602,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// one wins), each once the one before it is answered.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let keys = ["a".to_owned(), "b".to_owned()];
     /// let values = [vec![1], vec![2]];
     /// for (key, revision) in keys.iter().zip(sessions.put_many(keys.iter().zip(&values)).await?) {
@@ -618,7 +638,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// the first writer wins.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let revision = sessions.create(&"abc".to_owned(), &vec![1]).await?;
     /// # Ok(()) }
     /// ```
@@ -636,7 +656,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Compare-and-set: writes the value only if the key's latest revision is `revision`.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// let key = "abc".to_owned();
     /// let rev = sessions.put(&key, &vec![1]).await?;
     /// let rev = sessions.update(&key, &vec![2], rev).await?;
@@ -658,7 +678,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// revision.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.delete(&"abc".to_owned()).await?;
     /// # Ok(()) }
     /// ```
@@ -675,7 +695,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Deletes the key only if its latest revision is `revision`.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.delete_if(&"abc".to_owned(), 7).await?;
     /// # Ok(()) }
     /// ```
@@ -693,7 +713,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Purges the key: removes every revision and leaves one purge marker.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.purge(&"abc".to_owned()).await?;
     /// # Ok(()) }
     /// ```
@@ -710,7 +730,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// Purges the key only if its latest revision is `revision`.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.purge_if(&"abc".to_owned(), 7).await?;
     /// # Ok(()) }
     /// ```
@@ -729,7 +749,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// revision.
     ///
     /// ```no_run
-    /// # async fn demo(sessions: kv_core::Family<String, Vec<u8>>) -> kv_core::Result<()> {
+    /// # async fn demo(sessions: natskv::Family<String, Vec<u8>>) -> natskv::Result<()> {
     /// sessions.revert(&"abc".to_owned(), 3).await?;
     /// # Ok(()) }
     /// ```
@@ -763,7 +783,7 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
     /// [`Operation::Purge`]. The server raises a TTL below the bucket's limit-marker TTL to it.
     ///
     /// ```no_run
-    /// # async fn demo(locks: kv_core::Family<String, String, kv_core::MsgPack, kv_core::PerKeyTtl>) -> kv_core::Result<()> {
+    /// # async fn demo(locks: natskv::Family<String, String, natskv::MsgPack, natskv::PerKeyTtl>) -> natskv::Result<()> {
     /// locks.create_with_ttl(&"leader".to_owned(), &"me".to_owned(), std::time::Duration::from_secs(10)).await?;
     /// # Ok(()) }
     /// ```
@@ -782,7 +802,7 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
     /// As [`purge`](Self::purge), and the purge marker itself expires after `ttl`.
     ///
     /// ```no_run
-    /// # async fn demo(locks: kv_core::Family<String, String, kv_core::MsgPack, kv_core::PerKeyTtl>) -> kv_core::Result<()> {
+    /// # async fn demo(locks: natskv::Family<String, String, natskv::MsgPack, natskv::PerKeyTtl>) -> natskv::Result<()> {
     /// locks.purge_with_ttl(&"leader".to_owned(), std::time::Duration::from_secs(60)).await?;
     /// # Ok(()) }
     /// ```
@@ -811,7 +831,7 @@ impl<K: KvKey, V, C: Codec<V>> Family<K, V, C, PerKeyTtl> {
     }
 }
 
-/// The latest entries of the keys matching a partial key, as of one revision: see
+/// The latest values of the keys matching a partial key, as of one revision: see
 /// [`Family::get_matching`].
 #[derive(Debug)]
 #[non_exhaustive]
@@ -819,9 +839,9 @@ pub struct Snapshot<K, V> {
     /// The revision the snapshot is as of: every write at or below it is reflected, none
     /// above it (0 for a bucket that was never written).
     pub revision: u64,
-    /// One item per key with a live value, in revision order: its entry, or the error that
-    /// kept it from being one (a value that does not decode, a key that does not parse).
-    pub entries: Vec<Result<Entry<K, V>>>,
+    /// One item per key with a live value, in revision order: its value, or the error that
+    /// kept it from being read (a value that does not decode, a key that does not parse).
+    pub entries: Vec<Result<Current<K, V>>>,
 }
 
 /// The revisions of one key, oldest first: see [`Family::history`].

@@ -78,7 +78,7 @@ pub use crate::{
     bucket::{Bucket, BucketStatus, Connection},
     cache::{Cache, Changes},
     codec::{Codec, CodecError, Json, MsgPack, Raw},
-    entry::{Entry, Operation},
+    entry::{Current, Entry, NoValue, Operation},
     error::{BoxError, Drift, Error, ErrorKind, Result, SchemaDifference},
     family::{Family, History, Keys, Snapshot},
     mode::{PerKeyTtl, ReadOnly, ReadWrite},

@@ -17,7 +17,7 @@ impl Bucket {
     /// history behind it is removed. Returns how many keys were cleaned.
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
     /// let cleaned = bucket.purge_deletes(Some(std::time::Duration::from_secs(30 * 60))).await?;
     /// # Ok(()) }
     /// ```
@@ -59,7 +59,7 @@ impl Bucket {
     /// revision counter goes on from where it was. Returns how many entries were removed.
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
     /// let removed = bucket.empty().await?;
     /// # Ok(()) }
     /// ```

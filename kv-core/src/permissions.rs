@@ -138,8 +138,8 @@ fn unquote(text: &str) -> Option<String> {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let violations = kv_core::Violations::new();
-/// let client = async_nats::ConnectOptions::new()
+/// let violations = natskv::Violations::new();
+/// let client = natskv::async_nats::ConnectOptions::new()
 ///     .user_and_password("reader".into(), "secret".into())
 ///     .event_callback(violations.callback_with(|event| async move {
 ///         println!("nats: {event}");
@@ -147,7 +147,7 @@ fn unquote(text: &str) -> Option<String> {
 ///     .connect("nats://127.0.0.1:4222")
 ///     .await?;
 /// let nats = violations.attach(client);
-/// let orders = kv_core::Bucket::open_name(&nats, "orders").await?;
+/// let orders = natskv::Bucket::open_name(&nats, "orders").await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Default)]
@@ -451,9 +451,9 @@ impl<C: Connection> Connection for Guarded<C> {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let nats = kv_core::connect("nats://127.0.0.1:4222").await?;
-/// let orders = kv_core::Bucket::open_name(&nats, "orders").await?;
-/// let client: &async_nats::Client = nats.get_ref();
+/// let nats = natskv::connect("nats://127.0.0.1:4222").await?;
+/// let orders = natskv::Bucket::open_name(&nats, "orders").await?;
+/// let client: &natskv::async_nats::Client = nats.get_ref();
 /// # Ok(()) }
 /// ```
 ///

@@ -46,7 +46,7 @@ fn jitter() -> u64 {
 ///
 /// ```
 /// use std::time::Duration;
-/// let patient = kv_core::RetryPolicy::default().attempts(100).max_delay(Duration::from_secs(1));
+/// let patient = natskv::RetryPolicy::default().attempts(100).max_delay(Duration::from_secs(1));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -128,9 +128,9 @@ impl RetryPolicy {
 /// 500 ms between attempts.
 ///
 /// ```no_run
-/// # async fn demo(nats: async_nats::Client) -> kv_core::Result<()> {
+/// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
 /// use std::time::Duration;
-/// use kv_core::{Bucket, WriteRetry};
+/// use natskv::{Bucket, WriteRetry};
 /// let bucket = Bucket::open_name(&nats, "orders").await?
 ///     .with_write_retry(WriteRetry::default().timeout(Duration::from_secs(30)));
 /// # Ok(()) }

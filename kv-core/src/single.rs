@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::bucket::Bucket;
 use crate::codec::{Codec, MsgPack};
-use crate::entry::Entry;
+use crate::entry::{Current, Entry};
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 use crate::family::{Family, History};
 use crate::mode::{Mode, PerKeyTtl, ReadWrite, Writable};
@@ -32,11 +34,20 @@ impl<V, C, M> fmt::Debug for Single<V, C, M> {
 }
 
 impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
-    /// Binds the literal key `key` of `bucket`.
+    /// Binds the literal key `key` of `bucket`: the single-key form of [`Family::bind`].
+    ///
+    /// ```no_run
+    /// # async fn demo(nats: natskv::async_nats::Client) -> natskv::Result<()> {
+    /// use natskv::{Bucket, BucketSpec, Single};
+    /// let bucket = Bucket::ensure(&nats, &BucketSpec::new("settings")).await?;
+    /// let maintenance: Single<bool> = Single::bind(&bucket, "maintenance")?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidPattern`](crate::Error::InvalidPattern) when `key` is not a valid key or
-    /// has a `{param}`.
+    /// [`Error::InvalidPattern`] when `key` is not a valid key or has a `{param}`;
+    /// [`Error::InvalidConfig`] for a writable mode on a read-only bucket (a mirror): bind it
+    /// with [`ReadOnly`](crate::ReadOnly).
     pub fn bind(bucket: &Bucket, key: &str) -> Result<Self> {
         Family::bind(bucket, key).map(|family| Single { family })
     }
@@ -51,162 +62,302 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
         self.family.pattern().as_str()
     }
 
-    /// The key's latest value as an entry, or `None` when it has none (never written, deleted
-    /// or purged).
+    /// The key's latest value with its revision, as a [`Current`], or `None` when it has none
+    /// (never written, deleted or purged: [`latest`](Self::latest) tells these apart). As
+    /// [`Family::get`].
     ///
-    /// See [`Family::get`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// if let Some(current) = maintenance.get().await? {
+    ///     println!("maintenance {} since revision {}", current.value, current.revision);
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::get`].
-    pub async fn get(&self) -> Result<Option<Entry<(), V>>> {
+    /// [`Error::Codec`], with the revision, when the stored value does not decode as `V`;
+    /// [`Error::InvalidKey`] before any wire call when the key is longer than the bucket's
+    /// [`max_key_len`](Bucket::max_key_len); [`Error::BucketNotFound`] when the bucket is gone.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn get(&self) -> Result<Option<Current<(), V>>> {
         self.family.get(&()).await
     }
 
-    /// The key's latest entry, delete and purge markers included (a marker's value is `None`).
+    /// The key's latest entry, delete and purge markers included (a marker's value is `None`,
+    /// its revision, operation and time say how and when the key lost its value); `None` only
+    /// when the key was never written. As [`Family::latest`].
     ///
-    /// See [`Family::latest`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// if let Some(entry) = maintenance.latest().await? {
+    ///     println!("{:?} at revision {}", entry.operation, entry.revision);
+    /// }
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::latest`].
+    /// As [`get`](Self::get).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
     pub async fn latest(&self) -> Result<Option<Entry<(), V>>> {
         self.family.latest(&()).await
     }
 
-    /// The key's latest value alone.
+    /// The key's latest value alone, or `None` when it has none. As [`Family::value`].
     ///
-    /// See [`Family::value`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// let on = maintenance.value().await?.unwrap_or(false);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::value`].
+    /// As [`get`](Self::get).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
     pub async fn value(&self) -> Result<Option<V>> {
         self.family.value(&()).await
     }
 
-    /// The key's entry at `revision`, markers included; `None` when the revision does not exist
-    /// or belongs to another key.
+    /// The key's entry at `revision`, markers included (their value is `None`); `None` when
+    /// the revision does not exist or belongs to another key. As [`Family::get_revision`].
     ///
-    /// See [`Family::get_revision`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// let old = maintenance.get_revision(3).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::get_revision`].
+    /// As [`get`](Self::get).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
     pub async fn get_revision(&self, revision: u64) -> Result<Option<Entry<(), V>>> {
         self.family.get_revision(&(), revision).await
     }
 
-    /// Every kept revision of the key, oldest first, markers included, as a stream.
+    /// Every kept revision of the key, oldest first, markers included, as a stream that ends
+    /// after the latest. As [`Family::history`].
     ///
-    /// See [`Family::history`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
+    /// let all: Vec<_> = maintenance.history().await?.try_collect().await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::history`].
+    /// [`Error::InvalidKey`] before any wire call when the key is longer than the bucket's
+    /// [`max_key_len`](Bucket::max_key_len); [`Error::BucketNotFound`] when the bucket is gone.
+    /// Each value that does not decode is one [`Error::Codec`] item, and the stream goes on.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
     pub async fn history(&self) -> Result<History<(), V, C, M>> {
         self.family.history(&()).await
     }
 }
 
 impl<V, C: Codec<V>, M: Writable> Single<V, C, M> {
-    /// Writes the value; returns its revision.
+    /// Writes the value and returns its revision. As [`Family::put`]: applied exactly once,
+    /// also across a failover.
     ///
-    /// See [`Family::put`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// let revision = maintenance.put(&true).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::put`].
+    /// Before any wire call (nothing is written): [`Error::Codec`] when the value does not
+    /// encode, [`Error::ValueTooLarge`], with the limit, when it exceeds the bucket's largest
+    /// value or the server's `max_payload`, and [`Error::InvalidKey`] when the key is longer
+    /// than the bucket's [`max_key_len`](Bucket::max_key_len). When the bucket's
+    /// [`WriteRetry`](crate::WriteRetry) runs out, [`Error::Unavailable`] (nobody took the
+    /// write) or [`Error::Timeout`] (nobody answered), whose `may_have_applied` says whether an
+    /// earlier copy may have landed; [`Error::BucketNotFound`] when the bucket is gone.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
     pub async fn put(&self, value: &V) -> Result<u64> {
         self.family.put(&(), value).await
     }
 
-    /// Writes the value only if the key has none (first writer wins, also over a delete or purge
-    /// marker); returns its revision.
+    /// Writes the value only if the key has none (first writer wins, also over a delete or
+    /// purge marker); returns its revision. As [`Family::create`].
     ///
-    /// See [`Family::create`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// let revision = maintenance.create(&false).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::create`].
+    /// [`Error::WrongRevision`] (expected `0`, with the current revision) when the key has a
+    /// value; otherwise as [`put`](Self::put).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
     pub async fn create(&self, value: &V) -> Result<u64> {
         self.family.create(&(), value).await
     }
 
-    /// Writes the value only if the key's latest revision is `revision` (compare-and-set);
-    /// returns the new revision.
+    /// Compare-and-set: writes the value only if the key's latest revision is `revision`;
+    /// returns the new revision. As [`Family::update`].
     ///
-    /// See [`Family::update`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// let revision = maintenance.put(&true).await?;
+    /// maintenance.update(&false, revision).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::update`].
+    /// [`Error::WrongRevision`], with the current revision, when another write came first;
+    /// otherwise as [`put`](Self::put).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
     pub async fn update(&self, value: &V, revision: u64) -> Result<u64> {
         self.family.update(&(), value, revision).await
     }
 
     /// Deletes the key's value with a delete marker (earlier revisions are kept); returns the
-    /// marker's revision.
+    /// marker's revision. As [`Family::delete`].
     ///
-    /// See [`Family::delete`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// maintenance.delete().await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::delete`].
+    /// [`Error::InvalidKey`] before any wire call when the key is longer than the bucket's
+    /// [`max_key_len`](Bucket::max_key_len); [`Error::Unavailable`] or [`Error::Timeout`] when
+    /// the bucket's [`WriteRetry`](crate::WriteRetry) runs out, as for [`put`](Self::put);
+    /// [`Error::BucketNotFound`] when the bucket is gone.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be deleted even if the future is dropped.
     pub async fn delete(&self) -> Result<u64> {
         self.family.delete(&()).await
     }
 
-    /// Deletes the key's value only if its latest revision is `revision`.
+    /// Deletes the key's value only if its latest revision is `revision`; returns the marker's
+    /// revision. As [`Family::delete_if`].
     ///
-    /// See [`Family::delete_if`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// maintenance.delete_if(7).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::delete_if`].
+    /// [`Error::WrongRevision`] when the key moved on; otherwise as [`delete`](Self::delete).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be deleted even if the future is dropped.
     pub async fn delete_if(&self, revision: u64) -> Result<u64> {
         self.family.delete_if(&(), revision).await
     }
 
-    /// Purges the key: a purge marker, and every earlier revision removed; returns the marker's
-    /// revision.
+    /// Purges the key: one purge marker, and every earlier revision removed; returns the
+    /// marker's revision. As [`Family::purge`].
     ///
-    /// See [`Family::purge`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// maintenance.purge().await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::purge`].
+    /// As [`delete`](Self::delete).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be purged even if the future is dropped.
     pub async fn purge(&self) -> Result<u64> {
         self.family.purge(&()).await
     }
 
-    /// Purges the key only if its latest revision is `revision`.
+    /// Purges the key only if its latest revision is `revision`; returns the marker's
+    /// revision. As [`Family::purge_if`].
     ///
-    /// See [`Family::purge_if`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// maintenance.purge_if(7).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::purge_if`].
+    /// [`Error::WrongRevision`] when the key moved on; otherwise as [`delete`](Self::delete).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be purged even if the future is dropped.
     pub async fn purge_if(&self, revision: u64) -> Result<u64> {
         self.family.purge_if(&(), revision).await
     }
 
-    /// Writes the value the key had at `revision` again, as its latest; returns the new revision.
+    /// Makes the value the key had at `revision` its latest value again; returns the new
+    /// revision. As [`Family::revert`].
     ///
-    /// See [`Family::revert`].
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// maintenance.revert(3).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::revert`].
+    /// [`Error::RevisionNotFound`] when `revision` is not a value of this key (any more): a
+    /// marker, another key's revision, or one gone; otherwise as [`put`](Self::put).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
     pub async fn revert(&self, revision: u64) -> Result<u64> {
         self.family.revert(&(), revision).await
     }
 }
 
 impl<V, C: Codec<V>> Single<V, C, PerKeyTtl> {
-    /// As [`create`](Self::create), the value expiring after `ttl` (per-key TTL, ADR-48).
+    /// As [`create`](Self::create), and the value expires after `ttl` (whole seconds, at
+    /// least one; ADR-48), leaving a limit marker read as a purge. As
+    /// [`Family::create_with_ttl`].
     ///
-    /// See [`Family::create_with_ttl`].
+    /// ```no_run
+    /// # async fn demo(leader: natskv::Single<String, natskv::MsgPack, natskv::PerKeyTtl>) -> natskv::Result<()> {
+    /// leader.create_with_ttl(&"me".to_owned(), std::time::Duration::from_secs(10)).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::create_with_ttl`].
+    /// [`Error::InvalidConfig`] before any wire call for a TTL under one second or not a whole
+    /// number of seconds (refused, not truncated); otherwise as [`create`](Self::create).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the value may be written even if the future is dropped.
     pub async fn create_with_ttl(&self, value: &V, ttl: Duration) -> Result<u64> {
         self.family.create_with_ttl(&(), value, ttl).await
     }
 
-    /// As [`purge`](Self::purge), the purge marker expiring after `ttl`.
+    /// As [`purge`](Self::purge), and the purge marker itself expires after `ttl`. As
+    /// [`Family::purge_with_ttl`].
     ///
-    /// See [`Family::purge_with_ttl`].
+    /// ```no_run
+    /// # async fn demo(leader: natskv::Single<String, natskv::MsgPack, natskv::PerKeyTtl>) -> natskv::Result<()> {
+    /// leader.purge_with_ttl(std::time::Duration::from_secs(60)).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// As [`Family::purge_with_ttl`].
+    /// [`Error::InvalidConfig`] before any wire call for a TTL under one second or not a whole
+    /// number of seconds; otherwise as [`purge`](Self::purge).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the key may be purged even if the future is dropped.
     pub async fn purge_with_ttl(&self, ttl: Duration) -> Result<u64> {
         self.family.purge_with_ttl(&(), ttl).await
     }

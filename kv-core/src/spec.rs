@@ -73,7 +73,7 @@ impl Storage {
 ///
 /// ```
 /// use std::time::Duration;
-/// use kv_core::{BucketSpec, Storage};
+/// use natskv::{BucketSpec, Storage};
 /// let spec = BucketSpec::new("fleet").history(5).ttl(Duration::from_secs(7 * 86_400)).storage(Storage::File);
 /// assert!(spec.validate().is_ok());
 /// assert!(BucketSpec::new("fleet").history(0).validate().is_err());
@@ -323,7 +323,7 @@ impl BucketSpec {
     /// option, before any wire call ([`Error::InvalidBucketName`]).
     ///
     /// ```
-    /// let eu = kv_core::BucketSpec::new("fleet").history(5).named("fleet-eu");
+    /// let eu = natskv::BucketSpec::new("fleet").history(5).named("fleet-eu");
     /// assert_eq!((eu.name(), eu.history_depth()), ("fleet-eu", 5));
     /// ```
     #[must_use]

@@ -11,7 +11,7 @@ use crate::pattern::{validate_filter, validate_subject};
 /// message, to a subject of your choice: cheap fan-out to subscribers that need no history.
 ///
 /// ```
-/// use kv_core::{BucketSpec, Republish};
+/// use natskv::{BucketSpec, Republish};
 /// let spec = BucketSpec::new("config").republish(Republish::to("changes.config.>").keys("eu.>"));
 /// assert!(spec.validate().is_ok());
 /// ```
@@ -119,7 +119,7 @@ impl fmt::Display for Republish {
 /// servers by tags, or both.
 ///
 /// ```
-/// use kv_core::{BucketSpec, Placement};
+/// use natskv::{BucketSpec, Placement};
 /// let spec = BucketSpec::new("orders").replicas(3).placement(Placement::cluster("east").tags(["ssd"]));
 /// assert!(spec.validate().is_ok());
 /// ```

@@ -16,7 +16,7 @@ use crate::pattern::{validate_bucket_name, validate_filter};
 /// optionally in another domain or account.
 ///
 /// ```
-/// use kv_core::Origin;
+/// use natskv::Origin;
 /// let origin = Origin::bucket("orders").keys(["new.>"]).api_prefix("$JS.hub.API");
 /// assert_eq!(origin.bucket_name(), "orders");
 /// ```

@@ -29,8 +29,8 @@ impl Bucket {
     /// streamed; filtered on the server.
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
     /// let keys: Vec<String> = bucket.keys(["user.>", "admin.*"]).await?.try_collect().await?;
     /// # Ok(()) }
     /// ```
@@ -57,8 +57,8 @@ impl Bucket {
     /// started. Values are the stored bytes.
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
     /// let entries: Vec<_> = bucket.history(["config.>"]).await?.try_collect().await?;
     /// # Ok(()) }
     /// ```
@@ -84,7 +84,7 @@ impl Bucket {
     /// value is `None`), with its value as the stored bytes; `None` for a key never written.
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
     /// if let Some(entry) = bucket.entry("config.eu.limits").await? {
     ///     println!("{:?} at revision {}", entry.operation, entry.revision);
     /// }

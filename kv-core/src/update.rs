@@ -52,8 +52,8 @@ impl<K, V, C, M, F> UpdateWith<'_, K, V, C, M, F> {
     /// Retries with `policy` rather than the default one.
     ///
     /// ```no_run
-    /// # async fn demo(counters: kv_core::Family<String, u64>) -> kv_core::Result<()> {
-    /// let policy = kv_core::RetryPolicy::default().attempts(5);
+    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
+    /// let policy = natskv::RetryPolicy::default().attempts(5);
     /// counters.update_with(&"hits".to_owned(), |n| *n += 1).retry(policy).await?;
     /// # Ok(()) }
     /// ```
@@ -116,8 +116,8 @@ impl<K, V, C, M, F> UpsertWith<'_, K, V, C, M, F> {
     /// Retries with `policy` rather than the default one.
     ///
     /// ```no_run
-    /// # async fn demo(counters: kv_core::Family<String, u64>) -> kv_core::Result<()> {
-    /// let policy = kv_core::RetryPolicy::default().attempts(100);
+    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
+    /// let policy = natskv::RetryPolicy::default().attempts(100);
     /// counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).retry(policy).await?;
     /// # Ok(()) }
     /// ```
@@ -176,7 +176,7 @@ where
         attempts += 1;
         let current = family.get(key).await?;
         let (read, value) = match current {
-            Some(entry) => (Some(entry.revision), entry.value),
+            Some(current) => (Some(current.revision), Some(current.value)),
             None => (None, None),
         };
         let value = match f(value) {
@@ -212,7 +212,7 @@ impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K,
     ///
     /// ```no_run
     /// # #[derive(serde::Serialize, serde::Deserialize)] struct DeviceState { battery: u8 }
-    /// # async fn demo(devices: kv_core::Family<String, DeviceState>) -> kv_core::Result<()> {
+    /// # async fn demo(devices: natskv::Family<String, DeviceState>) -> natskv::Result<()> {
     /// let key = "sensor-1".to_owned();
     /// if let Some(done) = devices.update_with(&key, |s| s.battery -= 1).await? {
     ///     println!("battery {} at revision {}", done.value.battery, done.revision);
@@ -244,7 +244,7 @@ impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K,
     /// none (first writer wins, also over a delete marker) and compare-and-set otherwise.
     ///
     /// ```no_run
-    /// # async fn demo(counters: kv_core::Family<String, u64>) -> kv_core::Result<()> {
+    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
     /// let done = counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).await?;
     /// println!("{} hits", done.value);
     /// # Ok(()) }
@@ -269,16 +269,21 @@ impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K,
 }
 
 impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
-    /// See [`Family::update_with`].
+    /// Changes the key's value in place with a compare-and-set loop: reads it, calls `f` on it,
+    /// writes it back only if nobody wrote in between, and otherwise starts over
+    /// ([`RetryPolicy`]). Returns what it wrote, or `None`, writing nothing, when the key has
+    /// no value. As [`Family::update_with`].
     ///
     /// ```no_run
-    /// # async fn demo(visits: kv_core::Single<u64>) -> kv_core::Result<()> {
+    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
     /// visits.update_with(|n| *n += 1).await?;
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
-    /// As [`Family::update_with`].
+    /// [`Error::WrongRevision`] when every attempt lost its race; [`Error::Codec`] when the
+    /// stored value does not decode (nothing is written); otherwise as
+    /// [`Single::get`] and [`Single::update`].
     ///
     /// # Cancel safety
     /// Not cancel safe: a value may be written even if the future is dropped.
@@ -289,16 +294,18 @@ impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
         self.as_family().update_with(&(), f)
     }
 
-    /// See [`Family::upsert_with`].
+    /// Like [`update_with`](Self::update_with), also when the key has no value: `f` gets the
+    /// current value, or `None`, and returns the new one, which is created when the key had
+    /// none and compare-and-set otherwise. Returns what it wrote. As [`Family::upsert_with`].
     ///
     /// ```no_run
-    /// # async fn demo(visits: kv_core::Single<u64>) -> kv_core::Result<()> {
+    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
     /// visits.upsert_with(|n| n.unwrap_or(0) + 1).await?;
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
-    /// As [`Family::upsert_with`].
+    /// As [`update_with`](Self::update_with).
     ///
     /// # Cancel safety
     /// Not cancel safe: a value may be written even if the future is dropped.

@@ -31,8 +31,8 @@ impl Cluster {
     /// connections and JetStream has a meta leader.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), kv_core::server::ServerError> {
-    /// let cluster = kv_core::server::Cluster::start(3).await?;
+    /// # async fn demo() -> Result<(), natskv::server::ServerError> {
+    /// let cluster = natskv::server::Cluster::start(3).await?;
     /// println!("seed URLs: {}", cluster.urls().join(","));
     /// # Ok(())
     /// # }
@@ -128,9 +128,9 @@ impl Cluster {
     /// and peers in stream info (`cluster.leader`); `None` for a name not of this cluster.
     ///
     /// ```no_run
-    /// # async fn demo(nats: async_nats::Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// let mut cluster = kv_core::server::Cluster::start(3).await?;
-    /// let js = async_nats::jetstream::new(nats);
+    /// # async fn demo(nats: natskv::async_nats::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut cluster = natskv::server::Cluster::start(3).await?;
+    /// let js = natskv::async_nats::jetstream::new(nats);
     /// let info = js.get_stream("KV_orders").await?.info().await?.clone();
     /// if let Some(leader) = info.cluster.and_then(|c| c.leader) {
     ///     let index = cluster.node_index(&leader).expect("a node of this cluster");
@@ -157,8 +157,8 @@ impl Cluster {
     /// Stops node `index` gracefully (killing it after 10 s); its store is kept.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), kv_core::server::ServerError> {
-    /// let mut cluster = kv_core::server::Cluster::start(3).await?;
+    /// # async fn demo() -> Result<(), natskv::server::ServerError> {
+    /// let mut cluster = natskv::server::Cluster::start(3).await?;
     /// cluster.stop_node(1).await?;
     /// cluster.restart_node(1).await?;
     /// # Ok(())
@@ -185,8 +185,8 @@ impl Cluster {
     /// brings it back.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), kv_core::server::ServerError> {
-    /// let mut cluster = kv_core::server::Cluster::start(3).await?;
+    /// # async fn demo() -> Result<(), natskv::server::ServerError> {
+    /// let mut cluster = natskv::server::Cluster::start(3).await?;
     /// cluster.kill_node(2);
     /// cluster.restart_node(2).await?;
     /// # Ok(())
@@ -204,8 +204,8 @@ impl Cluster {
     /// returns once it is back in the cluster and JetStream reports it current.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), kv_core::server::ServerError> {
-    /// let mut cluster = kv_core::server::Cluster::start(3).await?;
+    /// # async fn demo() -> Result<(), natskv::server::ServerError> {
+    /// let mut cluster = natskv::server::Cluster::start(3).await?;
     /// cluster.restart_node(0).await?;
     /// # Ok(())
     /// # }

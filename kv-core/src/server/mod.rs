@@ -9,8 +9,8 @@
 //! tools folder, which `scripts/install-nats-server` fills.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), kv_core::server::ServerError> {
-//! use kv_core::server::NatsServer;
+//! # async fn demo() -> Result<(), natskv::server::ServerError> {
+//! use natskv::server::NatsServer;
 //!
 //! let server = NatsServer::start().await?;
 //! println!("connect to {}", server.url());
@@ -282,8 +282,8 @@ impl NatsServerBuilder {
     /// Starts the server and waits until it accepts connections and JetStream is ready.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), kv_core::server::ServerError> {
-    /// let server = kv_core::server::NatsServer::builder().jetstream(false).start().await?;
+    /// # async fn demo() -> Result<(), natskv::server::ServerError> {
+    /// let server = natskv::server::NatsServer::builder().jetstream(false).start().await?;
     /// # Ok(())
     /// # }
     /// ```
@@ -369,8 +369,8 @@ impl NatsServer {
     /// Starts a server with JetStream on, a free port and a temporary store directory.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), kv_core::server::ServerError> {
-    /// let server = kv_core::server::NatsServer::start().await?;
+    /// # async fn demo() -> Result<(), natskv::server::ServerError> {
+    /// let server = natskv::server::NatsServer::start().await?;
     /// println!("{} runs nats-server {}", server.url(), server.version());
     /// # Ok(())
     /// # }
@@ -422,8 +422,8 @@ impl NatsServer {
     /// Stopping a stopped server does nothing.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), kv_core::server::ServerError> {
-    /// let mut server = kv_core::server::NatsServer::start().await?;
+    /// # async fn demo() -> Result<(), natskv::server::ServerError> {
+    /// let mut server = natskv::server::NatsServer::start().await?;
     /// server.stop().await?;
     /// server.restart().await?;
     /// # Ok(())
@@ -467,8 +467,8 @@ impl NatsServer {
     /// Stops the server if it runs and starts it again on the same port with the same store.
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), kv_core::server::ServerError> {
-    /// let mut server = kv_core::server::NatsServer::start().await?;
+    /// # async fn demo() -> Result<(), natskv::server::ServerError> {
+    /// let mut server = natskv::server::NatsServer::start().await?;
     /// let port = server.port();
     /// server.restart().await?;
     /// assert_eq!(server.port(), port);

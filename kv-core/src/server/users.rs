@@ -17,7 +17,7 @@ use super::node::quote;
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use kv_core::server::{NatsServer, User};
+/// use natskv::server::{NatsServer, User};
 ///
 /// // `reader` can read every bucket, and write none of `orders`' keys.
 /// let reader = User::new("reader", "s3cret").deny_publish("$KV.orders.>");
@@ -26,7 +26,7 @@ use super::node::quote;
 ///     .user(reader.clone())
 ///     .start()
 ///     .await?;
-/// let nats = async_nats::ConnectOptions::new()
+/// let nats = natskv::async_nats::ConnectOptions::new()
 ///     .user_and_password(reader.name().into(), reader.password().into())
 ///     .connect(server.url())
 ///     .await?;

@@ -55,7 +55,7 @@ impl BucketWatch {
     /// See [`Watch::stop`].
     ///
     /// ```no_run
-    /// # async fn demo(watch: kv_core::BucketWatch) {
+    /// # async fn demo(watch: natskv::BucketWatch) {
     /// watch.stop().await;
     /// # }
     /// ```
@@ -96,7 +96,7 @@ impl BucketWatchEvents {
     /// See [`Watch::stop`].
     ///
     /// ```no_run
-    /// # async fn demo(events: kv_core::BucketWatchEvents) {
+    /// # async fn demo(events: natskv::BucketWatchEvents) {
     /// events.stop().await;
     /// # }
     /// ```
@@ -144,8 +144,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// family's pattern, otherwise the typed entry or the error decoding it.
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
     /// let mut watch = devices.bucket().watch_all().await?;
     /// while let Some(entry) = watch.try_next().await? {
     ///     if let Some(device) = devices.try_decode(&entry).transpose()? {
@@ -177,8 +177,8 @@ impl Bucket {
     /// Watches every key of the bucket, untyped: each key's latest entry, then every update.
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
     /// let mut watch = bucket.watch_all().await?;
     /// while let Some(entry) = watch.try_next().await? {
     ///     println!("{} changed at {}", entry.key, entry.revision);
@@ -199,7 +199,7 @@ impl Bucket {
     /// keys and key filters: see [`WatchBuilder`].
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
     /// let watch = bucket.watch_with().key_filter("orders.*").meta_only().start().await?;
     /// # Ok(()) }
     /// ```

@@ -51,9 +51,9 @@ impl Start {
 /// The default is each matching key's latest entry (markers included), then every update.
 ///
 /// ```no_run
-/// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+/// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
 /// let watch = devices
-///     .watch_with(kv_core::KeyFilter::any())
+///     .watch_with(natskv::KeyFilter::any())
 ///     .history()
 ///     .ignore_deletes()
 ///     .start()
@@ -169,9 +169,9 @@ impl<T> WatchBuilder<T> {
     /// 100 ms are raised to 100 ms.
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
     /// let watch = devices
-    ///     .watch_with(kv_core::KeyFilter::any())
+    ///     .watch_with(natskv::KeyFilter::any())
     ///     .check_every(std::time::Duration::from_secs(1))
     ///     .start()
     ///     .await?;
@@ -222,7 +222,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> WatchBuilder<Family<K, V, C, M>> {
     /// each entry once.
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
     /// let watch = devices.watch_with(&"a".to_owned()).or(&"b".to_owned()).start().await?;
     /// # Ok(()) }
     /// ```
@@ -235,9 +235,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> WatchBuilder<Family<K, V, C, M>> {
     /// Starts the watch.
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
-    /// let mut watch = devices.watch_with(kv_core::KeyFilter::any()).updates_only().start().await?;
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
+    /// let mut watch = devices.watch_with(natskv::KeyFilter::any()).updates_only().start().await?;
     /// while let Some(entry) = watch.try_next().await? {
     ///     println!("{} = {:?}", entry.key, entry.value);
     /// }
@@ -261,8 +261,8 @@ impl WatchBuilder<()> {
     /// Adds a family's partial key to the union this watch delivers.
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>, names: kv_core::Family<u32, String>) -> kv_core::Result<()> {
-    /// use kv_core::KeyFilter;
+    /// # async fn demo(devices: natskv::Family<String, u32>, names: natskv::Family<u32, String>) -> natskv::Result<()> {
+    /// use natskv::KeyFilter;
     /// let watch = devices
     ///     .bucket()
     ///     .watch_with()
@@ -285,7 +285,7 @@ impl WatchBuilder<()> {
     /// Adds a NATS-style key filter (`orders.*`, `config.>`) to the union this watch delivers.
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
     /// let watch = bucket.watch_with().key_filter("config.>").start().await?;
     /// # Ok(()) }
     /// ```
@@ -298,8 +298,8 @@ impl WatchBuilder<()> {
     /// Starts the watch; without any filter it covers the whole bucket.
     ///
     /// ```no_run
-    /// # async fn demo(bucket: kv_core::Bucket) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
+    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
     /// let mut watch = bucket.watch_with().history().start().await?;
     /// while let Some(entry) = watch.try_next().await? {
     ///     println!("{} at {}", entry.key, entry.revision);

@@ -99,10 +99,10 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Watch<K, V, C, M> {
     /// out.
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
-    /// use kv_core::WatchEvent;
-    /// let mut events = devices.watch(kv_core::KeyFilter::any()).await?.events();
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
+    /// use natskv::WatchEvent;
+    /// let mut events = devices.watch(natskv::KeyFilter::any()).await?.events();
     /// while let Some(event) = events.try_next().await? {
     ///     match event {
     ///         WatchEvent::Entry(entry) => println!("{} = {:?}", entry.key, entry.value),
@@ -120,7 +120,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Watch<K, V, C, M> {
     /// inactivity threshold does it.
     ///
     /// ```no_run
-    /// # async fn demo(watch: kv_core::Watch<String, u32>) {
+    /// # async fn demo(watch: natskv::Watch<String, u32>) {
     /// watch.stop().await;
     /// # }
     /// ```
@@ -184,7 +184,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> WatchEvents<K, V, C, M> {
     /// See [`Watch::stop`].
     ///
     /// ```no_run
-    /// # async fn demo(events: kv_core::WatchEvents<String, u32>) {
+    /// # async fn demo(events: natskv::WatchEvents<String, u32>) {
     /// events.stop().await;
     /// # }
     /// ```
@@ -215,9 +215,9 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// for one key): each one's latest entry, then every update. See [`Watch`].
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
-    /// let mut watch = devices.watch(kv_core::KeyFilter::any()).await?;
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
+    /// let mut watch = devices.watch(natskv::KeyFilter::any()).await?;
     /// while let Some(entry) = watch.try_next().await? {
     ///     println!("{} = {:?} at {}", entry.key, entry.value, entry.revision);
     /// }
@@ -236,8 +236,8 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// A watch on the keys matching a partial key, with options: see [`WatchBuilder`].
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
-    /// let watch = devices.watch_with(kv_core::KeyFilter::any()).updates_only().start().await?;
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
+    /// let watch = devices.watch_with(natskv::KeyFilter::any()).updates_only().start().await?;
     /// # Ok(()) }
     /// ```
     pub fn watch_with(&self, filter: impl Into<KeyFilter<K>>) -> WatchBuilder<Family<K, V, C, M>> {
@@ -249,7 +249,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// `start` fails with [`Error::InvalidKey`] ([`KeyErrorReason::NoFilters`]).
     ///
     /// ```no_run
-    /// # async fn demo(devices: kv_core::Family<String, u32>) -> kv_core::Result<()> {
+    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
     /// let watch = devices.watch_many([&"a".to_owned(), &"b".to_owned()]).start().await?;
     /// # Ok(()) }
     /// ```
@@ -269,11 +269,12 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
 }
 
 impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
-    /// Watches the key: its latest entry, then every update. See [`Family::watch`].
+    /// Watches the key: its latest entry, then every update, markers included, as a [`Watch`]
+    /// that never ends on its own. As [`Family::watch`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
-    /// use futures::TryStreamExt;
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
     /// let mut watch = maintenance.watch().await?;
     /// while let Some(entry) = watch.try_next().await? {
     ///     println!("maintenance: {:?}", entry.value);
@@ -282,18 +283,19 @@ impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
     /// ```
     ///
     /// # Errors
-    /// As [`WatchBuilder::start`].
+    /// [`Error::BucketNotFound`] and the server's errors when the watch's consumer cannot be
+    /// created.
     ///
     /// # Cancel safety
-    /// As [`WatchBuilder::start`].
+    /// Cancel safe: a consumer created before the cancel is deleted in the background.
     pub async fn watch(&self) -> Result<Watch<(), V, C, M>> {
         self.as_family().watch(&()).await
     }
 
-    /// A watch on the key, with options: see [`WatchBuilder`].
+    /// A watch on the key, with options: see [`WatchBuilder`]. As [`Family::watch_with`].
     ///
     /// ```no_run
-    /// # async fn demo(maintenance: kv_core::Single<bool>) -> kv_core::Result<()> {
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
     /// let watch = maintenance.watch_with().history().start().await?;
     /// # Ok(()) }
     /// ```
