@@ -442,13 +442,13 @@ int_key_part!(
 /// hex, no escaped kept byte, valid UTF-8), so the round trip is exact both ways.
 ///
 /// ```
-/// use kv_core::key::{Encoded, KeyPart};
+/// use natskv::key::{Encoded, KeyPart};
 ///
 /// let mut token = String::new();
 /// Encoded::from("Paris 7e").write_token(&mut token)?;
 /// assert_eq!(token, "Paris=207e");
 /// assert_eq!(Encoded::parse_token(&token)?.as_str(), "Paris 7e");
-/// # Ok::<(), kv_core::key::KeyError>(())
+/// # Ok::<(), natskv::key::KeyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Encoded(pub String);
@@ -591,7 +591,7 @@ impl fmt::Display for Encoded {
 /// equality are those of the dotted text.
 ///
 /// ```
-/// use kv_core::key::KeyPath;
+/// use natskv::key::KeyPath;
 ///
 /// let path: KeyPath = "eu.paris.limits".parse()?;
 /// assert_eq!(path.tokens().collect::<Vec<_>>(), ["eu", "paris", "limits"]);
@@ -601,7 +601,7 @@ impl fmt::Display for Encoded {
 /// assert_eq!(KeyPath::new(["eu"])?.child("lyon")?.as_str(), "eu.lyon");
 /// assert!(KeyPath::parse("eu..paris").is_err());
 /// assert!(KeyPath::new(["a.b"]).is_err(), "a token holds no `.`");
-/// # Ok::<(), kv_core::key::KeyError>(())
+/// # Ok::<(), natskv::key::KeyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyPath(String);

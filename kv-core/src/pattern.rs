@@ -466,7 +466,7 @@ pub enum Segment {
 /// depth), and its filter with the tail left open is `config.>`.
 ///
 /// ```
-/// use kv_core::pattern::{KeyPattern, PatternErrorKind};
+/// use natskv::pattern::{KeyPattern, PatternErrorKind};
 ///
 /// let pattern = KeyPattern::parse("site.{site}.device.{id}")?;
 /// assert_eq!(pattern.params().collect::<Vec<_>>(), ["site", "id"]);
@@ -481,7 +481,7 @@ pub enum Segment {
 /// assert_eq!(tree.tail(), Some("path"));
 /// assert_eq!(tree.match_key("config.a.b.c"), Some(vec!["a.b.c"]));
 /// assert_eq!(tree.filter(&[]), "config.>");
-/// # Ok::<(), kv_core::pattern::PatternError>(())
+/// # Ok::<(), natskv::pattern::PatternError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KeyPattern {
