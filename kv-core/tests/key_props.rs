@@ -2,10 +2,10 @@
 //! exact inverse of rendering.
 
 use kv_core::key::{
-    Encoded, KeyError, KeyErrorReason, KeyFilter, KeyPart, KvKey, bind_params, parse_key,
+    Encoded, KeyError, KeyErrorReason, KeyFilter, KeyPart, KeyPath, KvKey, bind_params, parse_key,
     render_key,
 };
-use kv_core::pattern::{KeyPattern, validate_filter, validate_key, validate_token};
+use kv_core::pattern::{KeyPattern, validate_filter, validate_key, validate_path, validate_token};
 use proptest::prelude::*;
 
 /// Strings that are often valid tokens and often almost valid.
@@ -55,8 +55,7 @@ fn token_of<P: KeyPart>(value: &P) -> Result<String, KeyError> {
 /// Render through `pattern` (whose params are `a` and `b`, in either order) and check the result.
 fn render_then_parse(source: &str, pair: &Pair) -> Result<(), TestCaseError> {
     let pattern = KeyPattern::parse(source).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let map =
-        bind_params(&pattern, Pair::PARAMS).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let map = bind_params::<Pair>(&pattern).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let a_ok = validate_token(&pair.a).is_ok();
     let b_ok = validate_token(&pair.b).is_ok();
     match render_key(&pattern, &map, pair) {
@@ -142,7 +141,7 @@ proptest! {
     #[test]
     fn filters_stay_inside_the_pattern(a in near_tokens()) {
         let pattern = KeyPattern::parse("x.{a}.y.{b}").map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let map = bind_params(&pattern, Pair::PARAMS).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let map = bind_params::<Pair>(&pattern).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let filter = KeyFilter::<Pair>::any().with(0, &a).to_subject_filter(&pattern, &map);
         match filter {
             Ok(filter) => {
@@ -175,7 +174,11 @@ proptest! {
 
     #[test]
     fn any_pattern_text_parses_or_is_refused_with_a_valid_span(
-        s in prop_oneof![near_tokens(), "([a-c_]{0,2}[{}]?[a-c_9]{0,2}[{}]?[.]?){1,4}"],
+        s in prop_oneof![
+            near_tokens(),
+            "([a-c_]{0,2}[{}]?[a-c_9]{0,2}[{}]?[.]?){1,4}",
+            "([a-c]{0,2}[.]?){0,2}[{]?[a-c]{0,2}([.][.])?[}]?([.][a-c]{0,2})?",
+        ],
     ) {
         match KeyPattern::parse(&s) {
             Ok(pattern) => {
@@ -192,6 +195,24 @@ proptest! {
                 prop_assert!(span.end <= s.len());
                 prop_assert!(s.is_char_boundary(span.start) && s.is_char_boundary(span.end));
             }
+        }
+    }
+
+    #[test]
+    fn key_paths_are_valid_tokens_or_refused_and_round_trip(s in near_tokens()) {
+        match KeyPath::parse(&s) {
+            Ok(path) => {
+                prop_assert_eq!(validate_path(&s), Ok(()));
+                prop_assert!(path.tokens().all(|t| validate_token(t).is_ok()));
+                let pattern = KeyPattern::parse("config.{path..}").unwrap();
+                let map = bind_params::<KeyPath>(&pattern).unwrap();
+                let key = render_key(&pattern, &map, &path).unwrap();
+                prop_assert_eq!(&key, &format!("config.{s}"));
+                prop_assert_eq!(validate_key(&key), Ok(()));
+                prop_assert_eq!(pattern.match_key(&key), Some(vec![s.as_str()]));
+                prop_assert_eq!(parse_key::<KeyPath>(&pattern, &map, &key), Ok(path));
+            }
+            Err(_) => prop_assert!(validate_path(&s).is_err()),
         }
     }
 }
