@@ -6,24 +6,21 @@
 //! copy is consistent with the changes that follow it and every point it reports is a revision
 //! it can resume from.
 
+mod copier;
+mod report;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::{Pin, pin};
 
-use futures::{FutureExt, StreamExt};
-
+use self::copier::Copier;
+pub use self::report::{MigrationError, MigrationProgress, MigrationReport, Undecodable};
 use crate::codec::Codec;
-use crate::entry::{Entry, Operation};
-use crate::error::{Error, ErrorKind, Result};
+#[cfg(doc)]
+use crate::error::Error;
 use crate::family::Family;
-use crate::key::{KeyFilter, KvKey};
+use crate::key::KvKey;
 use crate::mode::{Mode, Writable};
-use crate::watch::WatchEvent;
-
-/// The most values written in one `put_many`.
-const BATCH: usize = 1024;
-/// The most undecodable entries a report lists (all of them are counted).
-const LISTED: usize = 1000;
 
 /// The key map of a migration that keeps the source's keys.
 type SameKey<K> = fn(K) -> Option<K>;
@@ -31,6 +28,8 @@ type SameKey<K> = fn(K) -> Option<K>;
 type SameValue<K, V> = fn(&K, V) -> Option<V>;
 /// A progress callback.
 type Notify = Box<dyn FnMut(&MigrationProgress) + Send>;
+/// The stop of a migration that does not follow.
+type NoStop = std::future::Pending<()>;
 /// A migration between two families, with its maps.
 type Between<K, V, C, M, K2, V2, C2, M2, FK, FV> =
     Migration<Family<K, V, C, M>, Family<K2, V2, C2, M2>, FK, FV>;
@@ -59,7 +58,7 @@ type Between<K, V, C, M, K2, V2, C2, M2, FK, FV> =
 /// let report = Migration::new(&old, &new)
 ///     .map_keys(|id: String| id.parse::<u64>().ok()) // `None` leaves the key out
 ///     .map_values(|_id: &String, level: u32| Some(format!("level {level}")))
-///     .progress(|p: &MigrationProgress| println!("{} copied, at revision {}", p.copied, p.revision))
+///     .progress(|p: &MigrationProgress| println!("{} copied, at {}", p.copied, p.revision))
 ///     .run()
 ///     .await?;
 /// println!("{} keys copied, consistent with revision {}", report.copied, report.revision);
@@ -341,7 +340,7 @@ where
         FK: FnMut(K) -> Option<K2>,
         FV: FnMut(&K, V) -> Option<V2>,
     {
-        self.copy(None::<std::future::Pending<()>>).await
+        self.copy(None::<NoStop>).await
     }
 
     /// Copies the source as [`run`](Self::run) does, then keeps applying its changes as they
@@ -381,21 +380,15 @@ where
         let resume = self.resume;
         let mut copier = Copier::new(self);
         let outcome = match stop {
-            None => {
-                copier
-                    .pass(resume, None::<Pin<&mut std::future::Pending<()>>>)
-                    .await
-            }
+            None => copier.pass(resume, None::<Pin<&mut NoStop>>).await,
             Some(stop) => {
                 let stop = pin!(stop);
                 match copier.pass(resume, Some(stop)).await {
                     // What the source holds now, written before the stop, may still be on its
                     // way to the watch: one more pass reads up to the end as of now.
                     Ok(()) => {
-                        let revision = copier.progress.revision;
-                        copier
-                            .pass(Some(revision), None::<Pin<&mut std::future::Pending<()>>>)
-                            .await
+                        let revision = copier.revision();
+                        copier.pass(Some(revision), None::<Pin<&mut NoStop>>).await
                     }
                     Err(error) => Err(error),
                 }
@@ -404,412 +397,7 @@ where
         let report = copier.into_report();
         match outcome {
             Ok(()) => Ok(report),
-            Err(error) => Err(MigrationError {
-                error: Box::new(error),
-                report,
-            }),
+            Err(error) => Err(MigrationError::new(error, report)),
         }
-    }
-}
-
-/// The state of a migration while it runs.
-struct Copier<K, V, C, M, K2, V2, C2, M2, FK, FV> {
-    from: Family<K, V, C, M>,
-    to: Family<K2, V2, C2, M2>,
-    keys: FK,
-    values: FV,
-    stop_on_undecodable: bool,
-    notify: Option<Notify>,
-    progress: MigrationProgress,
-    undecodable: Vec<Undecodable>,
-    /// Values to write, with their source revisions.
-    puts: Vec<(K2, V2, u64)>,
-    /// The last source revision taken from the watch: applied once `puts` are written.
-    taken: u64,
-    /// What was last reported to `notify`.
-    notified: Option<MigrationProgress>,
-}
-
-impl<K, V, C, M, K2, V2, C2, M2, FK, FV> Copier<K, V, C, M, K2, V2, C2, M2, FK, FV>
-where
-    K: KvKey,
-    C: Codec<V>,
-    M: Mode,
-    K2: KvKey,
-    C2: Codec<V2>,
-    M2: Writable,
-    FK: FnMut(K) -> Option<K2>,
-    FV: FnMut(&K, V) -> Option<V2>,
-{
-    fn new(migration: Between<K, V, C, M, K2, V2, C2, M2, FK, FV>) -> Self {
-        let start = MigrationProgress {
-            revision: migration.resume.unwrap_or(0),
-            ..MigrationProgress::default()
-        };
-        Copier {
-            from: migration.from,
-            to: migration.to,
-            keys: migration.keys,
-            values: migration.values,
-            stop_on_undecodable: migration.stop_on_undecodable,
-            notify: migration.progress,
-            progress: start,
-            undecodable: Vec::new(),
-            puts: Vec::new(),
-            taken: start.revision,
-            notified: Some(start),
-        }
-    }
-
-    /// Reads the source from `resume` (each key's latest entry when `None`), applying what it
-    /// reads, until it has caught up (without `stop`) or until `stop` completes once it has.
-    async fn pass<F: Future>(
-        &mut self,
-        resume: Option<u64>,
-        stop: Option<Pin<&mut F>>,
-    ) -> Result<()> {
-        let watch = self.from.watch_with(KeyFilter::any());
-        let watch = match resume {
-            Some(revision) => watch.from_revision(revision.saturating_add(1)),
-            None => watch.latest(),
-        };
-        let mut events = watch.start().await?.events();
-        let outcome = self.follow(&mut events, resume.is_none(), stop).await;
-        events.stop().await;
-        outcome
-    }
-
-    async fn follow<F: Future>(
-        &mut self,
-        events: &mut crate::watch::WatchEvents<K, V, C, M>,
-        fresh: bool,
-        mut stop: Option<Pin<&mut F>>,
-    ) -> Result<()> {
-        // The replay of a fresh copy: markers there are keys with nothing to copy.
-        let mut replay = fresh;
-        let mut caught_up = false;
-        loop {
-            let next = if self.pending() {
-                // Take what is ready now; write it all once nothing more is.
-                let Some(next) = events.next().now_or_never() else {
-                    self.flush().await?;
-                    continue;
-                };
-                next
-            } else if let (true, Some(stop)) = (caught_up, stop.as_mut()) {
-                tokio::select! {
-                    biased;
-                    _ = stop => return Ok(()),
-                    next = events.next() => next,
-                }
-            } else {
-                events.next().await
-            };
-            match next {
-                Some(Ok(WatchEvent::Entry(entry))) => self.take(entry, replay).await?,
-                Some(Ok(WatchEvent::Initialized)) => {
-                    replay = false;
-                    caught_up = true;
-                    self.write_puts().await?;
-                    self.progress.caught_up = true;
-                    self.flush().await?;
-                    if stop.is_none() {
-                        return Ok(());
-                    }
-                }
-                Some(Err(error)) => self.undecodable(error).await?,
-                None => {
-                    // A watch ends only after an error item, which ended the run already.
-                    self.flush().await?;
-                    return Err(Error::Unavailable {
-                        bucket: self.from.bucket().name().to_owned(),
-                        operation: "migration",
-                        may_have_applied: false,
-                        source: None,
-                    });
-                }
-            }
-        }
-    }
-
-    /// Whether something was taken that is not written or reported yet.
-    fn pending(&self) -> bool {
-        !self.puts.is_empty()
-            || self.taken != self.progress.revision
-            || self.notified != Some(self.progress)
-    }
-
-    /// Applies one source entry (a value is only queued); `replay` says it is a key's latest
-    /// entry in a fresh copy.
-    async fn take(&mut self, entry: Entry<K, V>, replay: bool) -> Result<()> {
-        let Entry {
-            key,
-            value,
-            revision,
-            operation,
-            ..
-        } = entry;
-        match value {
-            Some(value) => {
-                let value = (self.values)(&key, value);
-                match ((self.keys)(key), value) {
-                    (Some(key), Some(value)) => self.puts.push((key, value, revision)),
-                    (Some(key), None) if !replay => {
-                        // The target must not keep a value the map no longer gives it.
-                        self.write_puts().await?;
-                        self.to.delete(&key).await?;
-                        self.progress.skipped += 1;
-                    }
-                    _ => self.progress.skipped += 1,
-                }
-            }
-            // A key deleted before the copy: nothing to copy.
-            None if replay => {}
-            None => match (self.keys)(key) {
-                Some(key) => {
-                    self.write_puts().await?;
-                    if operation == Operation::Purge {
-                        self.to.purge(&key).await?;
-                    } else {
-                        self.to.delete(&key).await?;
-                    }
-                    self.progress.deleted += 1;
-                }
-                None => self.progress.skipped += 1,
-            },
-        }
-        self.taken = revision;
-        if self.puts.is_empty() {
-            self.progress.revision = revision;
-        } else if self.puts.len() >= BATCH {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    /// Counts and lists an entry that does not decode; any other error ends the run.
-    async fn undecodable(&mut self, error: Error) -> Result<()> {
-        let (key, revision) = match &error {
-            Error::Codec {
-                key,
-                revision: Some(revision),
-                ..
-            }
-            | Error::ForeignKey { key, revision, .. } => (key.clone(), *revision),
-            _ => {
-                self.flush().await?;
-                return Err(error);
-            }
-        };
-        self.progress.undecodable += 1;
-        self.taken = revision;
-        if self.stop_on_undecodable {
-            self.flush().await?;
-            return Err(error);
-        }
-        if self.undecodable.len() < LISTED {
-            self.undecodable.push(Undecodable {
-                key,
-                revision,
-                error,
-            });
-        }
-        Ok(())
-    }
-
-    /// Writes the queued values, reports progress when there is news.
-    async fn flush(&mut self) -> Result<()> {
-        self.write_puts().await?;
-        self.progress.revision = self.taken;
-        if self.notified != Some(self.progress) {
-            self.notified = Some(self.progress);
-            if let Some(notify) = self.notify.as_mut() {
-                notify(&self.progress);
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes the queued values. On a failure, the revision applied is the one before the
-    /// first value that was not written.
-    async fn write_puts(&mut self) -> Result<()> {
-        if self.puts.is_empty() {
-            return Ok(());
-        }
-        let puts = std::mem::take(&mut self.puts);
-        let results = self
-            .to
-            .put_many(puts.iter().map(|(key, value, _)| (key, value)))
-            .await?;
-        let mut failed = None;
-        for ((_, _, revision), result) in puts.iter().zip(results) {
-            match result {
-                Ok(_) => self.progress.copied += 1,
-                Err(error) => {
-                    failed.get_or_insert((*revision, error));
-                }
-            }
-        }
-        match failed {
-            None => {
-                self.progress.revision = self.taken;
-                Ok(())
-            }
-            Some((revision, error)) => {
-                self.progress.revision = revision.saturating_sub(1);
-                self.taken = self.progress.revision;
-                Err(error)
-            }
-        }
-    }
-
-    fn into_report(self) -> MigrationReport {
-        let MigrationProgress {
-            copied,
-            deleted,
-            skipped,
-            undecodable,
-            revision,
-            caught_up,
-        } = self.progress;
-        MigrationReport {
-            copied,
-            deleted,
-            skipped,
-            undecodable,
-            revision,
-            caught_up,
-            undecodable_entries: self.undecodable,
-        }
-    }
-}
-
-/// Where a running [`Migration`] stands: given to its [`progress`](Migration::progress)
-/// callback. The counts are of this run only (a resumed run counts from zero).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MigrationProgress {
-    /// Values written to the target.
-    pub copied: u64,
-    /// Deletes and purges applied to the target.
-    pub deleted: u64,
-    /// Entries a map left out (it returned `None`).
-    pub skipped: u64,
-    /// Entries whose value does not decode as the source's value type, or whose key does not
-    /// parse into its key type.
-    pub undecodable: u64,
-    /// The last source revision applied: every entry of the source family at or below it is
-    /// in the target. A point to [`resume_from`](Migration::resume_from).
-    pub revision: u64,
-    /// Whether the copy has reached the source's end as of the start (a run that follows
-    /// applies each change as it comes after that).
-    pub caught_up: bool,
-}
-
-/// What a [`Migration`] did: the counts of its [`MigrationProgress`], and the entries that did
-/// not decode.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct MigrationReport {
-    /// Values written to the target.
-    pub copied: u64,
-    /// Deletes and purges applied to the target.
-    pub deleted: u64,
-    /// Entries a map left out (it returned `None`).
-    pub skipped: u64,
-    /// Entries whose value does not decode as the source's value type, or whose key does not
-    /// parse into its key type.
-    pub undecodable: u64,
-    /// The last source revision applied: every entry of the source family at or below it is
-    /// in the target. Give it to [`resume_from`](Migration::resume_from) to go on from here.
-    pub revision: u64,
-    /// Whether the copy reached the source's end. Always true for a run that returned `Ok`.
-    pub caught_up: bool,
-    /// The first thousand entries that did not decode, in revision order (`undecodable` counts
-    /// them all). An entry that stopped the run ([`Migration::stop_on_undecodable`]) is the
-    /// [`MigrationError`]'s error, not listed here.
-    pub undecodable_entries: Vec<Undecodable>,
-}
-
-impl MigrationReport {
-    /// The counts and the revision, as the progress callback saw them last.
-    pub fn progress(&self) -> MigrationProgress {
-        MigrationProgress {
-            copied: self.copied,
-            deleted: self.deleted,
-            skipped: self.skipped,
-            undecodable: self.undecodable,
-            revision: self.revision,
-            caught_up: self.caught_up,
-        }
-    }
-}
-
-/// A source entry a [`Migration`] could not read: listed in
-/// [`MigrationReport::undecodable_entries`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Undecodable {
-    /// The stored key.
-    pub key: String,
-    /// The entry's revision in the source bucket.
-    pub revision: u64,
-    /// Why it could not be read: [`Error::Codec`] for a value, [`Error::ForeignKey`] for a
-    /// key.
-    pub error: Error,
-}
-
-/// A [`Migration`] that stopped before its end: the error that stopped it, and the report so
-/// far, whose [`revision`](MigrationReport::revision) is a point to
-/// [`resume_from`](Migration::resume_from).
-///
-/// `?` turns it into the [`Error`] alone.
-#[derive(Debug)]
-pub struct MigrationError {
-    error: Box<Error>,
-    report: MigrationReport,
-}
-
-impl MigrationError {
-    /// What stopped the migration.
-    pub fn error(&self) -> &Error {
-        &self.error
-    }
-
-    /// What stopped the migration, in Key/Value words.
-    pub fn kind(&self) -> ErrorKind {
-        self.error.kind()
-    }
-
-    /// What the migration did before it stopped.
-    pub fn report(&self) -> &MigrationReport {
-        &self.report
-    }
-
-    /// The error and the report.
-    pub fn into_parts(self) -> (Error, MigrationReport) {
-        (*self.error, self.report)
-    }
-}
-
-impl fmt::Display for MigrationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the migration stopped after source revision {}; resume from it",
-            self.report.revision
-        )
-    }
-}
-
-impl std::error::Error for MigrationError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.error)
-    }
-}
-
-impl From<MigrationError> for Error {
-    fn from(error: MigrationError) -> Error {
-        *error.error
     }
 }
