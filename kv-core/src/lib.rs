@@ -36,6 +36,8 @@ mod janitor;
 #[cfg(feature = "runtime")]
 mod maintenance;
 #[cfg(feature = "runtime")]
+mod migrate;
+#[cfg(feature = "runtime")]
 pub mod mode;
 #[cfg(feature = "runtime")]
 mod permissions;
@@ -81,6 +83,7 @@ pub use crate::{
     entry::{Current, Entry, NoValue, Operation},
     error::{BoxError, Drift, Error, ErrorKind, Result, SchemaDifference},
     family::{Family, History, Keys, Snapshot},
+    migrate::{Migration, MigrationError, MigrationProgress, MigrationReport, Undecodable},
     mode::{PerKeyTtl, ReadOnly, ReadWrite},
     permissions::{Guarded, Permission, Violation, Violations, connect},
     retry::{RetryPolicy, WriteRetry},
