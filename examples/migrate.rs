@@ -209,7 +209,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!(
             "v2 {} = {:?}",
             v2.devices.key(&entry.key)?,
-            entry.value.as_ref()
+            entry.value
         );
     }
 

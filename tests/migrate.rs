@@ -125,8 +125,7 @@ where
         .into_iter()
         .map(|entry| {
             let entry = entry.expect("entry");
-            let value = entry.value.expect("a live value");
-            (entry.key, value)
+            (entry.key, entry.value)
         })
         .collect()
 }
