@@ -206,11 +206,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let snapshot = v2.devices.get_matching(KeyFilter::any()).await?;
     for entry in snapshot.entries {
         let entry = entry?;
-        println!(
-            "v2 {} = {:?}",
-            v2.devices.key(&entry.key)?,
-            entry.value
-        );
+        println!("v2 {} = {:?}", v2.devices.key(&entry.key)?, entry.value);
     }
 
     FleetV1::delete(&nats).await?;

@@ -18,6 +18,10 @@ pub const MAX_HISTORY: u8 = 64;
 pub const MAX_REPLICAS: u8 = 5;
 /// Metadata keys with this prefix belong to the server and are not compared or written.
 const SERVER_METADATA_PREFIX: &str = "_nats";
+/// The most metadata natskv stores on a bucket (the server keeps 128 KiB per stream, some of it
+/// for its own keys).
+const MAX_METADATA_LEN: usize = 120 * 1024;
+
 /// The metadata key holding the declaration's [`Schema`], as JSON.
 pub const SCHEMA_METADATA_KEY: &str = "natskv.schema";
 /// The default duplicate window of a bucket (ADR-8), shortened to the TTL when that is shorter.
@@ -239,7 +243,27 @@ impl BucketSpec {
         if !differences.is_empty() {
             return Err(mismatch(differences));
         }
-        Ok(Some(declared.merged_over(&stored).to_text()))
+        let merged = declared.merged_over(&stored).to_text();
+        self.check_metadata_len(&merged)?;
+        Ok(Some(merged))
+    }
+
+    /// [`Error::InvalidConfig`] when the metadata with `schema` would be more than the server
+    /// keeps for a stream, which it would refuse as a whole.
+    fn check_metadata_len(&self, schema: &str) -> Result<()> {
+        let user: usize = self.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let len = user + SCHEMA_METADATA_KEY.len() + schema.len();
+        if len > MAX_METADATA_LEN {
+            return Err(Error::InvalidConfig {
+                bucket: self.name.clone(),
+                reason: format!(
+                    "the metadata with the schema is {len} bytes, more than the {MAX_METADATA_LEN} \
+                     a bucket can hold; split the families over several buckets, or shorten \
+                     the metadata"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Sets the description.
@@ -452,6 +476,9 @@ impl BucketSpec {
         }
         if let Some(problem) = self.schema.as_ref().and_then(Schema::problem) {
             return Err(invalid(format!("schema: {problem}")));
+        }
+        if let Some(schema) = &self.schema {
+            self.check_metadata_len(&schema.merged_over(&Schema::default()).to_text())?;
         }
         if self.mirror.is_some() && !self.sources.is_empty() {
             return Err(invalid(
@@ -737,6 +764,16 @@ mod tests {
             .metadata
             .insert(SCHEMA_METADATA_KEY.into(), "v2;d.{id}=00".into());
         assert_eq!(spec.check_schema(&other).unwrap().as_ref(), Some(stored));
+        let huge = (0..1500).fold(Schema::new(), |schema, i| {
+            let pattern = format!("family{i}.with.a.long.name.{{id}}");
+            schema.family::<u32, State, crate::MsgPack>(&pattern)
+        });
+        let error = BucketSpec::new("s").schema(huge).validate().unwrap_err();
+        assert!(
+            error.to_string().contains("more than the 122880"),
+            "{error}"
+        );
+
         other
             .metadata
             .insert(SCHEMA_METADATA_KEY.into(), "{not json".into());
