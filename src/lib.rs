@@ -1,5 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-pub use kv_core::*;
+pub use natskv_core::*;
 #[cfg(feature = "derive")]
-pub use kv_derive::*;
+pub use natskv_derive::*;

@@ -49,10 +49,10 @@ type Between<K, V, C, M, K2, V2, C2, M2, FK, FV> =
 ///
 /// ```no_run
 /// # async fn demo(
-/// #     old: kv_core::Family<String, u32>,
-/// #     new: kv_core::Family<u64, String, kv_core::Json>,
-/// # ) -> Result<(), kv_core::MigrationError> {
-/// use kv_core::{Migration, MigrationProgress};
+/// #     old: natskv_core::Family<String, u32>,
+/// #     new: natskv_core::Family<u64, String, natskv_core::Json>,
+/// # ) -> Result<(), natskv_core::MigrationError> {
+/// use natskv_core::{Migration, MigrationProgress};
 ///
 /// // Version 1 keyed devices by a string, version 2 by a number, and writes the level as text.
 /// let report = Migration::new(&old, &new)
@@ -110,11 +110,11 @@ type Between<K, V, C, M, K2, V2, C2, M2, FK, FV> =
 ///
 /// ```compile_fail
 /// # async fn demo(
-/// #     old: kv_core::Family<String, u32>,
-/// #     mirror: kv_core::Family<String, u32, kv_core::MsgPack, kv_core::ReadOnly>,
+/// #     old: natskv_core::Family<String, u32>,
+/// #     mirror: natskv_core::Family<String, u32, natskv_core::MsgPack, natskv_core::ReadOnly>,
 /// # ) {
 /// // `ReadOnly` is not `Writable`: `run` does not exist for this migration.
-/// let _ = kv_core::Migration::new(&old, &mirror).run().await;
+/// let _ = natskv_core::Migration::new(&old, &mirror).run().await;
 /// # }
 /// ```
 #[must_use = "a migration does nothing until `run` or `follow_until` is awaited"]
@@ -148,11 +148,11 @@ impl<K, V, C, M, K2, V2, C2, M2>
     ///
     /// ```no_run
     /// # async fn demo(
-    /// #     old: kv_core::Family<String, u32>,
-    /// #     new: kv_core::Family<String, u32, kv_core::Json>,
-    /// # ) -> Result<(), kv_core::MigrationError> {
+    /// #     old: natskv_core::Family<String, u32>,
+    /// #     new: natskv_core::Family<String, u32, natskv_core::Json>,
+    /// # ) -> Result<(), natskv_core::MigrationError> {
     /// // Same key and value types, another codec: no map needed.
-    /// let report = kv_core::Migration::new(&old, &new).run().await?;
+    /// let report = natskv_core::Migration::new(&old, &new).run().await?;
     /// # Ok(()) }
     /// ```
     pub fn new(from: &Family<K, V, C, M>, to: &Family<K2, V2, C2, M2>) -> Self {
@@ -178,11 +178,11 @@ impl<K, V, C, M, K2, V2, C2, M2, FK, FV>
     ///
     /// ```no_run
     /// # async fn demo(
-    /// #     old: kv_core::Family<String, u32>,
-    /// #     new: kv_core::Family<u64, u32>,
-    /// # ) -> Result<(), kv_core::MigrationError> {
+    /// #     old: natskv_core::Family<String, u32>,
+    /// #     new: natskv_core::Family<u64, u32>,
+    /// # ) -> Result<(), natskv_core::MigrationError> {
     /// // Keys that were numbers written as strings become numbers; others are left out.
-    /// kv_core::Migration::new(&old, &new)
+    /// natskv_core::Migration::new(&old, &new)
     ///     .map_keys(|key: String| key.parse().ok())
     ///     .run()
     ///     .await?;
@@ -211,11 +211,11 @@ impl<K, V, C, M, K2, V2, C2, M2, FK, FV>
     ///
     /// ```no_run
     /// # async fn demo(
-    /// #     old: kv_core::Family<String, u32>,
-    /// #     new: kv_core::Family<String, String>,
-    /// # ) -> Result<(), kv_core::MigrationError> {
+    /// #     old: natskv_core::Family<String, u32>,
+    /// #     new: natskv_core::Family<String, String>,
+    /// # ) -> Result<(), natskv_core::MigrationError> {
     /// // Numbers become text; zeros are left out.
-    /// kv_core::Migration::new(&old, &new)
+    /// natskv_core::Migration::new(&old, &new)
     ///     .map_values(|_key: &String, n: u32| (n != 0).then(|| n.to_string()))
     ///     .run()
     ///     .await?;
@@ -241,10 +241,10 @@ impl<K, V, C, M, K2, V2, C2, M2, FK, FV>
     /// reports is one to [`resume_from`](Self::resume_from).
     ///
     /// ```no_run
-    /// # async fn demo(old: kv_core::Family<String, u32>, new: kv_core::Family<String, u32>)
-    /// # -> Result<(), kv_core::MigrationError> {
-    /// kv_core::Migration::new(&old, &new)
-    ///     .progress(|p: &kv_core::MigrationProgress| println!("{} copied", p.copied))
+    /// # async fn demo(old: natskv_core::Family<String, u32>, new: natskv_core::Family<String, u32>)
+    /// # -> Result<(), natskv_core::MigrationError> {
+    /// natskv_core::Migration::new(&old, &new)
+    ///     .progress(|p: &natskv_core::MigrationProgress| println!("{} copied", p.copied))
     ///     .run()
     ///     .await?;
     /// # Ok(()) }
@@ -260,10 +260,10 @@ impl<K, V, C, M, K2, V2, C2, M2, FK, FV>
     /// [`MigrationError`], or the last one its progress reported.
     ///
     /// ```no_run
-    /// # async fn demo(old: kv_core::Family<String, u32>, new: kv_core::Family<String, u32>)
-    /// # -> Result<(), kv_core::MigrationError> {
-    /// let first = kv_core::Migration::new(&old, &new).run().await?;
-    /// let changes = kv_core::Migration::new(&old, &new)
+    /// # async fn demo(old: natskv_core::Family<String, u32>, new: natskv_core::Family<String, u32>)
+    /// # -> Result<(), natskv_core::MigrationError> {
+    /// let first = natskv_core::Migration::new(&old, &new).run().await?;
+    /// let changes = natskv_core::Migration::new(&old, &new)
     ///     .resume_from(first.revision)
     ///     .run()
     ///     .await?;
@@ -284,8 +284,8 @@ impl<K, V, C, M, K2, V2, C2, M2, FK, FV>
     /// from that revision to go on without it, or from the one before to read it again.
     ///
     /// ```no_run
-    /// # async fn demo(old: kv_core::Family<String, u32>, new: kv_core::Family<String, u32>) {
-    /// match kv_core::Migration::new(&old, &new).stop_on_undecodable().run().await {
+    /// # async fn demo(old: natskv_core::Family<String, u32>, new: natskv_core::Family<String, u32>) {
+    /// match natskv_core::Migration::new(&old, &new).stop_on_undecodable().run().await {
     ///     Ok(report) => println!("all {} values decoded", report.copied),
     ///     Err(e) => println!("{}: {:?} at {:?}", e, e.error().key(), e.error().revision()),
     /// }
@@ -311,9 +311,9 @@ where
     /// [`Migration`] for what is copied.
     ///
     /// ```no_run
-    /// # async fn demo(old: kv_core::Family<String, u32>, new: kv_core::Family<String, u32>)
-    /// # -> Result<(), kv_core::MigrationError> {
-    /// let report = kv_core::Migration::new(&old, &new).run().await?;
+    /// # async fn demo(old: natskv_core::Family<String, u32>, new: natskv_core::Family<String, u32>)
+    /// # -> Result<(), natskv_core::MigrationError> {
+    /// let report = natskv_core::Migration::new(&old, &new).run().await?;
     /// assert!(report.caught_up);
     /// println!(
     ///     "{} copied, {} left out, {} undecodable, as of revision {}",
@@ -349,10 +349,10 @@ where
     /// `stop`, and the returned report covers every write they made.
     ///
     /// ```no_run
-    /// # async fn demo(old: kv_core::Family<String, u32>, new: kv_core::Family<String, u32>)
-    /// # -> Result<(), kv_core::MigrationError> {
+    /// # async fn demo(old: natskv_core::Family<String, u32>, new: natskv_core::Family<String, u32>)
+    /// # -> Result<(), natskv_core::MigrationError> {
     /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    /// let migration = tokio::spawn(kv_core::Migration::new(&old, &new).follow_until(stopped));
+    /// let migration = tokio::spawn(natskv_core::Migration::new(&old, &new).follow_until(stopped));
     /// // ... the old service stops writing ...
     /// let _ = stop.send(());
     /// # let _ = migration;

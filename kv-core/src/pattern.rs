@@ -1,6 +1,6 @@
 //! The naming rules of NATS Key/Value (ADR-8) and the key-pattern grammar.
 //!
-//! This module is the one definition of both: `kv-derive` calls it at compile time to check a
+//! This module is the one definition of both: `natskv-derive` calls it at compile time to check a
 //! declaration, the runtime calls it before any wire call. It has no dependencies.
 //!
 //! - A bucket name is 1 to 255 characters of `A-Z a-z 0-9 - _`.

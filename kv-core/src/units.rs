@@ -1,6 +1,6 @@
 //! Durations and sizes as written in bucket declarations (`ttl = "7d"`, `max_bytes = "1GiB"`).
 //!
-//! One definition, used by `kv-derive` at compile time and by the runtime. No dependencies.
+//! One definition, used by `natskv-derive` at compile time and by the runtime. No dependencies.
 
 use std::fmt;
 use std::time::Duration;

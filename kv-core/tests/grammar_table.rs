@@ -1,9 +1,9 @@
-//! Checks every row of the shared grammar table (`grammar_cases/mod.rs`) against kv-core.
+//! Checks every row of the shared grammar table (`grammar_cases/mod.rs`) against natskv-core.
 
 mod grammar_cases;
 
 use grammar_cases::{BUCKET_CASES, CASES, FILTER_CASES, KEY_CASES};
-use kv_core::pattern::{
+use natskv_core::pattern::{
     KeyPattern, NameError, PatternErrorKind, validate_bucket_name, validate_filter, validate_key,
 };
 

@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use kv_core::pattern::{NameError, NameErrorReason, PatternError};
+use natskv_core::pattern::{NameError, NameErrorReason, PatternError};
 use proc_macro2::Span;
 use syn::LitStr;
 

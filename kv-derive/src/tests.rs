@@ -1,7 +1,7 @@
 //! The macro run on declarations as text: it accepts and refuses exactly what the shared
 //! grammar does, and reports every mistake of a declaration at once.
 
-use kv_core::pattern::{KeyPattern, validate_bucket_name};
+use natskv_core::pattern::{KeyPattern, validate_bucket_name};
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
 
@@ -307,7 +307,7 @@ fn origin_filters_are_judged_by_the_shared_rules() {
             expected.is_none(),
             "{filter:?}: {messages:?}"
         );
-        if let Err(error) = kv_core::pattern::validate_filter(filter) {
+        if let Err(error) = natskv_core::pattern::validate_filter(filter) {
             assert!(
                 messages[0].contains(&error.to_string()),
                 "{filter:?}: {messages:?}"
