@@ -26,10 +26,11 @@ pub use crate::key::{
     ANY_PARAM, KeyError, KeyFilter, KeyPart, KeyPath, KvKey, ParamCheck, check_params, tail_count,
     tail_index,
 };
+pub use crate::limits::{MAX_HISTORY, MAX_REPLICAS};
 pub use crate::mode::{Mode, PerKeyTtl, ReadOnly, ReadWrite};
 pub use crate::schema::Schema;
 pub use crate::single::Single;
-pub use crate::spec::{BucketSpec, MAX_HISTORY, MAX_REPLICAS, Storage};
+pub use crate::spec::{BucketSpec, Storage};
 pub use crate::stream_options::{Placement, Republish};
 pub use crate::topology::Origin;
 

@@ -13,7 +13,7 @@ use crate::classify::{Op, classify, classify_api, settle};
 use crate::error::{Error, Result};
 use crate::janitor::Janitor;
 use crate::key::{KeyError, KeyErrorReason};
-use crate::pattern::{validate_bucket_name, validate_filter};
+use crate::names::{validate_bucket_name, validate_filter};
 use crate::permissions::{Guard, Violations, guard};
 use crate::retry::WriteRetry;
 use crate::spec::{BucketSpec, Storage, user_metadata};

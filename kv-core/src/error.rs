@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::codec::CodecError;
 use crate::key::KeyError;
-use crate::pattern::NameError;
+use crate::names::NameError;
 use crate::permissions::Violation;
 
 /// A boxed cause, kept in [`Error`]'s `source()`.

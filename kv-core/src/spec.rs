@@ -6,16 +6,13 @@ use std::time::Duration;
 use async_nats::jetstream::stream::{self, Compression, DiscardPolicy, StorageType};
 
 use crate::error::{Drift, Error, Result, SchemaDifference};
-use crate::pattern::validate_bucket_name;
+use crate::names::validate_bucket_name;
 use crate::schema::Schema;
 use crate::stream_options::{Placement, Republish};
 use crate::topology::Origin;
 use crate::units::format_duration;
+use natskv_grammar::limits::{MAX_HISTORY, MAX_REPLICAS};
 
-/// The most revisions of one key a bucket can keep.
-pub const MAX_HISTORY: u8 = 64;
-/// The most replicas a bucket can have.
-pub const MAX_REPLICAS: u8 = 5;
 /// Metadata keys with this prefix belong to the server and are not compared or written.
 const SERVER_METADATA_PREFIX: &str = "_nats";
 /// The most metadata natskv stores on a bucket (the server keeps 128 KiB per stream, some of it

@@ -5,7 +5,7 @@ use std::fmt;
 
 use async_nats::jetstream::stream;
 
-use crate::pattern::{validate_filter, validate_subject};
+use crate::names::{validate_filter, validate_subject};
 
 /// Every write to the bucket (or to the keys a filter selects) also sent, as a core NATS
 /// message, to a subject of your choice: cheap fan-out to subscribers that need no history.

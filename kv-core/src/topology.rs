@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use async_nats::jetstream::stream::{External, Source, SubjectTransform};
 
-use crate::pattern::{validate_bucket_name, validate_filter};
+use crate::names::{validate_bucket_name, validate_filter};
 
 /// Where a mirror or aggregate takes its keys from: a bucket, optionally some of its keys,
 /// optionally in another domain or account.

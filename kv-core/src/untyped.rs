@@ -18,7 +18,7 @@ use crate::entry::{Entry, RawEntry};
 use crate::error::Error;
 use crate::error::Result;
 use crate::key::KeyErrorReason;
-use crate::pattern::validate_key;
+use crate::names::validate_key;
 use crate::scan::{Scan, ScanSpec};
 use crate::watch::bucket::untyped;
 use crate::watch::filters::{plan, subject_matches};

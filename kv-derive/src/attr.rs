@@ -7,8 +7,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use natskv_core::pattern::{KeyPattern, validate_bucket_name, validate_filter, validate_subject};
-use natskv_core::units::{parse_duration, parse_size};
+use natskv_grammar::names::{validate_bucket_name, validate_filter, validate_subject};
+use natskv_grammar::pattern::KeyPattern;
+use natskv_grammar::units::{parse_duration, parse_size};
 use proc_macro2::{Span, TokenTree};
 use syn::ext::IdentExt as _;
 use syn::meta::ParseNestedMeta;
@@ -327,7 +328,7 @@ fn number_value(
     }
 }
 
-/// A duration option (`"7d"`), parsed by `natskv_core::units`.
+/// A duration option (`"7d"`), parsed by `natskv_grammar::units`.
 fn duration_value(
     cx: &Ctxt,
     meta: &ParseNestedMeta,
@@ -446,7 +447,7 @@ fn bucket_name(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>>
 }
 
 /// `mirror(...)` or `source(...)` (`kind`): the origin bucket, its key filters and how to reach
-/// it. Names and filters are checked with the runtime's rules (`natskv_core::pattern`).
+/// it. Names and filters are checked with the runtime's rules (`natskv_grammar::pattern`).
 fn origin(cx: &Ctxt, meta: &ParseNestedMeta, kind: &'static str) -> syn::Result<OriginAttr> {
     let mut bucket = Attr::none(cx, ORIGIN_BUCKET);
     let mut keys = Attr::none(cx, KEYS);

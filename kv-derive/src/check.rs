@@ -5,7 +5,7 @@
 //! whether a type is a family at all) is checked by the compiler from the generated code; see
 //! `expand_bucket`.
 
-use natskv_core::pattern::{KeyPattern, Segment};
+use natskv_grammar::pattern::{KeyPattern, Segment};
 
 use crate::ast::BucketDecl;
 use crate::ctxt::Ctxt;

@@ -548,7 +548,7 @@ fn param_check(
     field: &BucketFieldDecl,
     (key_params_const, key_tail_const): (&syn::Ident, &syn::Ident),
     span: Span,
-    pattern: &natskv_core::pattern::KeyPattern,
+    pattern: &natskv_grammar::pattern::KeyPattern,
     p: &TokenStream,
 ) -> TokenStream {
     let text = pattern.as_str();

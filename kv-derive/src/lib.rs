@@ -2,7 +2,7 @@
 //! `natskv` facade, whose documentation opens with the full example.
 //!
 //! The macros parse a declaration into a typed model (`attr`, `ast`), check it (`check`, and the
-//! key grammar and naming rules of `natskv_core::pattern`, the one definition the runtime uses too),
+//! key grammar and naming rules of `natskv_grammar::pattern`, the one definition the runtime uses too),
 //! then expand it (`expand_bucket`, `expand_key`). Every problem is a spanned error collected in
 //! one context (`ctxt`); with errors, a stub (`fallback`) is emitted beside them.
 

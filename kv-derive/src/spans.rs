@@ -6,7 +6,8 @@
 
 use std::ops::Range;
 
-use natskv_core::pattern::{NameError, NameErrorReason, PatternError};
+use natskv_grammar::names::{NameError, NameErrorReason};
+use natskv_grammar::pattern::PatternError;
 use proc_macro2::Span;
 use syn::LitStr;
 

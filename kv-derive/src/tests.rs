@@ -1,12 +1,13 @@
 //! The macro run on declarations as text: it accepts and refuses exactly what the shared
 //! grammar does, and reports every mistake of a declaration at once.
 
-use natskv_core::pattern::{KeyPattern, validate_bucket_name};
+use natskv_grammar::names::validate_bucket_name;
+use natskv_grammar::pattern::KeyPattern;
 use proc_macro2::TokenStream;
 use syn::DeriveInput;
 
 #[allow(dead_code)]
-#[path = "../../kv-core/tests/grammar_cases/mod.rs"]
+#[path = "../../kv-grammar/tests/grammar_cases/mod.rs"]
 mod cases;
 
 fn bucket(source: &str) -> TokenStream {
@@ -307,7 +308,7 @@ fn origin_filters_are_judged_by_the_shared_rules() {
             expected.is_none(),
             "{filter:?}: {messages:?}"
         );
-        if let Err(error) = natskv_core::pattern::validate_filter(filter) {
+        if let Err(error) = natskv_grammar::names::validate_filter(filter) {
             assert!(
                 messages[0].contains(&error.to_string()),
                 "{filter:?}: {messages:?}"

@@ -1,11 +1,12 @@
 //! Property tests: a parameter value can never change the shape of a key, and parsing is the
 //! exact inverse of rendering.
 
-use natskv_core::key::{
+use natskv_grammar::key::{
     Encoded, KeyError, KeyErrorReason, KeyFilter, KeyPart, KeyPath, KvKey, bind_params, parse_key,
     render_key,
 };
-use natskv_core::pattern::{KeyPattern, validate_filter, validate_key, validate_path, validate_token};
+use natskv_grammar::names::{validate_filter, validate_key, validate_path, validate_token};
+use natskv_grammar::pattern::KeyPattern;
 use proptest::prelude::*;
 
 /// Strings that are often valid tokens and often almost valid.

@@ -1,7 +1,7 @@
 //! The key-pattern and naming grammar as data: every row is an input and the error it must give
 //! (`None` when it is accepted), named as the variant's name.
 //!
-//! Shared: natskv-core's `tests/grammar_table.rs` checks every row against `natskv_core::pattern`, and
+//! Shared: natskv-core's `tests/grammar_table.rs` checks every row against `natskv_grammar::pattern`, and
 //! natskv-derive's tests can include this file with `#[path = ".../grammar_cases/mod.rs"] mod cases;`
 //! to check the macro gives the same answers.
 

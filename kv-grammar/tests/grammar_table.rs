@@ -1,11 +1,10 @@
-//! Checks every row of the shared grammar table (`grammar_cases/mod.rs`) against natskv-core.
+//! Checks every row of the shared grammar table (`grammar_cases/mod.rs`) against natskv-grammar.
 
 mod grammar_cases;
 
 use grammar_cases::{BUCKET_CASES, CASES, FILTER_CASES, KEY_CASES};
-use natskv_core::pattern::{
-    KeyPattern, NameError, PatternErrorKind, validate_bucket_name, validate_filter, validate_key,
-};
+use natskv_grammar::names::{NameError, validate_bucket_name, validate_filter, validate_key};
+use natskv_grammar::pattern::{KeyPattern, PatternErrorKind};
 
 /// The variant name of a `Debug`-formatted enum value (`InvalidChar { .. }` -> `InvalidChar`).
 fn variant(debug: &str) -> &str {
