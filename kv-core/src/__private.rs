@@ -26,7 +26,6 @@ pub use crate::key::{
     ANY_PARAM, KeyError, KeyFilter, KeyPart, KeyPath, KvKey, ParamCheck, check_params, tail_count,
     tail_index,
 };
-pub use crate::limits::{MAX_HISTORY, MAX_REPLICAS};
 pub use crate::mode::{Mode, PerKeyTtl, ReadOnly, ReadWrite};
 pub use crate::schema::Schema;
 pub use crate::single::Single;
@@ -248,30 +247,6 @@ impl Message {
         self
     }
 
-    /// Appends a number in decimal.
-    #[must_use]
-    pub const fn push_u64(mut self, mut value: u64) -> Self {
-        let mut digits = [0u8; 20];
-        let mut count = 0;
-        loop {
-            digits[count] = b'0' + (value % 10) as u8;
-            count += 1;
-            value /= 10;
-            if value == 0 {
-                break;
-            }
-        }
-        if self.len + count > Message::CAPACITY {
-            return self;
-        }
-        while count > 0 {
-            count -= 1;
-            self.buf[self.len] = digits[count];
-            self.len += 1;
-        }
-        self
-    }
-
     /// The text.
     pub const fn as_str(&self) -> &str {
         match core::str::from_utf8(self.buf.split_at(self.len).0) {
@@ -287,24 +262,6 @@ impl Default for Message {
     }
 }
 
-/// `None` when `min <= value <= max`, else the message saying so for the bucket option `option`.
-pub const fn check_range(option: &str, value: u64, min: u64, max: u64) -> Option<Message> {
-    if min <= value && value <= max {
-        return None;
-    }
-    Some(
-        Message::new()
-            .push("`")
-            .push(option)
-            .push("` is ")
-            .push_u64(value)
-            .push("; it must be between ")
-            .push_u64(min)
-            .push(" and ")
-            .push_u64(max),
-    )
-}
-
 /// The message for a key-type parameter the pattern does not use; `key_type` describes the key
 /// type (`` `DeviceKey` ``).
 pub const fn unused_param_message(key_type: &str, param: &str, pattern: &str) -> Message {
@@ -318,16 +275,6 @@ pub const fn unused_param_message(key_type: &str, param: &str, pattern: &str) ->
         .push("\" does not use; add `{")
         .push(param)
         .push("}` to the pattern, or remove the field from the key type")
-}
-
-/// `value` as a `u8`, saturating (callers check the range with [`check_range`] first).
-#[allow(clippy::cast_possible_truncation)] // `u8::try_from` is not const; the value is clamped
-pub const fn to_u8(value: u64) -> u8 {
-    if value > u8::MAX as u64 {
-        u8::MAX
-    } else {
-        value as u8
-    }
 }
 
 #[cfg(test)]
@@ -369,13 +316,6 @@ mod tests {
 
     #[test]
     fn messages() {
-        let m = check_range("history", 65, 1, 64).unwrap();
-        assert_eq!(m.as_str(), "`history` is 65; it must be between 1 and 64");
-        assert!(check_range("history", 64, 1, 64).is_none());
-        assert_eq!(
-            Message::new().push_u64(0).push_u64(u64::MAX).as_str(),
-            "018446744073709551615"
-        );
         let long = "x".repeat(600);
         assert_eq!(
             Message::new().push("a").push(&long).push("b").as_str(),

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use natskv_grammar::limits::{MAX_HISTORY, MAX_REPLICAS, out_of_range};
 use natskv_grammar::names::{validate_bucket_name, validate_filter, validate_subject};
 use natskv_grammar::pattern::KeyPattern;
 use natskv_grammar::units::{parse_duration, parse_size};
@@ -324,6 +325,18 @@ fn number_value(
                 format!("`{name}` takes a whole number, such as `{name} = {example}`"),
             );
             Ok(None)
+        }
+    }
+}
+
+/// `number` when it is within `1..=max` (the runtime's limits), else `None` with an error at it.
+fn in_range(cx: &Ctxt, number: Option<Number>, name: &str, max: u8) -> Option<Number> {
+    let number = number?;
+    match out_of_range(name, number.value, 1, u64::from(max)) {
+        None => Some(number),
+        Some(message) => {
+            cx.syn_error(syn::Error::new(number.span, message));
+            None
         }
     }
 }
@@ -688,14 +701,20 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
             Some(DESCRIPTION) => {
                 description.set_some(path, string_value(cx, meta, DESCRIPTION, "\"devices\"")?);
             }
-            Some(HISTORY) => history.set_some(path, number_value(cx, meta, HISTORY, "5")?),
+            Some(HISTORY) => {
+                let number = number_value(cx, meta, HISTORY, "5")?;
+                history.set_some(path, in_range(cx, number, HISTORY, MAX_HISTORY));
+            }
             Some(TTL) => ttl.set_some(path, duration_value(cx, meta, TTL, "\"7d\"")?),
             Some(MAX_VALUE_SIZE) => max_value_size_attr.set_some(path, max_value_size(cx, meta)?),
             Some(MAX_BYTES) => {
                 max_bytes.set_some(path, size_value(cx, meta, MAX_BYTES, "\"1GiB\"")?);
             }
             Some(STORAGE) => storage.set_some(path, storage_value(cx, meta)?),
-            Some(REPLICAS) => replicas.set_some(path, number_value(cx, meta, REPLICAS, "3")?),
+            Some(REPLICAS) => {
+                let number = number_value(cx, meta, REPLICAS, "3")?;
+                replicas.set_some(path, in_range(cx, number, REPLICAS, MAX_REPLICAS));
+            }
             Some(COMPRESSION) => compression.set_some(path, flag_value(cx, meta, COMPRESSION)?),
             Some(METADATA) => {
                 metadata_seen.set(path, ());

@@ -9,14 +9,13 @@
 //! - a family whose codec is not the bucket's declared codec (a trait bound, at the codec);
 //! - a family that can write in a read-only bucket, a mirror or an aggregate without
 //!   `writable` (a trait bound, at the mode);
-//! - `history` and `replicas` against the runtime's limits (`check_range`, at the number).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 
 use crate::ast::{BucketDecl, BucketFieldDecl, crate_path, local};
-use crate::attr::{BucketAttrs, Number, OriginAttr, StorageOpt};
+use crate::attr::{BucketAttrs, OriginAttr, StorageOpt};
 use crate::check;
 use crate::ctxt::Ctxt;
 use crate::fallback;
@@ -29,15 +28,11 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let decl = BucketDecl::from_ast(&cx, input);
     check::bucket(&cx, &decl);
     let p = private_path(&decl);
-    // The range checks depend only on the numbers written, so they run even when the
-    // declaration has other errors: every mistake shows in one build.
-    let ranges = range_checks(&decl, &p);
     match cx.check() {
         Ok(()) => {
             let body = expand(&decl, &p);
             quote! {
                 const _: () = {
-                    #ranges
                     #body
                 };
             }
@@ -48,7 +43,6 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             quote! {
                 #errors
                 const _: () = {
-                    #ranges
                     #stub
                 };
             }
@@ -59,26 +53,6 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
 fn private_path(decl: &BucketDecl) -> TokenStream {
     let krate = crate_path(decl.attrs.krate.as_ref());
     quote!(#krate::__private)
-}
-
-/// Const checks of `history` and `replicas` against `MAX_HISTORY` and `MAX_REPLICAS`.
-fn range_checks(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
-    let check = |name: &str, number: Option<Number>, max: TokenStream| {
-        let Some(Number { value, span }) = number else {
-            return TokenStream::new();
-        };
-        let message = local("__kv_message");
-        quote_spanned! {span=>
-            const _: () = if let #p::Option::Some(#message) =
-                #p::check_range(#name, #value, 1, #max as u64)
-            {
-                ::core::panic!("{}", #p::Message::as_str(&#message))
-            };
-        }
-    };
-    let history = check("history", decl.attrs.history, quote!(#p::MAX_HISTORY));
-    let replicas = check("replicas", decl.attrs.replicas, quote!(#p::MAX_REPLICAS));
-    quote!(#history #replicas)
 }
 
 fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
@@ -314,8 +288,9 @@ fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStre
         set("description", quote!(#description));
     }
     if let Some(n) = attrs.history {
-        let value = n.value;
-        set("history", quote!(#p::to_u8(#value)));
+        // Checked to be in range when parsed.
+        let value = u8::try_from(n.value).unwrap_or(u8::MAX);
+        set("history", quote!(#value));
     }
     if let Some(ttl) = attrs.ttl {
         set("ttl", duration(ttl.value, p));
@@ -337,8 +312,9 @@ fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStre
         set("storage", quote!(#p::Storage::#variant));
     }
     if let Some(n) = attrs.replicas {
-        let value = n.value;
-        set("replicas", quote!(#p::to_u8(#value)));
+        // Checked to be in range when parsed.
+        let value = u8::try_from(n.value).unwrap_or(u8::MAX);
+        set("replicas", quote!(#value));
     }
     if let Some(on) = attrs.compression {
         set("compression", quote!(#on));
