@@ -6,23 +6,16 @@
 #[doc(hidden)]
 pub mod __private;
 mod bucket;
-mod bulk;
 mod cache;
-mod classify;
 pub mod codec;
-mod delivery;
-mod direct;
 mod entry;
 mod error;
 mod family;
-mod janitor;
 mod maintenance;
 mod migrate;
 pub mod mode;
 mod permissions;
-mod raw;
 mod retry;
-mod scan;
 pub mod schema;
 mod single;
 mod spec;
@@ -31,6 +24,10 @@ mod topology;
 mod untyped;
 mod update;
 mod watch;
+mod wire;
+
+// The wire modules under their old paths, for the code that has not moved to `crate::wire::`.
+use wire::{classify, delivery, direct, janitor, raw, scan};
 
 #[cfg(feature = "server")]
 pub mod server;

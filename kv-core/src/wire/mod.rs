@@ -1,0 +1,36 @@
+//! The Key/Value protocol on the wire (ADR-8), spoken by natskv itself over async-nats's client
+//! and JetStream context: writes with their headers and acknowledgements, reads by direct get
+//! and batch direct get, ordered consumers for listings and watches, and async-nats's errors
+//! turned into facts about the bucket.
+//!
+//! # Why natskv does not wrap `async_nats::jetstream::kv::Store`
+//!
+//! The store is a fine client for untyped buckets, but several of natskv's guarantees need the
+//! protocol underneath it. Keep this layer when you are tempted to replace it by the store:
+//! - **Meta-only and filtered listings.** `keys()` over a partial key (`site.paris.device.*`),
+//!   several filters at once, without the values: the store lists every key of the bucket.
+//! - **No consumer left behind.** Histories and batch reads use ADR-31 batch direct gets with no
+//!   consumer at all; listings, watches and caches delete theirs when they end or are dropped
+//!   (`janitor`). The store leaves a consumer per listing until the server times it out, and a
+//!   loop of listings reaches the server's consumer limit.
+//! - **Gap-free resume.** A watch whose consumer stops is restarted after the last revision it
+//!   delivered, so nothing is skipped or repeated; it notices a bucket deleted and created again.
+//! - **Exactly-once writes.** Every write carries its own message id and is resent with that id
+//!   when nobody answered, inside the bucket's duplicate window (`raw`, `bulk`).
+//! - **Errors decided from facts.** No responders, timeouts and the server's error codes become
+//!   `BucketNotFound`, `Unavailable`, `WrongRevision`, ... only from what the server said
+//!   (`classify`).
+//! - **Speed.** One pass from a message to an entry (`delivery`), pipelined writes (`bulk`), and
+//!   `multi_last` batch reads for `get_many` (`direct`).
+//!
+//! The bucket's own administration (create, update, delete and read the backing stream) goes
+//! through async-nats's JetStream context in [`Bucket`](crate::Bucket); everything a family does
+//! with keys and values goes through here.
+
+pub(crate) mod bulk;
+pub(crate) mod classify;
+pub(crate) mod delivery;
+pub(crate) mod direct;
+pub(crate) mod janitor;
+pub(crate) mod raw;
+pub(crate) mod scan;
