@@ -1,16 +1,23 @@
 //! A single typed key: a [`Family`] whose pattern has no parameters.
+//!
+//! Every operation of [`Single`] is its family's, with the unit key `&()`.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::bucket::Bucket;
+use crate::cache::Cache;
 use crate::codec::{Codec, MsgPack};
 use crate::entry::{Current, Entry};
-#[cfg(doc)]
-use crate::error::Error;
 use crate::error::Result;
 use crate::family::{Family, History};
 use crate::mode::{Mode, PerKeyTtl, ReadWrite, Writable};
+use crate::update::{UpdateWith, UpsertWith};
+use crate::watch::{Watch, WatchBuilder};
+// Named only in doc links, which the `natskv` facade resolves against this module as
+// compiled: a `#[cfg(doc)]` import would leave them unresolved there.
+#[allow(unused_imports)]
+use crate::{error::Error, retry::RetryPolicy};
 
 /// One key (`maintenance`, `config.global`) with a typed value. Cheap to clone.
 ///
@@ -360,5 +367,118 @@ impl<V, C: Codec<V>> Single<V, C, PerKeyTtl> {
     /// Not cancel safe: the key may be purged even if the future is dropped.
     pub async fn purge_with_ttl(&self, ttl: Duration) -> Result<u64> {
         self.family.purge_with_ttl(&(), ttl).await
+    }
+}
+
+impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
+    /// Changes the key's value in place with a compare-and-set loop: reads it, calls `f` on it,
+    /// writes it back only if nobody wrote in between, and otherwise starts over
+    /// ([`RetryPolicy`]). Returns what it wrote, or `None`, writing nothing, when the key has
+    /// no value. As [`Family::update_with`].
+    ///
+    /// ```no_run
+    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
+    /// visits.update_with(|n| *n += 1).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::WrongRevision`] when every attempt lost its race; [`Error::Codec`] when the
+    /// stored value does not decode (nothing is written); otherwise as
+    /// [`Single::get`] and [`Single::update`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a value may be written even if the future is dropped.
+    pub fn update_with<'a, F>(&'a self, f: F) -> UpdateWith<'a, (), V, C, M, F>
+    where
+        F: FnMut(&mut V) + Send + 'a,
+    {
+        self.as_family().update_with(&(), f)
+    }
+
+    /// Like [`update_with`](Self::update_with), also when the key has no value: `f` gets the
+    /// current value, or `None`, and returns the new one, which is created when the key had
+    /// none and compare-and-set otherwise. Returns what it wrote. As [`Family::upsert_with`].
+    ///
+    /// ```no_run
+    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
+    /// visits.upsert_with(|n| n.unwrap_or(0) + 1).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`update_with`](Self::update_with).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a value may be written even if the future is dropped.
+    pub fn upsert_with<'a, F>(&'a self, f: F) -> UpsertWith<'a, (), V, C, M, F>
+    where
+        F: FnMut(Option<V>) -> V + Send + 'a,
+    {
+        self.as_family().upsert_with(&(), f)
+    }
+}
+
+impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
+    /// Watches the key: its latest entry, then every update, markers included, as a [`Watch`]
+    /// that never ends on its own. As [`Family::watch`].
+    ///
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// use natskv::TryStreamExt;
+    /// let mut watch = maintenance.watch().await?;
+    /// while let Some(entry) = watch.try_next().await? {
+    ///     println!("maintenance: {:?}", entry.value);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::BucketNotFound`] and the server's errors when the watch's consumer cannot be
+    /// created.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a consumer created before the cancel is deleted in the background.
+    pub async fn watch(&self) -> Result<Watch<(), V, C, M>> {
+        self.as_family().watch(&()).await
+    }
+
+    /// A watch on the key, with options: see [`WatchBuilder`]. As [`Family::watch_with`].
+    ///
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// let watch = maintenance.watch_with().history().start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn watch_with(&self) -> WatchBuilder<Family<(), V, C, M>> {
+        self.as_family().watch_with(&())
+    }
+}
+
+impl<V, C, M> Single<V, C, M>
+where
+    V: Clone + Send + Sync + 'static,
+    C: Codec<V>,
+    M: Mode,
+{
+    /// A live cache of the key's value, read with `get(&())`: see [`Cache`]. As
+    /// [`Family::cache`].
+    ///
+    /// ```no_run
+    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
+    /// let live = maintenance.cache().await?;
+    /// live.initialized().await?;
+    /// let on = live.get(&()).unwrap_or(false);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::BucketNotFound`] and the server's errors when the cache's watch cannot be
+    /// started.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a consumer created before the cancel is deleted in the background.
+    pub async fn cache(&self) -> Result<Cache<(), V>> {
+        self.as_family().cache().await
     }
 }

@@ -13,7 +13,6 @@ use crate::family::Family;
 use crate::key::KvKey;
 use crate::mode::Writable;
 use crate::retry::RetryPolicy;
-use crate::single::Single;
 
 /// What a successful read-modify-write wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +37,17 @@ pub struct UpdateWith<'a, K, V, C, M, F> {
     key: &'a K,
     f: F,
     retry: RetryPolicy,
+}
+
+impl<'a, K, V, C, M, F> UpdateWith<'a, K, V, C, M, F> {
+    pub(crate) fn new(family: &'a Family<K, V, C, M>, key: &'a K, f: F) -> Self {
+        UpdateWith {
+            family,
+            key,
+            f,
+            retry: RetryPolicy::default(),
+        }
+    }
 }
 
 impl<K, V, C, M, F> fmt::Debug for UpdateWith<'_, K, V, C, M, F> {
@@ -102,6 +112,17 @@ pub struct UpsertWith<'a, K, V, C, M, F> {
     key: &'a K,
     f: F,
     retry: RetryPolicy,
+}
+
+impl<'a, K, V, C, M, F> UpsertWith<'a, K, V, C, M, F> {
+    pub(crate) fn new(family: &'a Family<K, V, C, M>, key: &'a K, f: F) -> Self {
+        UpsertWith {
+            family,
+            key,
+            f,
+            retry: RetryPolicy::default(),
+        }
+    }
 }
 
 impl<K, V, C, M, F> fmt::Debug for UpsertWith<'_, K, V, C, M, F> {
@@ -200,119 +221,5 @@ where
             }
             Err(error) => return Err(error),
         }
-    }
-}
-
-impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K, V, C, M> {
-    /// Changes the key's value in place with a compare-and-set loop: reads it, calls `f` on it,
-    /// writes it back only if nobody wrote in between, and otherwise starts over after a short
-    /// random sleep ([`RetryPolicy`]). `f` may run several times, each on a fresh read.
-    /// Returns `None`, writing nothing, when the key has no value; [`upsert_with`](Self::upsert_with)
-    /// also writes absent keys.
-    ///
-    /// ```no_run
-    /// # #[derive(serde::Serialize, serde::Deserialize)] struct DeviceState { battery: u8 }
-    /// # async fn demo(devices: natskv::Family<String, DeviceState>) -> natskv::Result<()> {
-    /// let key = "sensor-1".to_owned();
-    /// if let Some(done) = devices.update_with(&key, |s| s.battery -= 1).await? {
-    ///     println!("battery {} at revision {}", done.value.battery, done.revision);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::WrongRevision`] when every attempt lost its race; [`Error::Codec`] when the
-    /// stored value does not decode (nothing is written); otherwise as [`get`](Self::get) and
-    /// [`update`](Self::update).
-    ///
-    /// # Cancel safety
-    /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn update_with<'a, F>(&'a self, key: &'a K, f: F) -> UpdateWith<'a, K, V, C, M, F>
-    where
-        F: FnMut(&mut V) + Send + 'a,
-    {
-        UpdateWith {
-            family: self,
-            key,
-            f,
-            retry: RetryPolicy::default(),
-        }
-    }
-
-    /// Like [`update_with`](Self::update_with), for a key that may have no value: `f` gets the
-    /// current value, or `None`, and returns the new one, which is created when the key had
-    /// none (first writer wins, also over a delete marker) and compare-and-set otherwise.
-    ///
-    /// ```no_run
-    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
-    /// let done = counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).await?;
-    /// println!("{} hits", done.value);
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`update_with`](Self::update_with).
-    ///
-    /// # Cancel safety
-    /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn upsert_with<'a, F>(&'a self, key: &'a K, f: F) -> UpsertWith<'a, K, V, C, M, F>
-    where
-        F: FnMut(Option<V>) -> V + Send + 'a,
-    {
-        UpsertWith {
-            family: self,
-            key,
-            f,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
-    /// Changes the key's value in place with a compare-and-set loop: reads it, calls `f` on it,
-    /// writes it back only if nobody wrote in between, and otherwise starts over
-    /// ([`RetryPolicy`]). Returns what it wrote, or `None`, writing nothing, when the key has
-    /// no value. As [`Family::update_with`].
-    ///
-    /// ```no_run
-    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
-    /// visits.update_with(|n| *n += 1).await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::WrongRevision`] when every attempt lost its race; [`Error::Codec`] when the
-    /// stored value does not decode (nothing is written); otherwise as
-    /// [`Single::get`] and [`Single::update`].
-    ///
-    /// # Cancel safety
-    /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn update_with<'a, F>(&'a self, f: F) -> UpdateWith<'a, (), V, C, M, F>
-    where
-        F: FnMut(&mut V) + Send + 'a,
-    {
-        self.as_family().update_with(&(), f)
-    }
-
-    /// Like [`update_with`](Self::update_with), also when the key has no value: `f` gets the
-    /// current value, or `None`, and returns the new one, which is created when the key had
-    /// none and compare-and-set otherwise. Returns what it wrote. As [`Family::upsert_with`].
-    ///
-    /// ```no_run
-    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
-    /// visits.upsert_with(|n| n.unwrap_or(0) + 1).await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`update_with`](Self::update_with).
-    ///
-    /// # Cancel safety
-    /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn upsert_with<'a, F>(&'a self, f: F) -> UpsertWith<'a, (), V, C, M, F>
-    where
-        F: FnMut(Option<V>) -> V + Send + 'a,
-    {
-        self.as_family().upsert_with(&(), f)
     }
 }
