@@ -12,7 +12,7 @@ use crate::entry::{Current, Entry};
 use crate::error::Result;
 use crate::family::{Family, History};
 use crate::mode::{Mode, PerKeyTtl, ReadWrite, Writable};
-use crate::update::{UpdateWith, UpsertWith};
+use crate::update::{ReadModifyWrite, Updated};
 use crate::watch::{Watch, WatchBuilder};
 // Named only in doc links, which the `natskv` facade resolves against this module as
 // compiled: a `#[cfg(doc)]` import would leave them unresolved there.
@@ -402,7 +402,8 @@ impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
         ///
         /// # Cancel safety
         /// Not cancel safe: a value may be written even if the future is dropped.
-        pub fn update_with<'a, F>(&'a self, f: F) -> UpdateWith<'a, (), V, C, M, F>
+        pub fn update_with<'a, F>(&'a self, f: F)
+            -> ReadModifyWrite<'a, (), V, C, M, F, Option<Updated<V>>>
         where [F: FnMut(&mut V) + Send + 'a]
         => update_with;
 
@@ -421,7 +422,8 @@ impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
         ///
         /// # Cancel safety
         /// Not cancel safe: a value may be written even if the future is dropped.
-        pub fn upsert_with<'a, F>(&'a self, f: F) -> UpsertWith<'a, (), V, C, M, F>
+        pub fn upsert_with<'a, F>(&'a self, f: F)
+            -> ReadModifyWrite<'a, (), V, C, M, F, Updated<V>>
         where [F: FnMut(Option<V>) -> V + Send + 'a]
         => upsert_with;
     }

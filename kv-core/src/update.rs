@@ -1,9 +1,11 @@
-//! Read-modify-write with compare-and-set retries: [`Family::update_with`] and
-//! [`Family::upsert_with`].
+//! Read-modify-write with compare-and-set retries: the [`ReadModifyWrite`] builder that
+//! [`Family::update_with`] and [`Family::upsert_with`] make (in `family/writes.rs`), the loop it
+//! runs, and what it gives back ([`Updated`]).
 
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
 use std::ops::ControlFlow;
 use std::pin::Pin;
 
@@ -29,42 +31,53 @@ pub struct Updated<V> {
 /// The boxed future of a read-modify-write.
 type UpdateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
-/// A read-modify-write of an existing value: made by [`Family::update_with`]; `.await` it, or
-/// set its [`retry`](Self::retry) policy first.
+/// A read-modify-write with compare-and-set retries: made by [`Family::update_with`] and
+/// [`Family::upsert_with`] (and their [`Single`](crate::Single) forms); `.await` it, or set its
+/// [`retry`](Self::retry) policy first.
+///
+/// `T` is what it gives when awaited. [`update_with`](Family::update_with) changes a value the
+/// key has, and gives `Option<Updated<V>>`: `None`, with nothing written, when the key has none.
+/// [`upsert_with`](Family::upsert_with) also writes a key without a value, and gives
+/// `Updated<V>`.
 #[must_use = "an update does nothing until it is awaited"]
-pub struct UpdateWith<'a, K, V, C, M, F> {
+pub struct ReadModifyWrite<'a, K, V, C, M, F, T> {
     family: &'a Family<K, V, C, M>,
     key: &'a K,
     f: F,
     retry: RetryPolicy,
+    output: PhantomData<fn() -> T>,
 }
 
-impl<'a, K, V, C, M, F> UpdateWith<'a, K, V, C, M, F> {
-    pub(crate) fn new(family: &'a Family<K, V, C, M>, key: &'a K, f: F) -> Self {
-        UpdateWith {
-            family,
-            key,
-            f,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-impl<K, V, C, M, F> fmt::Debug for UpdateWith<'_, K, V, C, M, F> {
+impl<K, V, C, M, F, T> fmt::Debug for ReadModifyWrite<'_, K, V, C, M, F, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpdateWith")
+        f.debug_struct("ReadModifyWrite")
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
 
-impl<K, V, C, M, F> UpdateWith<'_, K, V, C, M, F> {
+impl<'a, K, V, C, M, F, T> ReadModifyWrite<'a, K, V, C, M, F, T> {
+    /// The read-modify-write of `key` with `f`, under the default retry policy. `T`, what it
+    /// gives when awaited, is set by the caller's return type, and decides what `f` must be.
+    pub(crate) fn new(family: &'a Family<K, V, C, M>, key: &'a K, f: F) -> Self {
+        ReadModifyWrite {
+            family,
+            key,
+            f,
+            retry: RetryPolicy::default(),
+            output: PhantomData,
+        }
+    }
+
     /// Retries with `policy` rather than the default one.
     ///
     /// ```no_run
     /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
+    /// let key = "hits".to_owned();
     /// let policy = natskv::RetryPolicy::default().attempts(5);
-    /// counters.update_with(&"hits".to_owned(), |n| *n += 1).retry(policy).await?;
+    /// counters.update_with(&key, |n| *n += 1).retry(policy).await?;
+    /// let policy = natskv::RetryPolicy::default().attempts(100);
+    /// counters.upsert_with(&key, |n| n.unwrap_or(0) + 1).retry(policy).await?;
     /// # Ok(()) }
     /// ```
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
@@ -73,7 +86,9 @@ impl<K, V, C, M, F> UpdateWith<'_, K, V, C, M, F> {
     }
 }
 
-impl<'a, K, V, C, M, F> IntoFuture for UpdateWith<'a, K, V, C, M, F>
+/// [`Family::update_with`]: `f` changes the value in place; a key without a value is left
+/// alone, and the result is `None`.
+impl<'a, K, V, C, M, F> IntoFuture for ReadModifyWrite<'a, K, V, C, M, F, Option<Updated<V>>>
 where
     K: KvKey + Send + Sync,
     V: Send + Sync + 'a,
@@ -85,11 +100,12 @@ where
     type IntoFuture = UpdateFuture<'a, Option<Updated<V>>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let UpdateWith {
+        let ReadModifyWrite {
             family,
             key,
             mut f,
             retry,
+            output: _,
         } = self;
         Box::pin(async move {
             let written = read_modify_write(family, key, retry, move |value: Option<V>| {
@@ -104,51 +120,8 @@ where
     }
 }
 
-/// A read-modify-write that also writes an absent key: made by [`Family::upsert_with`];
-/// `.await` it, or set its [`retry`](Self::retry) policy first.
-#[must_use = "an update does nothing until it is awaited"]
-pub struct UpsertWith<'a, K, V, C, M, F> {
-    family: &'a Family<K, V, C, M>,
-    key: &'a K,
-    f: F,
-    retry: RetryPolicy,
-}
-
-impl<'a, K, V, C, M, F> UpsertWith<'a, K, V, C, M, F> {
-    pub(crate) fn new(family: &'a Family<K, V, C, M>, key: &'a K, f: F) -> Self {
-        UpsertWith {
-            family,
-            key,
-            f,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-impl<K, V, C, M, F> fmt::Debug for UpsertWith<'_, K, V, C, M, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpsertWith")
-            .field("retry", &self.retry)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<K, V, C, M, F> UpsertWith<'_, K, V, C, M, F> {
-    /// Retries with `policy` rather than the default one.
-    ///
-    /// ```no_run
-    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
-    /// let policy = natskv::RetryPolicy::default().attempts(100);
-    /// counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).retry(policy).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-}
-
-impl<'a, K, V, C, M, F> IntoFuture for UpsertWith<'a, K, V, C, M, F>
+/// [`Family::upsert_with`]: `f` makes the new value from the current one, or from `None`.
+impl<'a, K, V, C, M, F> IntoFuture for ReadModifyWrite<'a, K, V, C, M, F, Updated<V>>
 where
     K: KvKey + Send + Sync,
     V: Send + Sync + 'a,
@@ -160,11 +133,12 @@ where
     type IntoFuture = UpdateFuture<'a, Updated<V>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let UpsertWith {
+        let ReadModifyWrite {
             family,
             key,
             mut f,
             retry,
+            output: _,
         } = self;
         Box::pin(async move {
             let written = read_modify_write(family, key, retry, move |value| {

@@ -20,7 +20,7 @@ use crate::raw::{Expect, Write};
 // compiled: a `#[cfg(doc)]` import would leave them unresolved there.
 #[allow(unused_imports)]
 use crate::retry::RetryPolicy;
-use crate::update::{UpdateWith, UpsertWith};
+use crate::update::{ReadModifyWrite, Updated};
 
 impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// The key rendered and the value encoded, ready for the wire.
@@ -370,11 +370,15 @@ impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K,
     ///
     /// # Cancel safety
     /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn update_with<'a, F>(&'a self, key: &'a K, f: F) -> UpdateWith<'a, K, V, C, M, F>
+    pub fn update_with<'a, F>(
+        &'a self,
+        key: &'a K,
+        f: F,
+    ) -> ReadModifyWrite<'a, K, V, C, M, F, Option<Updated<V>>>
     where
         F: FnMut(&mut V) + Send + 'a,
     {
-        UpdateWith::new(self, key, f)
+        ReadModifyWrite::new(self, key, f)
     }
 
     /// Like [`update_with`](Self::update_with), for a key that may have no value: `f` gets the
@@ -393,10 +397,14 @@ impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K,
     ///
     /// # Cancel safety
     /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn upsert_with<'a, F>(&'a self, key: &'a K, f: F) -> UpsertWith<'a, K, V, C, M, F>
+    pub fn upsert_with<'a, F>(
+        &'a self,
+        key: &'a K,
+        f: F,
+    ) -> ReadModifyWrite<'a, K, V, C, M, F, Updated<V>>
     where
         F: FnMut(Option<V>) -> V + Send + 'a,
     {
-        UpsertWith::new(self, key, f)
+        ReadModifyWrite::new(self, key, f)
     }
 }
