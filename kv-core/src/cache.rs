@@ -1,4 +1,7 @@
 //! A live typed cache: a `HashMap<K, V>` kept current by a watch in a background task.
+//!
+//! This module owns [`Cache`], its [`Changes`] and the task; a family starts one with
+//! [`Family::cache`] (in `family/streams.rs`) through [`Cache::spawn`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,9 +15,8 @@ use crate::codec::Codec;
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::key::{KeyFilter, KvKey};
+use crate::key::KvKey;
 use crate::mode::Mode;
-use crate::single::Single;
 use crate::watch::{Event, Watch};
 
 /// How long a stopping cache waits for the server to remove its consumer.
@@ -314,95 +316,37 @@ impl Changes {
     }
 }
 
-impl<K, V, C, M> Family<K, V, C, M>
+impl<K, V> Cache<K, V>
 where
     K: KvKey + Eq + Hash + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
-    C: Codec<V>,
-    M: Mode,
 {
-    /// A live cache of every key of the family: see [`Cache`].
-    ///
-    /// ```no_run
-    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
-    /// let cache = devices.cache().await?;
-    /// cache.initialized().await?;
-    /// let battery = cache.get(&"sensor-1".to_owned());
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
-    ///
-    /// # Cancel safety
-    /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
-    pub async fn cache(&self) -> Result<Cache<K, V>> {
-        self.cache_with(KeyFilter::any()).await
-    }
-
-    /// A live cache of the keys matching a partial key: see [`Cache`].
-    ///
-    /// ```no_run
-    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
-    /// let one = devices.cache_with(&"sensor-1".to_owned()).await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
-    ///
-    /// # Cancel safety
-    /// As [`WatchBuilder::start`](crate::WatchBuilder::start).
-    pub async fn cache_with(&self, filter: impl Into<KeyFilter<K>>) -> Result<Cache<K, V>> {
-        let watch = self.watch_with(filter).for_cache().start().await?;
+    /// Starts the background task that keeps a new map current with `watch`, a watch made for
+    /// a cache: the cache of [`Family::cache_with`].
+    pub(crate) fn spawn<C: Codec<V>, M: Mode>(
+        family: Family<K, V, C, M>,
+        watch: Watch<K, V, C, M>,
+    ) -> Self {
         let map = Arc::new(RwLock::new(HashMap::new()));
         let (status_tx, status) = watch::channel(Status::default());
         let (stop, stop_rx) = oneshot::channel();
+        let bucket = family.bucket().name().to_owned();
         let task = Task {
-            family: self.clone(),
+            family,
             map: map.clone(),
             status: status_tx,
             staging: None,
             floor: 0,
         };
         tokio::spawn(task.run(watch, stop_rx));
-        let bucket = self.bucket().name().to_owned();
-        Ok(Cache {
+        Cache {
             inner: Arc::new(Inner {
                 map,
                 status,
                 bucket,
                 _stop: stop,
             }),
-        })
-    }
-}
-
-impl<V, C, M> Single<V, C, M>
-where
-    V: Clone + Send + Sync + 'static,
-    C: Codec<V>,
-    M: Mode,
-{
-    /// A live cache of the key's value, read with `get(&())`: see [`Cache`]. As
-    /// [`Family::cache`].
-    ///
-    /// ```no_run
-    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
-    /// let live = maintenance.cache().await?;
-    /// live.initialized().await?;
-    /// let on = live.get(&()).unwrap_or(false);
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::BucketNotFound`] and the server's errors when the cache's watch cannot be
-    /// started.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: a consumer created before the cancel is deleted in the background.
-    pub async fn cache(&self) -> Result<Cache<(), V>> {
-        self.as_family().cache().await
+        }
     }
 }
 

@@ -64,7 +64,7 @@ pub use crate::{
     stream_options::{Placement, Republish},
     topology::Origin,
     untyped::{BucketHistory, BucketKeys},
-    update::{UpdateWith, Updated, UpsertWith},
+    update::{ReadModifyWrite, Updated},
     watch::{BucketWatch, BucketWatchEvents, Watch, WatchBuilder, WatchEvent, WatchEvents},
 };
 

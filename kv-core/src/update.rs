@@ -1,9 +1,11 @@
-//! Read-modify-write with compare-and-set retries: [`Family::update_with`] and
-//! [`Family::upsert_with`].
+//! Read-modify-write with compare-and-set retries: the [`ReadModifyWrite`] builder that
+//! [`Family::update_with`] and [`Family::upsert_with`] make (in `family/writes.rs`), the loop it
+//! runs, and what it gives back ([`Updated`]).
 
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
 use std::ops::ControlFlow;
 use std::pin::Pin;
 
@@ -13,7 +15,6 @@ use crate::family::Family;
 use crate::key::KvKey;
 use crate::mode::Writable;
 use crate::retry::RetryPolicy;
-use crate::single::Single;
 
 /// What a successful read-modify-write wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,31 +31,53 @@ pub struct Updated<V> {
 /// The boxed future of a read-modify-write.
 type UpdateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
-/// A read-modify-write of an existing value: made by [`Family::update_with`]; `.await` it, or
-/// set its [`retry`](Self::retry) policy first.
+/// A read-modify-write with compare-and-set retries: made by [`Family::update_with`] and
+/// [`Family::upsert_with`] (and their [`Single`](crate::Single) forms); `.await` it, or set its
+/// [`retry`](Self::retry) policy first.
+///
+/// `T` is what it gives when awaited. [`update_with`](Family::update_with) changes a value the
+/// key has, and gives `Option<Updated<V>>`: `None`, with nothing written, when the key has none.
+/// [`upsert_with`](Family::upsert_with) also writes a key without a value, and gives
+/// `Updated<V>`.
 #[must_use = "an update does nothing until it is awaited"]
-pub struct UpdateWith<'a, K, V, C, M, F> {
+pub struct ReadModifyWrite<'a, K, V, C, M, F, T> {
     family: &'a Family<K, V, C, M>,
     key: &'a K,
     f: F,
     retry: RetryPolicy,
+    output: PhantomData<fn() -> T>,
 }
 
-impl<K, V, C, M, F> fmt::Debug for UpdateWith<'_, K, V, C, M, F> {
+impl<K, V, C, M, F, T> fmt::Debug for ReadModifyWrite<'_, K, V, C, M, F, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpdateWith")
+        f.debug_struct("ReadModifyWrite")
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
 
-impl<K, V, C, M, F> UpdateWith<'_, K, V, C, M, F> {
+impl<'a, K, V, C, M, F, T> ReadModifyWrite<'a, K, V, C, M, F, T> {
+    /// The read-modify-write of `key` with `f`, under the default retry policy. `T`, what it
+    /// gives when awaited, is set by the caller's return type, and decides what `f` must be.
+    pub(crate) fn new(family: &'a Family<K, V, C, M>, key: &'a K, f: F) -> Self {
+        ReadModifyWrite {
+            family,
+            key,
+            f,
+            retry: RetryPolicy::default(),
+            output: PhantomData,
+        }
+    }
+
     /// Retries with `policy` rather than the default one.
     ///
     /// ```no_run
     /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
+    /// let key = "hits".to_owned();
     /// let policy = natskv::RetryPolicy::default().attempts(5);
-    /// counters.update_with(&"hits".to_owned(), |n| *n += 1).retry(policy).await?;
+    /// counters.update_with(&key, |n| *n += 1).retry(policy).await?;
+    /// let policy = natskv::RetryPolicy::default().attempts(100);
+    /// counters.upsert_with(&key, |n| n.unwrap_or(0) + 1).retry(policy).await?;
     /// # Ok(()) }
     /// ```
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
@@ -63,7 +86,9 @@ impl<K, V, C, M, F> UpdateWith<'_, K, V, C, M, F> {
     }
 }
 
-impl<'a, K, V, C, M, F> IntoFuture for UpdateWith<'a, K, V, C, M, F>
+/// [`Family::update_with`]: `f` changes the value in place; a key without a value is left
+/// alone, and the result is `None`.
+impl<'a, K, V, C, M, F> IntoFuture for ReadModifyWrite<'a, K, V, C, M, F, Option<Updated<V>>>
 where
     K: KvKey + Send + Sync,
     V: Send + Sync + 'a,
@@ -75,11 +100,12 @@ where
     type IntoFuture = UpdateFuture<'a, Option<Updated<V>>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let UpdateWith {
+        let ReadModifyWrite {
             family,
             key,
             mut f,
             retry,
+            output: _,
         } = self;
         Box::pin(async move {
             let written = read_modify_write(family, key, retry, move |value: Option<V>| {
@@ -94,40 +120,8 @@ where
     }
 }
 
-/// A read-modify-write that also writes an absent key: made by [`Family::upsert_with`];
-/// `.await` it, or set its [`retry`](Self::retry) policy first.
-#[must_use = "an update does nothing until it is awaited"]
-pub struct UpsertWith<'a, K, V, C, M, F> {
-    family: &'a Family<K, V, C, M>,
-    key: &'a K,
-    f: F,
-    retry: RetryPolicy,
-}
-
-impl<K, V, C, M, F> fmt::Debug for UpsertWith<'_, K, V, C, M, F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpsertWith")
-            .field("retry", &self.retry)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<K, V, C, M, F> UpsertWith<'_, K, V, C, M, F> {
-    /// Retries with `policy` rather than the default one.
-    ///
-    /// ```no_run
-    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
-    /// let policy = natskv::RetryPolicy::default().attempts(100);
-    /// counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).retry(policy).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-}
-
-impl<'a, K, V, C, M, F> IntoFuture for UpsertWith<'a, K, V, C, M, F>
+/// [`Family::upsert_with`]: `f` makes the new value from the current one, or from `None`.
+impl<'a, K, V, C, M, F> IntoFuture for ReadModifyWrite<'a, K, V, C, M, F, Updated<V>>
 where
     K: KvKey + Send + Sync,
     V: Send + Sync + 'a,
@@ -139,11 +133,12 @@ where
     type IntoFuture = UpdateFuture<'a, Updated<V>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let UpsertWith {
+        let ReadModifyWrite {
             family,
             key,
             mut f,
             retry,
+            output: _,
         } = self;
         Box::pin(async move {
             let written = read_modify_write(family, key, retry, move |value| {
@@ -200,119 +195,5 @@ where
             }
             Err(error) => return Err(error),
         }
-    }
-}
-
-impl<K: KvKey + Send + Sync, V: Send + Sync, C: Codec<V>, M: Writable> Family<K, V, C, M> {
-    /// Changes the key's value in place with a compare-and-set loop: reads it, calls `f` on it,
-    /// writes it back only if nobody wrote in between, and otherwise starts over after a short
-    /// random sleep ([`RetryPolicy`]). `f` may run several times, each on a fresh read.
-    /// Returns `None`, writing nothing, when the key has no value; [`upsert_with`](Self::upsert_with)
-    /// also writes absent keys.
-    ///
-    /// ```no_run
-    /// # #[derive(serde::Serialize, serde::Deserialize)] struct DeviceState { battery: u8 }
-    /// # async fn demo(devices: natskv::Family<String, DeviceState>) -> natskv::Result<()> {
-    /// let key = "sensor-1".to_owned();
-    /// if let Some(done) = devices.update_with(&key, |s| s.battery -= 1).await? {
-    ///     println!("battery {} at revision {}", done.value.battery, done.revision);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::WrongRevision`] when every attempt lost its race; [`Error::Codec`] when the
-    /// stored value does not decode (nothing is written); otherwise as [`get`](Self::get) and
-    /// [`update`](Self::update).
-    ///
-    /// # Cancel safety
-    /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn update_with<'a, F>(&'a self, key: &'a K, f: F) -> UpdateWith<'a, K, V, C, M, F>
-    where
-        F: FnMut(&mut V) + Send + 'a,
-    {
-        UpdateWith {
-            family: self,
-            key,
-            f,
-            retry: RetryPolicy::default(),
-        }
-    }
-
-    /// Like [`update_with`](Self::update_with), for a key that may have no value: `f` gets the
-    /// current value, or `None`, and returns the new one, which is created when the key had
-    /// none (first writer wins, also over a delete marker) and compare-and-set otherwise.
-    ///
-    /// ```no_run
-    /// # async fn demo(counters: natskv::Family<String, u64>) -> natskv::Result<()> {
-    /// let done = counters.upsert_with(&"hits".to_owned(), |n| n.unwrap_or(0) + 1).await?;
-    /// println!("{} hits", done.value);
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`update_with`](Self::update_with).
-    ///
-    /// # Cancel safety
-    /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn upsert_with<'a, F>(&'a self, key: &'a K, f: F) -> UpsertWith<'a, K, V, C, M, F>
-    where
-        F: FnMut(Option<V>) -> V + Send + 'a,
-    {
-        UpsertWith {
-            family: self,
-            key,
-            f,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-impl<V: Send + Sync, C: Codec<V>, M: Writable> Single<V, C, M> {
-    /// Changes the key's value in place with a compare-and-set loop: reads it, calls `f` on it,
-    /// writes it back only if nobody wrote in between, and otherwise starts over
-    /// ([`RetryPolicy`]). Returns what it wrote, or `None`, writing nothing, when the key has
-    /// no value. As [`Family::update_with`].
-    ///
-    /// ```no_run
-    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
-    /// visits.update_with(|n| *n += 1).await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::WrongRevision`] when every attempt lost its race; [`Error::Codec`] when the
-    /// stored value does not decode (nothing is written); otherwise as
-    /// [`Single::get`] and [`Single::update`].
-    ///
-    /// # Cancel safety
-    /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn update_with<'a, F>(&'a self, f: F) -> UpdateWith<'a, (), V, C, M, F>
-    where
-        F: FnMut(&mut V) + Send + 'a,
-    {
-        self.as_family().update_with(&(), f)
-    }
-
-    /// Like [`update_with`](Self::update_with), also when the key has no value: `f` gets the
-    /// current value, or `None`, and returns the new one, which is created when the key had
-    /// none and compare-and-set otherwise. Returns what it wrote. As [`Family::upsert_with`].
-    ///
-    /// ```no_run
-    /// # async fn demo(visits: natskv::Single<u64>) -> natskv::Result<()> {
-    /// visits.upsert_with(|n| n.unwrap_or(0) + 1).await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`update_with`](Self::update_with).
-    ///
-    /// # Cancel safety
-    /// Not cancel safe: a value may be written even if the future is dropped.
-    pub fn upsert_with<'a, F>(&'a self, f: F) -> UpsertWith<'a, (), V, C, M, F>
-    where
-        F: FnMut(Option<V>) -> V + Send + 'a,
-    {
-        self.as_family().upsert_with(&(), f)
     }
 }

@@ -13,14 +13,14 @@ use super::Watch;
 use super::feed::Core;
 use super::{WatchBuilder, WatchEvent};
 use crate::bucket::Bucket;
-use crate::codec::Codec;
 use crate::entry::{Entry, Operation, RawEntry};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
+// Named only in doc links, which the `natskv` facade resolves against this module as
+// compiled: a `#[cfg(doc)]` import would leave them unresolved there.
+#[allow(unused_imports)]
 use crate::family::Family;
-use crate::key::KvKey;
-use crate::mode::Mode;
 
 /// An untyped watch on a bucket, over several families or the whole bucket: a [`Stream`] of
 /// `Result<Entry<String, Bytes>>` (the key without the bucket prefix, the value's bytes) in
@@ -136,40 +136,6 @@ pub(crate) fn untyped(raw: RawEntry, meta_only: bool, bucket: Arc<str>) -> Entry
         delta: raw.delta,
         operation: raw.operation,
         bucket,
-    }
-}
-
-impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
-    /// Types an entry of an untyped [`BucketWatch`]: `None` when its key is not of this
-    /// family's pattern, otherwise the typed entry or the error decoding it.
-    ///
-    /// ```no_run
-    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
-    /// use natskv::TryStreamExt;
-    /// let mut watch = devices.bucket().watch_all().await?;
-    /// while let Some(entry) = watch.try_next().await? {
-    ///     if let Some(device) = devices.try_decode(&entry).transpose()? {
-    ///         println!("device {} = {:?}", device.key, device.value);
-    ///     }
-    /// }
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ForeignKey`] (of kind `InvalidKey`) when the key has the pattern's shape but
-    /// does not parse into `K`;
-    /// [`Error::Codec`] with key and revision when the value does not decode.
-    pub fn try_decode(&self, entry: &Entry<String, Bytes>) -> Option<Result<Entry<K, V>>> {
-        self.pattern().match_key(&entry.key)?;
-        let raw = RawEntry {
-            key: entry.key.clone(),
-            payload: entry.value.clone().unwrap_or_default(),
-            revision: entry.revision,
-            created: entry.created,
-            delta: entry.delta,
-            operation: entry.operation,
-        };
-        Some(self.decode(&raw, entry.value.is_some()))
     }
 }
 

@@ -85,12 +85,12 @@ impl<T> fmt::Debug for WatchBuilder<T> {
 
 impl<T> WatchBuilder<T> {
     /// A builder whose `start` fails with `error` (the first one kept).
-    pub(super) fn refuse(mut self, error: Error) -> Self {
+    pub(crate) fn refuse(mut self, error: Error) -> Self {
         self.error.get_or_insert(error);
         self
     }
 
-    pub(super) fn new(target: T, bucket: Bucket) -> Self {
+    pub(crate) fn new(target: T, bucket: Bucket) -> Self {
         WatchBuilder {
             target,
             bucket,

@@ -7,6 +7,9 @@
 //! and it drops anything at or below that revision, so a resume has no gap and no duplicate.
 //! A periodic check of the bucket on the server catches what delivers nothing: a bucket recreated
 //! or emptied under the watch, and a consumer that stalled.
+//!
+//! This module owns the watches and their builder. A family's entry points ([`Family::watch`]
+//! and the like) are in `family/streams.rs`; a bucket's, with the untyped watch, in `bucket.rs`.
 
 pub(crate) mod bucket;
 mod builder;
@@ -30,11 +33,10 @@ use crate::entry::{Entry, RawEntry};
 use crate::error::Error;
 use crate::error::Result;
 use crate::family::Family;
-use crate::key::{KeyErrorReason, KeyFilter, KvKey};
+use crate::key::KvKey;
 use crate::mode::{Mode, ReadWrite};
 #[cfg(doc)]
 use crate::scan::Scan;
-use crate::single::Single;
 
 /// What a live cache's watch delivers: an entry or another event, or an error item.
 pub(crate) type Change<K, V> = Result<Event<Entry<K, V>>>;
@@ -207,99 +209,5 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Stream for WatchEvents<K, V, C, M> {
                 WatchEvent::Initialized => Ok(WatchEvent::Initialized),
             })
         })
-    }
-}
-
-impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
-    /// Watches the keys matching a partial key (`KeyFilter::any()` for the whole family, a `&K`
-    /// for one key): each one's latest entry, then every update. See [`Watch`].
-    ///
-    /// ```no_run
-    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
-    /// use natskv::TryStreamExt;
-    /// let mut watch = devices.watch(natskv::KeyFilter::any()).await?;
-    /// while let Some(entry) = watch.try_next().await? {
-    ///     println!("{} = {:?} at {}", entry.key, entry.value, entry.revision);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// As [`WatchBuilder::start`].
-    ///
-    /// # Cancel safety
-    /// As [`WatchBuilder::start`].
-    pub async fn watch(&self, filter: impl Into<KeyFilter<K>>) -> Result<Watch<K, V, C, M>> {
-        self.watch_with(filter).start().await
-    }
-
-    /// A watch on the keys matching a partial key, with options: see [`WatchBuilder`].
-    ///
-    /// ```no_run
-    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
-    /// let watch = devices.watch_with(natskv::KeyFilter::any()).updates_only().start().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn watch_with(&self, filter: impl Into<KeyFilter<K>>) -> WatchBuilder<Family<K, V, C, M>> {
-        WatchBuilder::new(self.clone(), self.bucket().clone()).or(filter)
-    }
-
-    /// A watch on the union of several partial keys, in one stream, each entry once: see
-    /// [`WatchBuilder`]. An empty set of partial keys watches nothing, so it is refused: its
-    /// `start` fails with [`Error::InvalidKey`] ([`KeyErrorReason::NoFilters`]).
-    ///
-    /// ```no_run
-    /// # async fn demo(devices: natskv::Family<String, u32>) -> natskv::Result<()> {
-    /// let watch = devices.watch_many([&"a".to_owned(), &"b".to_owned()]).start().await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// [`KeyErrorReason::NoFilters`]: crate::KeyErrorReason::NoFilters
-    pub fn watch_many<F: Into<KeyFilter<K>>>(
-        &self,
-        filters: impl IntoIterator<Item = F>,
-    ) -> WatchBuilder<Family<K, V, C, M>> {
-        let mut filters = filters.into_iter().peekable();
-        let builder = WatchBuilder::new(self.clone(), self.bucket().clone());
-        if filters.peek().is_none() {
-            return builder.refuse(self.bucket().invalid_key(KeyErrorReason::NoFilters));
-        }
-        filters.fold(builder, WatchBuilder::or)
-    }
-}
-
-impl<V, C: Codec<V>, M: Mode> Single<V, C, M> {
-    /// Watches the key: its latest entry, then every update, markers included, as a [`Watch`]
-    /// that never ends on its own. As [`Family::watch`].
-    ///
-    /// ```no_run
-    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
-    /// use natskv::TryStreamExt;
-    /// let mut watch = maintenance.watch().await?;
-    /// while let Some(entry) = watch.try_next().await? {
-    ///     println!("maintenance: {:?}", entry.value);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::BucketNotFound`] and the server's errors when the watch's consumer cannot be
-    /// created.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: a consumer created before the cancel is deleted in the background.
-    pub async fn watch(&self) -> Result<Watch<(), V, C, M>> {
-        self.as_family().watch(&()).await
-    }
-
-    /// A watch on the key, with options: see [`WatchBuilder`]. As [`Family::watch_with`].
-    ///
-    /// ```no_run
-    /// # async fn demo(maintenance: natskv::Single<bool>) -> natskv::Result<()> {
-    /// let watch = maintenance.watch_with().history().start().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn watch_with(&self) -> WatchBuilder<Family<(), V, C, M>> {
-        self.as_family().watch_with(&())
     }
 }
