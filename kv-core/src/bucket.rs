@@ -9,9 +9,7 @@ use async_nats::jetstream::stream::{Compression, Info, Stream};
 use async_nats::jetstream::{self, Context};
 use futures::TryStreamExt;
 
-use crate::classify::{Op, classify, classify_api, settle};
 use crate::error::{Error, Result};
-use crate::janitor::Janitor;
 use crate::key::{KeyError, KeyErrorReason};
 use crate::names::{validate_bucket_name, validate_filter};
 use crate::permissions::{Guard, Violations, guard};
@@ -19,6 +17,8 @@ use crate::retry::WriteRetry;
 use crate::spec::{BucketSpec, Storage, user_metadata};
 use crate::stream_options::{Placement, Republish};
 use crate::topology::Origin;
+use crate::wire::classify::{Op, classify, classify_api, settle};
+use crate::wire::janitor::Janitor;
 
 /// Anything natskv can reach JetStream through: an `async_nats::Client`, a JetStream
 /// `Context` (for a domain or an API prefix), or either [`Guarded`](crate::Guarded) by the

@@ -26,9 +26,6 @@ mod update;
 mod watch;
 mod wire;
 
-// The wire modules under their old paths, for the code that has not moved to `crate::wire::`.
-use wire::{classify, delivery, direct, janitor, raw, scan};
-
 #[cfg(feature = "server")]
 pub mod server;
 

@@ -6,10 +6,10 @@ use async_nats::jetstream::consumer::DeliverPolicy;
 use futures::TryStreamExt;
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, classify};
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
-use crate::scan::{Scan, ScanSpec};
+use crate::wire::classify::{Op, classify};
+use crate::wire::scan::{Scan, ScanSpec};
 
 impl Bucket {
     /// Removes the delete and purge markers older than `older_than` (`None`: every marker, at

@@ -19,9 +19,9 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::key::KeyErrorReason;
 use crate::names::validate_key;
-use crate::scan::{Scan, ScanSpec};
 use crate::watch::bucket::untyped;
 use crate::watch::filters::{plan, subject_matches};
+use crate::wire::scan::{Scan, ScanSpec};
 
 impl Bucket {
     /// Every key of the bucket with a live value that matches one of `filters` (key filters:

@@ -237,7 +237,7 @@ impl KeyPattern {
     /// the token of parameter `i` (in pattern order).
     ///
     /// The callback is trusted to append exactly one valid token (a valid key path for a tail);
-    /// callers that cannot promise it check the result with [`validate_key`] (as
+    /// callers that cannot promise it check the result with [`validate_key`](crate::names::validate_key) (as
     /// `key::render_key` does).
     pub fn render_into<E>(
         &self,

@@ -10,8 +10,8 @@ use futures::StreamExt;
 
 use super::Family;
 use crate::codec::Codec;
-use crate::direct;
 use crate::entry::{Current, Entry, Operation, RawEntry};
+use crate::wire::direct;
 // Named only in doc links, which the `natskv` facade resolves against this module as
 // compiled: a `#[cfg(doc)]` import would leave them unresolved there.
 #[allow(unused_imports)]
@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::key::{KeyFilter, KvKey};
 use crate::mode::Mode;
-use crate::scan::{Scan, ScanSpec};
+use crate::wire::scan::{Scan, ScanSpec};
 
 impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// The key's latest value with its revision, as a [`Current`], or `None` when the key has

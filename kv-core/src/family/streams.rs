@@ -16,13 +16,13 @@ use futures::{Stream, StreamExt};
 use super::Family;
 use crate::cache::Cache;
 use crate::codec::{Codec, MsgPack};
-use crate::direct;
 use crate::entry::{Entry, RawEntry};
 use crate::error::Result;
 use crate::key::{KeyErrorReason, KeyFilter, KvKey};
 use crate::mode::{Mode, ReadWrite};
-use crate::scan::{Scan, ScanSpec};
 use crate::watch::{Watch, WatchBuilder};
+use crate::wire::direct;
+use crate::wire::scan::{Scan, ScanSpec};
 // Named only in doc links, which the `natskv` facade resolves against this module as
 // compiled: a `#[cfg(doc)]` import would leave them unresolved there.
 #[allow(unused_imports)]

@@ -15,7 +15,7 @@ use crate::entry::Operation;
 use crate::error::{Error, Result};
 use crate::key::KvKey;
 use crate::mode::{PerKeyTtl, Writable};
-use crate::raw::{Expect, Write};
+use crate::wire::raw::{Expect, Write};
 // Named only in doc links, which the `natskv` facade resolves against this module as
 // compiled: a `#[cfg(doc)]` import would leave them unresolved there.
 #[allow(unused_imports)]

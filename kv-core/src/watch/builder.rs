@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::key::{KeyFilter, KvKey};
 use crate::mode::Mode;
-use crate::scan::{Scan, ScanSpec};
+use crate::wire::scan::{Scan, ScanSpec};
 
 /// Where a watch starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

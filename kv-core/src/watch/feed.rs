@@ -18,7 +18,7 @@ use super::probe::{self, Facts, Held};
 use crate::bucket::Bucket;
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
-use crate::scan::{Scan, ScanSpec};
+use crate::wire::scan::{Scan, ScanSpec};
 
 /// The part every watch shares: a scan kept alive across failures, the client-side options,
 /// the initialized signal, and a periodic check of what the server says about the bucket.

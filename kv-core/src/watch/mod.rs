@@ -36,7 +36,7 @@ use crate::family::Family;
 use crate::key::KvKey;
 use crate::mode::{Mode, ReadWrite};
 #[cfg(doc)]
-use crate::scan::Scan;
+use crate::wire::scan::Scan;
 
 /// What a live cache's watch delivers: an entry or another event, or an error item.
 pub(crate) type Change<K, V> = Result<Event<Entry<K, V>>>;

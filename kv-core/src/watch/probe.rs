@@ -8,8 +8,8 @@ use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::stream::Info;
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, classify, settle};
 use crate::error::Result;
+use crate::wire::classify::{Op, classify, settle};
 
 /// The bucket's stream as the server describes it at one moment.
 #[derive(Debug, Clone)]

@@ -21,11 +21,11 @@ use futures::StreamExt;
 use tokio::time::{Duration, Instant};
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, classify, settle};
 use crate::entry::Operation;
 use crate::error::{Error, Result};
-use crate::raw::{Answer, Outgoing, Unanswered, Write};
 use crate::retry::{Resend, WriteRetry};
+use crate::wire::classify::{Op, classify, settle};
+use crate::wire::raw::{Answer, Outgoing, Unanswered, Write};
 
 /// The most writes awaiting their acknowledgement at once. Far below a stream's ingest queue
 /// (10,000 messages in nats-server), and enough to keep the server busy.

@@ -26,10 +26,10 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::bucket::{Bucket, DIRECT_GET};
-use crate::classify::{Op, classify, settle};
-use crate::delivery::{DirectReply, NUM_PENDING};
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
+use crate::wire::classify::{Op, classify, settle};
+use crate::wire::delivery::{DirectReply, NUM_PENDING};
 
 /// Entries per request: more than a bucket keeps of one key (`history` is at most 64).
 const BATCH: usize = 256;

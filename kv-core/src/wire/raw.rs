@@ -18,13 +18,13 @@ use async_nats::{HeaderMap, RequestErrorKind, StatusCode};
 use bytes::Bytes;
 
 use crate::bucket::{Bucket, DIRECT_GET, STREAM_API};
-use crate::classify::{
-    Op, api_code, classify, classify_api, current_revision, is_wrong_revision, settle,
-};
 use crate::entry::{KV_OPERATION, Operation, RawEntry};
 use crate::error::{BoxError, Error, Result};
 #[cfg(doc)]
 use crate::retry::WriteRetry;
+use crate::wire::classify::{
+    Op, api_code, classify, classify_api, current_revision, is_wrong_revision, settle,
+};
 
 const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
@@ -645,7 +645,7 @@ impl Bucket {
 
     /// Turns a stored message into an entry (`delta` 0).
     fn raw_entry(&self, message: StreamMessage) -> RawEntry {
-        crate::delivery::stream_message_entry(self.prefix(), message)
+        crate::wire::delivery::stream_message_entry(self.prefix(), message)
     }
 }
 

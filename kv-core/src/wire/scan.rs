@@ -1,9 +1,9 @@
 //! Reading a bucket through an ordered consumer: key listings, watches, and histories where
-//! the server cannot answer a batch direct get (see [`crate::direct`]).
+//! the server cannot answer a batch direct get (see [`crate::wire::direct`]).
 //!
 //! A scan leaves no consumer behind: one that reaches its end deletes its consumer before it
 //! yields its final `None`, and one dropped earlier hands its consumer to the bucket's
-//! [janitor](crate::janitor), which deletes it in the background; `Drop` needs no runtime.
+//! [janitor](crate::wire::janitor), which deletes it in the background; `Drop` needs no runtime.
 
 use std::hash::BuildHasher;
 use std::pin::Pin;
@@ -16,11 +16,11 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 
 use crate::bucket::Bucket;
-use crate::classify::{Op, classify, classify_api, settle};
-use crate::delivery;
 use crate::entry::RawEntry;
 use crate::error::Result;
-use crate::janitor::{self, Lease};
+use crate::wire::classify::{Op, classify, classify_api, settle};
+use crate::wire::delivery;
+use crate::wire::janitor::{self, Lease};
 
 /// The subject of a consumer create, before the stream's name (a permission violation names it).
 const CONSUMER_CREATE: &str = "$JS.API.CONSUMER.CREATE.";

@@ -32,7 +32,7 @@ const fn contains(list: &[&str], name: &str) -> bool {
     false
 }
 
-/// The index of the first `true` in `tails` (a key type's [`KeyPart::IS_PATH`] per parameter, in
+/// The index of the first `true` in `tails` (a key type's [`KeyPart::IS_PATH`](super::KeyPart::IS_PATH) per parameter, in
 /// declaration order): its [`KvKey::TAIL`].
 pub const fn tail_index(tails: &[bool]) -> Option<usize> {
     let mut i = 0;
@@ -70,10 +70,10 @@ pub enum ParamCheck {
     /// A single-value key type (`[ANY_PARAM]`) and a pattern without exactly one parameter.
     AnyParamCount,
     /// The pattern parameter at this index (pattern order) is a tail `{name..}`, and the
-    /// key-type parameter it binds to is not a [`KeyPath`].
+    /// key-type parameter it binds to is not a [`KeyPath`](super::KeyPath).
     NotAPath(usize),
     /// The pattern parameter at this index (pattern order) is one token `{name}`, and the
-    /// key-type parameter it binds to is a [`KeyPath`].
+    /// key-type parameter it binds to is a [`KeyPath`](super::KeyPath).
     NotATail(usize),
 }
 
@@ -90,7 +90,7 @@ const fn position(list: &[&str], name: &str) -> Option<usize> {
 
 /// How a key type's parameters fit a pattern's, as a const fn: every pattern parameter is a
 /// key-type parameter and the reverse, a single-value key type ([`ANY_PARAM`]) has a pattern
-/// with exactly one parameter, and the key type's [`KeyPath`] (`key_tail`, its [`KvKey::TAIL`])
+/// with exactly one parameter, and the key type's [`KeyPath`](super::KeyPath) (`key_tail`, its [`KvKey::TAIL`])
 /// is the pattern's tail parameter (`pattern_tail`: whether its last parameter is `{name..}`).
 /// [`bind_params`] applies it at run time; the derive at compile time, where it can see both.
 pub const fn check_params(

@@ -55,7 +55,7 @@ pub enum KeyErrorReason {
         cause: NameError,
     },
     /// The parameter map does not fit the pattern and key type (it was not built by
-    /// [`bind_params`] for them).
+    /// [`bind_params`](super::bind_params) for them).
     BindingMismatch,
     /// An empty set of partial keys where at least one is needed (`watch_many` of nothing):
     /// never read as "every key".
@@ -231,12 +231,12 @@ pub enum BindError {
         /// The pattern's number of parameters.
         pattern_params: usize,
     },
-    /// The pattern's tail parameter `{param..}` is not a [`KeyPath`] in the key type.
+    /// The pattern's tail parameter `{param..}` is not a [`KeyPath`](super::KeyPath) in the key type.
     NotAPath {
         /// The parameter name.
         param: String,
     },
-    /// The key type's [`KeyPath`] is a one-token parameter `{param}` in the pattern.
+    /// The key type's [`KeyPath`](super::KeyPath) is a one-token parameter `{param}` in the pattern.
     NotATail {
         /// The parameter name.
         param: String,

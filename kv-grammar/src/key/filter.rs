@@ -47,7 +47,7 @@ impl<K: KvKey> KeyFilter<K> {
         self
     }
 
-    /// Keeps only the keys whose path (the key type's [`KeyPath`], the pattern's tail
+    /// Keeps only the keys whose path (the key type's [`KeyPath`](super::KeyPath), the pattern's tail
     /// `{name..}`) lies under `prefix`: `prefix` and one or more tokens more. For
     /// `config.{path..}` and the prefix `eu.paris` that is the filter `config.eu.paris.>`,
     /// which holds `config.eu.paris.limits` but not `config.eu.paris` itself (fix the path with
@@ -75,7 +75,7 @@ impl<K: KvKey> KeyFilter<K> {
     }
 
     /// The subject filter for `pattern`: fixed parameters as their tokens, open ones as `*`.
-    /// `map` comes from [`bind_params`] for this pattern and `K`.
+    /// `map` comes from [`bind_params`](super::bind_params) for this pattern and `K`.
     pub fn to_subject_filter(
         &self,
         pattern: &KeyPattern,

@@ -10,7 +10,7 @@ use crate::names::{validate_path, validate_token};
 /// keys of any depth (`config.a`, `config.a.b.c`).
 ///
 /// Every token is checked when the path is made (one or more of `A-Z a-z 0-9 - _ / =`), so a
-/// `KeyPath` is always valid; write arbitrary text in a token with [`Encoded`]. Ordering and
+/// `KeyPath` is always valid; write arbitrary text in a token with [`Encoded`](super::Encoded). Ordering and
 /// equality are those of the dotted text.
 ///
 /// ```
@@ -33,7 +33,7 @@ impl KeyPath {
     /// Parses a dotted path such as `a.b.c`.
     ///
     /// # Errors
-    /// [`KeyErrorReason::InvalidToken`] when it is empty, has an empty token (a leading,
+    /// [`KeyErrorReason::InvalidToken`](super::KeyErrorReason::InvalidToken) when it is empty, has an empty token (a leading,
     /// trailing or doubled `.`) or a character keys do not allow (wildcards included).
     pub fn parse(path: &str) -> Result<Self, KeyError> {
         validate_path(path).map_err(|cause| KeyError::invalid_token(path, cause))?;
@@ -43,7 +43,7 @@ impl KeyPath {
     /// Joins tokens into a path.
     ///
     /// # Errors
-    /// [`KeyErrorReason::InvalidToken`] for the first token that is not one valid key token
+    /// [`KeyErrorReason::InvalidToken`](super::KeyErrorReason::InvalidToken) for the first token that is not one valid key token
     /// (it is empty, or holds `.` or another character keys do not allow), or when there is
     /// no token at all.
     pub fn new<I>(tokens: I) -> Result<Self, KeyError>
@@ -81,7 +81,7 @@ impl KeyPath {
     /// The path with `token` appended.
     ///
     /// # Errors
-    /// [`KeyErrorReason::InvalidToken`] when `token` is not one valid key token.
+    /// [`KeyErrorReason::InvalidToken`](super::KeyErrorReason::InvalidToken) when `token` is not one valid key token.
     pub fn child(&self, token: &str) -> Result<Self, KeyError> {
         validate_token(token).map_err(|cause| KeyError::invalid_token(token, cause))?;
         Ok(Self(format!("{}.{token}", self.0)))
