@@ -80,7 +80,7 @@ const PATTERN: &str = "site.{site}.device.{id}";
 
 fn state(i: u32) -> DeviceState {
     DeviceState {
-        online: i % 2 == 0,
+        online: i.is_multiple_of(2),
         firmware: format!("1.{}.{}", i % 7, i % 13),
         battery: (i % 100) as u8,
         tags: vec!["edge".into(), format!("rack-{}", i % 4)],

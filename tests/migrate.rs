@@ -66,7 +66,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 fn state(battery: u8) -> StateV1 {
     StateV1 {
-        online: battery % 2 == 0,
+        online: battery.is_multiple_of(2),
         battery,
         name: format!("unit {battery}"),
     }

@@ -385,14 +385,12 @@ fn matches(pieces: &[&str], under: bool, reported: &str) -> bool {
 
 /// Writes a domain's API prefix (`$JS.<domain>.API.`) as `$JS.API.`.
 fn canonical(mut violation: Violation) -> Violation {
-    if let Some(rest) = violation.subject.strip_prefix("$JS.") {
-        if !rest.starts_with("API.") {
-            if let Some((domain, api)) = rest.split_once(".API.") {
-                if !domain.contains('.') {
-                    violation.subject = format!("{API}{api}");
-                }
-            }
-        }
+    if let Some(rest) = violation.subject.strip_prefix("$JS.")
+        && !rest.starts_with("API.")
+        && let Some((domain, api)) = rest.split_once(".API.")
+        && !domain.contains('.')
+    {
+        violation.subject = format!("{API}{api}");
     }
     violation
 }

@@ -68,10 +68,10 @@ pub(crate) fn api_code(err: &(dyn StdError + 'static)) -> Option<u64> {
 /// Whether `err` is a lost compare-and-set.
 pub(crate) fn is_wrong_revision(err: &(dyn StdError + 'static)) -> bool {
     use async_nats::jetstream::context::{PublishError, PublishErrorKind};
-    if let Some(e) = err.downcast_ref::<PublishError>() {
-        if e.kind() == PublishErrorKind::WrongLastSequence {
-            return true;
-        }
+    if let Some(e) = err.downcast_ref::<PublishError>()
+        && e.kind() == PublishErrorKind::WrongLastSequence
+    {
+        return true;
     }
     matches!(
         api_code(err),

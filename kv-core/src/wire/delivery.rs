@@ -38,11 +38,11 @@ pub(crate) struct Delivered<'a> {
 /// consumer, the usual case): then only the numbers are read.
 pub(crate) fn parse_ack<'r>(reply: &'r str, expected: &Expected<'_>) -> Option<Delivered<'r>> {
     let rest = reply.strip_prefix(ACK_PREFIX)?;
-    if let Some(tail) = expected.strip(rest) {
-        if let Some(([_, sseq, _, tm, pending], None)) = numbers(tail) {
-            let consumer = rest.get(expected.stream.len() + 1..rest.len() - tail.len() - 1)?;
-            return Some(Delivered::new(consumer, sseq, tm, pending));
-        }
+    if let Some(tail) = expected.strip(rest)
+        && let Some(([_, sseq, _, tm, pending], None)) = numbers(tail)
+    {
+        let consumer = rest.get(expected.stream.len() + 1..rest.len() - tail.len() - 1)?;
+        return Some(Delivered::new(consumer, sseq, tm, pending));
     }
     // Another consumer (async-nats recreated it), or the longer form: count the tokens.
     let tokens = rest.bytes().filter(|b| *b == b'.').count() + 1;

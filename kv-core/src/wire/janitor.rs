@@ -87,10 +87,10 @@ impl Lease {
 
     /// Follows a consumer that was replaced by another of another name.
     pub(crate) fn rename(&mut self, name: &str) {
-        if let Some(current) = &mut self.name {
-            if current != name {
-                name.clone_into(current);
-            }
+        if let Some(current) = &mut self.name
+            && current != name
+        {
+            name.clone_into(current);
         }
     }
 

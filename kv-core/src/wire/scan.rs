@@ -165,10 +165,10 @@ impl Scan {
     pub(crate) async fn stop(mut self) {
         // Dropping the ordered consumer first stops its pulls and any recreate in flight.
         self.messages = None;
-        if let Some(name) = self.lease.name().map(str::to_owned) {
-            if janitor::delete(self.bucket.stream(), name).await {
-                self.lease.release();
-            }
+        if let Some(name) = self.lease.name().map(str::to_owned)
+            && janitor::delete(self.bucket.stream(), name).await
+        {
+            self.lease.release();
         }
     }
 
@@ -179,13 +179,13 @@ impl Scan {
         if self.ended {
             return Poll::Ready(());
         }
-        if self.ending.is_none() {
-            if let Some(name) = self.lease.name().map(str::to_owned) {
-                let bucket = self.bucket.clone();
-                self.ending = Some(Box::pin(async move {
-                    janitor::delete(bucket.stream(), name).await
-                }));
-            }
+        if self.ending.is_none()
+            && let Some(name) = self.lease.name().map(str::to_owned)
+        {
+            let bucket = self.bucket.clone();
+            self.ending = Some(Box::pin(async move {
+                janitor::delete(bucket.stream(), name).await
+            }));
         }
         if let Some(ending) = self.ending.as_mut() {
             let answered = std::task::ready!(ending.poll_unpin(cx));

@@ -262,13 +262,13 @@ pub fn render_key<K: KvKey>(
     // Every parameter token was checked as it was written, and the literal tokens with the
     // pattern, so the key is valid and has the pattern's shape by construction; only the
     // reserved prefix, which a first parameter could carry, is left to check.
-    if out.starts_with(RESERVED_PREFIX) {
-        if let Err(cause) = validate_key(&out) {
-            return Err(KeyError::new(KeyErrorReason::InvalidKey {
-                key: out,
-                cause,
-            }));
-        }
+    if out.starts_with(RESERVED_PREFIX)
+        && let Err(cause) = validate_key(&out)
+    {
+        return Err(KeyError::new(KeyErrorReason::InvalidKey {
+            key: out,
+            cause,
+        }));
     }
     debug_assert!(validate_key(&out).is_ok() && pattern.match_key(&out).is_some());
     Ok(out)
