@@ -221,6 +221,28 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(common::unique_bucket("natskv-store"))
 }
 
+#[test]
+fn a_server_started_on_a_thread_that_has_ended_keeps_running() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // On Linux a parent-death signal follows the thread that forked the server, so a server
+    // forked here would die with this thread (as with a tokio blocking thread or a test's).
+    let mut server = std::thread::spawn(move || runtime().block_on(server()))
+        .join()
+        .unwrap();
+    runtime().block_on(async {
+        let js = jetstream(&server).await;
+        js.create_stream(file_stream("outlives", 1))
+            .await
+            .expect("the server answers after its thread has ended");
+    });
+    assert!(server.is_running());
+}
+
 #[tokio::test]
 async fn stopping_and_dropping_print_nothing() {
     let output = program("quiet")

@@ -1,5 +1,5 @@
 //! [`Node`]: one nats-server process, from its config file to its readiness, its signals and its
-//! stop. How the process is signalled is `process`'s.
+//! stop. How the process is spawned (tied to the program's life) and signalled is `process`'s.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom};
@@ -150,7 +150,8 @@ impl Node {
         self.wait_ready(deadline, timeout).await
     }
 
-    /// Writes the config (with the ports learned so far) and starts the process.
+    /// Writes the config (with the ports learned so far) and starts the process, tied to the
+    /// program's life ([`process::spawn`]).
     pub(super) fn spawn(&mut self) -> Result<(), ServerError> {
         match fs::remove_dir_all(&self.ports_dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -167,14 +168,14 @@ impl Node {
             .open(&self.log)
             .map_err(io_error("open the server log"))?;
         let log_err = log.try_clone().map_err(io_error("open the server log"))?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .arg("--config")
             .arg(&self.config_file)
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .map_err(io_error("start nats-server"))?;
+            .stderr(log_err);
+        let child = process::spawn(command).map_err(io_error("start nats-server"))?;
         self.child = Some(child);
         Ok(())
     }
