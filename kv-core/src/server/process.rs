@@ -14,7 +14,8 @@
 //! Elsewhere (macOS, the BSDs, Windows) nothing in the OS ties a child to its parent without a
 //! helper process: a server outlives a program that is killed without running its destructors.
 //! Ctrl-C in a terminal is not such a case: it signals the whole foreground process group, server
-//! included, and nats-server shuts down on SIGINT.
+//! included, and nats-server shuts down on SIGINT. On a Unix, the work directory of a server that
+//! outlived its program is removed by the next launch all the same (see `workdir`).
 
 use std::io;
 use std::process::{Child, Command};
