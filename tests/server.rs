@@ -220,3 +220,204 @@ async fn a_cluster_survives_a_node_restart() {
 fn tempfile_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(common::unique_bucket("natskv-store"))
 }
+
+#[test]
+fn a_server_started_on_a_thread_that_has_ended_keeps_running() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // On Linux a parent-death signal follows the thread that forked the server, so a server
+    // forked here would die with this thread (as with a tokio blocking thread or a test's).
+    let mut server = std::thread::spawn(move || runtime().block_on(server()))
+        .join()
+        .unwrap();
+    runtime().block_on(async {
+        let js = jetstream(&server).await;
+        js.create_stream(file_stream("outlives", 1))
+            .await
+            .expect("the server answers after its thread has ended");
+    });
+    assert!(server.is_running());
+}
+
+#[tokio::test]
+async fn stopping_and_dropping_print_nothing() {
+    let output = program("quiet")
+        .output()
+        .expect("run this test binary as a program");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the program failed:\n{stderr}");
+    assert!(stderr.is_empty(), "the launcher wrote to stderr:\n{stderr}");
+}
+
+/// Kills a program that runs a server and a cluster, as SIGKILL, a crash or an IDE's stop button
+/// would: its servers die with it (on Linux; elsewhere they outlive it) and the next launch
+/// removes its work directories.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_killed_program_leaves_no_server_running_and_the_next_launch_removes_its_files() {
+    use std::io::BufRead as _;
+    use std::time::{Duration, Instant};
+
+    let mut running = Killed(
+        program("serve")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run this test binary as a program"),
+    );
+    let stdout = running.0.stdout.take().unwrap();
+    // Ends with the program: a failure to start its servers is on the test's stderr.
+    let ready = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        // libtest prints the test's name on the same line first.
+        .find_map(|line| Some(std::path::PathBuf::from(line.split_once(READY)?.1)));
+    let server_dir = ready.expect("the program started its servers");
+    let root = server_dir.parent().unwrap().to_owned();
+    let servers = linux::children(running.0.id());
+    assert_eq!(servers.len(), 3, "a server and two nodes: {servers:?}");
+    // Each process's work directory: the one under the root that holds its config file.
+    let dirs: Vec<_> = servers
+        .iter()
+        .map(|&pid| {
+            let config = linux::config_file(pid).unwrap();
+            let dir = config.ancestors().find(|d| d.parent() == Some(&*root));
+            dir.unwrap().to_owned()
+        })
+        .collect();
+    assert!(dirs.contains(&server_dir), "{dirs:?}");
+    assert!(dirs.iter().all(|d| d.is_dir()));
+
+    drop(running);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while servers.iter().any(|&pid| linux::is_alive(pid)) {
+        assert!(
+            Instant::now() < deadline,
+            "nats-server still runs 5 s after its program was killed: {servers:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let _next = server().await;
+    for dir in &dirs {
+        assert!(!dir.exists(), "{} outlived the next launch", dir.display());
+    }
+}
+
+/// A program run by a test, killed (SIGKILL) and reaped when dropped, so that it ends with its
+/// test even when the test fails.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What the `serve` program prints, followed by its server's work directory, once its servers run.
+const READY: &str = "natskv-test-program ready: ";
+/// The environment variable that makes this test binary, run again by a test, act as a program
+/// using the development server.
+const PROGRAM: &str = "NATSKV_TEST_PROGRAM";
+
+/// This test binary, to be run as a program doing `mode` (see `act_as_a_program`).
+fn program(mode: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "act_as_a_program",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PROGRAM, mode)
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Not a test of its own (it does nothing unless `NATSKV_TEST_PROGRAM` is set): the program the
+/// tests above run. `serve` starts a server and a two-node cluster, prints [`READY`] and waits to be
+/// killed; `quiet` stops, restarts, freezes, kills and drops servers and nodes, then ends.
+#[tokio::test]
+async fn act_as_a_program() {
+    let Ok(mode) = std::env::var(PROGRAM) else {
+        return;
+    };
+    match mode.as_str() {
+        "serve" => {
+            let server = server().await;
+            let _cluster = Cluster::start(2).await.unwrap();
+            println!("{READY}{}", server.log_file().parent().unwrap().display());
+            std::future::pending::<()>().await;
+        }
+        "quiet" => {
+            let mut server = server().await;
+            server.stop().await.unwrap();
+            server.stop().await.unwrap();
+            server.freeze().unwrap();
+            server.thaw().unwrap();
+            server.restart().await.unwrap();
+            server.freeze().unwrap();
+            server.thaw().unwrap();
+            server.restart().await.unwrap();
+            server.freeze().unwrap();
+            drop(server);
+            let mut cluster = Cluster::start(2).await.unwrap();
+            cluster.kill_node(1);
+            cluster.kill_node(1);
+            cluster.restart_node(1).await.unwrap();
+            cluster.stop_node(0).await.unwrap();
+            drop(cluster);
+            let _ = NatsServer::builder()
+                .store_dir("/dev/null/store")
+                .start()
+                .await
+                .expect_err("a store under /dev/null cannot work");
+        }
+        other => panic!("unknown {PROGRAM} {other:?}"),
+    }
+}
+
+/// What Linux says about processes, in `/proc`.
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::fs;
+    use std::path::PathBuf;
+
+    /// The state and parent of `pid`, when it exists.
+    fn stat(pid: u32) -> Option<(char, u32)> {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid ...`: the fields after the last `)`.
+        let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+        let state = fields.next()?.chars().next()?;
+        Some((state, fields.next()?.parse().ok()?))
+    }
+
+    /// The child processes of `parent`.
+    pub(super) fn children(parent: u32) -> Vec<u32> {
+        let pids = fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok());
+        pids.filter(|&pid| stat(pid).is_some_and(|(_, ppid)| ppid == parent))
+            .collect()
+    }
+
+    /// Whether `pid` runs (neither gone nor a zombie, which an init that does not reap leaves).
+    pub(super) fn is_alive(pid: u32) -> bool {
+        stat(pid).is_some_and(|(state, _)| state != 'Z')
+    }
+
+    /// The `--config` argument of nats-server `pid`.
+    pub(super) fn config_file(pid: u32) -> Option<PathBuf> {
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let mut args = cmdline.split(|&b| b == 0);
+        args.find(|arg| *arg == b"--config")?;
+        Some(PathBuf::from(
+            String::from_utf8(args.next()?.to_vec()).ok()?,
+        ))
+    }
+}

