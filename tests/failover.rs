@@ -286,7 +286,7 @@ impl Log {
 /// Keys each writer cycles over. With history 64, every revision of a run stays readable as
 /// long as a writer makes fewer than keys * 64 writes; the writers stop there.
 const PUT_KEYS: u64 = 512;
-const CAS_KEYS: u64 = 256;
+const CAS_KEYS: u64 = 4096;
 const HISTORY: u8 = 64;
 
 /// What the writers share with the test: when to stop, and how many writes were acknowledged.

@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use async_nats::HeaderMap;
 use bytes::Bytes;
 
 /// Header naming the Key/Value operation of a message (ADR-8).
@@ -24,24 +23,8 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// Reads the operation from a message's headers: `KV-Operation`, or a server limit marker's
-    /// `Nats-Marker-Reason` (`MaxAge` and `Purge` are purges, `Remove` is a delete).
-    pub(crate) fn from_headers(headers: Option<&HeaderMap>) -> Operation {
-        let (mut operation, mut reason) = (None, None);
-        // One pass over the few headers a message has: cheaper than two hashed lookups, and
-        // every entry read pays it.
-        for (name, values) in headers.into_iter().flat_map(HeaderMap::iter) {
-            let first = || values.first().map(async_nats::HeaderValue::as_str);
-            match name.as_ref() {
-                KV_OPERATION => operation = first(),
-                MARKER_REASON => reason = first(),
-                _ => {}
-            }
-        }
-        Operation::from_values(operation, reason)
-    }
-
-    /// The operation given the values of `KV-Operation` and `Nats-Marker-Reason`, if present.
+    /// The operation given the values of a message's `KV-Operation` and `Nats-Marker-Reason`
+    /// headers, if present (`MaxAge` and `Purge` limit markers are purges, `Remove` a delete).
     pub(crate) fn from_values(operation: Option<&str>, marker_reason: Option<&str>) -> Operation {
         // `KV-Operation` decides when present; otherwise the limit marker's reason.
         match (operation, marker_reason) {
@@ -205,41 +188,32 @@ pub(crate) struct RawEntry {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, *v);
-        }
-        h
-    }
-
     #[test]
     fn operations_and_limit_markers_map_to_put_delete_purge() {
-        assert_eq!(Operation::from_headers(None), Operation::Put);
+        assert_eq!(Operation::from_values(None, None), Operation::Put);
+        assert_eq!(Operation::from_values(Some("DEL"), None), Operation::Delete);
         assert_eq!(
-            Operation::from_headers(Some(&headers(&[(KV_OPERATION, "DEL")]))),
+            Operation::from_values(Some("PURGE"), None),
+            Operation::Purge
+        );
+        assert_eq!(
+            Operation::from_values(None, Some("MaxAge")),
+            Operation::Purge
+        );
+        assert_eq!(
+            Operation::from_values(None, Some("Purge")),
+            Operation::Purge
+        );
+        assert_eq!(
+            Operation::from_values(None, Some("Remove")),
             Operation::Delete
         );
         assert_eq!(
-            Operation::from_headers(Some(&headers(&[(KV_OPERATION, "PURGE")]))),
-            Operation::Purge
+            Operation::from_values(Some("DEL"), Some("MaxAge")),
+            Operation::Delete,
+            "KV-Operation decides when present"
         );
-        assert_eq!(
-            Operation::from_headers(Some(&headers(&[(MARKER_REASON, "MaxAge")]))),
-            Operation::Purge
-        );
-        assert_eq!(
-            Operation::from_headers(Some(&headers(&[(MARKER_REASON, "Purge")]))),
-            Operation::Purge
-        );
-        assert_eq!(
-            Operation::from_headers(Some(&headers(&[(MARKER_REASON, "Remove")]))),
-            Operation::Delete
-        );
-        assert_eq!(
-            Operation::from_headers(Some(&headers(&[("Other", "x")]))),
-            Operation::Put
-        );
+        assert_eq!(Operation::from_values(Some("x"), None), Operation::Put);
         assert!(Operation::Delete.is_marker() && !Operation::Put.is_marker());
     }
 

@@ -2,14 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use async_nats::jetstream::consumer::DeliverPolicy;
 use futures::TryStreamExt;
 
 use crate::bucket::Bucket;
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
 use crate::wire::classify::{Op, classify};
-use crate::wire::scan::{Scan, ScanSpec};
+use crate::wire::scan::{Deliver, Scan, ScanSpec};
 
 impl Bucket {
     /// Removes the delete and purge markers older than `older_than` (`None`: every marker, at
@@ -31,7 +30,7 @@ impl Bucket {
         self.check_writable("purge delete markers")?;
         let spec = ScanSpec {
             filters: Vec::new(),
-            deliver: DeliverPolicy::LastPerSubject,
+            deliver: Deliver::LastPerSubject,
             headers_only: true,
             follow: false,
         };

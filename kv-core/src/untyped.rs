@@ -8,7 +8,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use async_nats::jetstream::consumer::DeliverPolicy;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
@@ -21,7 +20,7 @@ use crate::key::KeyErrorReason;
 use crate::names::validate_key;
 use crate::watch::bucket::untyped;
 use crate::watch::filters::{plan, subject_matches};
-use crate::wire::scan::{Scan, ScanSpec};
+use crate::wire::scan::{Deliver, Scan, ScanSpec};
 
 impl Bucket {
     /// Every key of the bucket with a live value that matches one of `filters` (key filters:
@@ -46,9 +45,7 @@ impl Bucket {
         &self,
         filters: impl IntoIterator<Item = F>,
     ) -> Result<BucketKeys> {
-        let (scan, only) = self
-            .scan(filters, DeliverPolicy::LastPerSubject, true)
-            .await?;
+        let (scan, only) = self.scan(filters, Deliver::LastPerSubject, true).await?;
         Ok(BucketKeys { scan, only })
     }
 
@@ -72,7 +69,7 @@ impl Bucket {
         &self,
         filters: impl IntoIterator<Item = F>,
     ) -> Result<BucketHistory> {
-        let (scan, only) = self.scan(filters, DeliverPolicy::All, false).await?;
+        let (scan, only) = self.scan(filters, Deliver::All, false).await?;
         Ok(BucketHistory {
             scan,
             only,
@@ -117,7 +114,7 @@ impl Bucket {
     async fn scan<F: AsRef<str>>(
         &self,
         filters: impl IntoIterator<Item = F>,
-        deliver: DeliverPolicy,
+        deliver: Deliver,
         headers_only: bool,
     ) -> Result<(Scan, Option<Vec<String>>)> {
         let filters = filters

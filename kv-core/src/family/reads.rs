@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use async_nats::jetstream::consumer::DeliverPolicy;
 use futures::StreamExt;
 
 use super::Family;
@@ -19,7 +18,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::key::{KeyFilter, KvKey};
 use crate::mode::Mode;
-use crate::wire::scan::{Scan, ScanSpec};
+use crate::wire::scan::{Deliver, Scan, ScanSpec};
 
 impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// The key's latest value with its revision, as a [`Current`], or `None` when the key has
@@ -196,7 +195,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     async fn scan_latest(&self, subject: String, latest: &mut Vec<RawEntry>) -> Result<u64> {
         let spec = ScanSpec {
             filters: vec![subject],
-            deliver: DeliverPolicy::LastPerSubject,
+            deliver: Deliver::LastPerSubject,
             headers_only: false,
             follow: false,
         };

@@ -8,7 +8,6 @@ use std::hash::Hash;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use async_nats::jetstream::consumer::DeliverPolicy;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
@@ -22,7 +21,7 @@ use crate::key::{KeyErrorReason, KeyFilter, KvKey};
 use crate::mode::{Mode, ReadWrite};
 use crate::watch::{Watch, WatchBuilder};
 use crate::wire::direct;
-use crate::wire::scan::{Scan, ScanSpec};
+use crate::wire::scan::{Deliver, Scan, ScanSpec};
 // Named only in doc links, which the `natskv` facade resolves against this module as
 // compiled: a `#[cfg(doc)]` import would leave them unresolved there.
 #[allow(unused_imports)]
@@ -52,7 +51,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
         } else {
             let spec = ScanSpec {
                 filters: vec![subject],
-                deliver: DeliverPolicy::All,
+                deliver: Deliver::All,
                 headers_only: false,
                 follow: false,
             };
@@ -84,7 +83,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     pub async fn keys(&self, filter: impl Into<KeyFilter<K>>) -> Result<Keys<K, V, C, M>> {
         let spec = ScanSpec {
             filters: vec![self.subject_filter(&filter.into())?],
-            deliver: DeliverPolicy::LastPerSubject,
+            deliver: Deliver::LastPerSubject,
             headers_only: true,
             follow: false,
         };

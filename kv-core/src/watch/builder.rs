@@ -4,8 +4,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::DeliverPolicy;
-
 use super::Watch;
 use super::bucket::BucketWatch;
 use super::feed::{CHECK_EVERY, Core, Options, Role};
@@ -17,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::key::{KeyFilter, KvKey};
 use crate::mode::Mode;
-use crate::wire::scan::{Scan, ScanSpec};
+use crate::wire::scan::{Deliver, Scan, ScanSpec};
 
 /// Where a watch starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,14 +31,12 @@ enum Start {
 }
 
 impl Start {
-    fn deliver_policy(self) -> DeliverPolicy {
+    fn deliver_policy(self) -> Deliver {
         match self {
-            Start::Latest => DeliverPolicy::LastPerSubject,
-            Start::History | Start::FromRevision(0) => DeliverPolicy::All,
-            Start::UpdatesOnly => DeliverPolicy::New,
-            Start::FromRevision(start_sequence) => {
-                DeliverPolicy::ByStartSequence { start_sequence }
-            }
+            Start::Latest => Deliver::LastPerSubject,
+            Start::History | Start::FromRevision(0) => Deliver::All,
+            Start::UpdatesOnly => Deliver::New,
+            Start::FromRevision(start_sequence) => Deliver::From(start_sequence),
         }
     }
 }

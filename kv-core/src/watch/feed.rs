@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::DeliverPolicy;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use tokio::time::{Interval, MissedTickBehavior, Sleep};
@@ -18,7 +17,7 @@ use super::probe::{self, Facts, Held};
 use crate::bucket::Bucket;
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
-use crate::wire::scan::{Scan, ScanSpec};
+use crate::wire::scan::{Deliver, Scan, ScanSpec};
 
 /// The part every watch shares: a scan kept alive across failures, the client-side options,
 /// the initialized signal, and a periodic check of what the server says about the bucket.
@@ -215,12 +214,10 @@ impl Core {
     /// during the replay of the latest values, with that replay again: what it already
     /// delivered is dropped), after checking that the bucket is still the same one.
     fn restart(&mut self) {
-        let deliver = if !self.initialized && self.spec.deliver == DeliverPolicy::LastPerSubject {
-            DeliverPolicy::LastPerSubject
+        let deliver = if !self.initialized && self.spec.deliver == Deliver::LastPerSubject {
+            Deliver::LastPerSubject
         } else {
-            DeliverPolicy::ByStartSequence {
-                start_sequence: self.last_revision + 1,
-            }
+            Deliver::From(self.last_revision + 1)
         };
         let spec = ScanSpec {
             deliver,

@@ -133,7 +133,7 @@ pub(crate) fn consumer_entry(
     let renamed = (delivered.consumer != expected.consumer).then(|| delivered.consumer.to_owned());
     let entry = RawEntry {
         key: key_of(prefix, message.subject.as_str()),
-        operation: Operation::from_headers(message.headers.as_ref()),
+        operation: operation(message.headers.as_ref()),
         revision: delivered.stream_sequence,
         created: delivered.published,
         delta: delivered.pending,
@@ -225,7 +225,7 @@ const LAST_SEQUENCE: &str = "Nats-Last-Sequence";
 pub(crate) fn stream_message_entry(prefix: &str, message: StreamMessage) -> RawEntry {
     RawEntry {
         key: key_of(prefix, message.subject.as_str()),
-        operation: Operation::from_headers(Some(&message.headers)),
+        operation: operation(Some(&message.headers)),
         revision: message.sequence,
         created: SystemTime::from(message.time),
         delta: 0,
@@ -333,9 +333,53 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> Option<i64> {
     Some(era * 146_097 + day_of_era - 719_468)
 }
 
+/// The operation a message's headers record: `KV-Operation`, or a server limit marker's
+/// `Nats-Marker-Reason`.
+fn operation(headers: Option<&HeaderMap>) -> Operation {
+    let (mut operation, mut reason) = (None, None);
+    // One pass over the few headers a message has: cheaper than two hashed lookups, and every
+    // entry read pays it.
+    for (name, values) in headers.into_iter().flat_map(HeaderMap::iter) {
+        let first = || values.first().map(async_nats::HeaderValue::as_str);
+        match name.as_ref() {
+            KV_OPERATION => operation = first(),
+            MARKER_REASON => reason = first(),
+            _ => {}
+        }
+    }
+    Operation::from_values(operation, reason)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_name_the_operation_or_the_limit_marker() {
+        let headers = |name: &'static str, value: &'static str| {
+            let mut map = HeaderMap::new();
+            map.insert(name, value);
+            map
+        };
+        assert_eq!(operation(None), Operation::Put);
+        assert_eq!(
+            operation(Some(&headers(KV_OPERATION, "DEL"))),
+            Operation::Delete
+        );
+        assert_eq!(
+            operation(Some(&headers(KV_OPERATION, "PURGE"))),
+            Operation::Purge
+        );
+        assert_eq!(
+            operation(Some(&headers(MARKER_REASON, "MaxAge"))),
+            Operation::Purge
+        );
+        assert_eq!(
+            operation(Some(&headers(MARKER_REASON, "Remove"))),
+            Operation::Delete
+        );
+        assert_eq!(operation(Some(&headers("Other", "x"))), Operation::Put);
+    }
 
     const OURS: Expected<'static> = Expected {
         stream: "KV_b",

@@ -25,13 +25,38 @@ use crate::wire::janitor::{self, Lease};
 /// The subject of a consumer create, before the stream's name (a permission violation names it).
 const CONSUMER_CREATE: &str = "$JS.API.CONSUMER.CREATE.";
 
+/// Where a scan starts: the consumer deliver policies natskv uses, so that callers outside the
+/// wire layer do not name async-nats's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deliver {
+    /// Every kept entry.
+    All,
+    /// Each subject's last entry.
+    LastPerSubject,
+    /// Only what is stored after the consumer starts.
+    New,
+    /// Every entry from this revision (stream sequence) on.
+    From(u64),
+}
+
+impl Deliver {
+    fn to_nats(self) -> DeliverPolicy {
+        match self {
+            Deliver::All => DeliverPolicy::All,
+            Deliver::LastPerSubject => DeliverPolicy::LastPerSubject,
+            Deliver::New => DeliverPolicy::New,
+            Deliver::From(start_sequence) => DeliverPolicy::ByStartSequence { start_sequence },
+        }
+    }
+}
+
 /// What to read.
 #[derive(Debug, Clone)]
 pub(crate) struct ScanSpec {
     /// Subject filters (full subjects, `$KV.<bucket>.` included); empty means the whole bucket.
     pub(crate) filters: Vec<String>,
     /// Where to start.
-    pub(crate) deliver: DeliverPolicy,
+    pub(crate) deliver: Deliver,
     /// Headers only: no value bytes are sent.
     pub(crate) headers_only: bool,
     /// Keep going after the replay (a watch) rather than end there.
@@ -103,13 +128,13 @@ impl Scan {
         } else {
             (String::new(), filters)
         };
-        let updates_only = matches!(spec.deliver, DeliverPolicy::New);
+        let updates_only = matches!(spec.deliver, Deliver::New);
         let mut lease = bucket.janitor().lease(consumer_name(bucket));
         let created = bucket.stream().create_consumer(OrderedConfig {
             name: lease.name().map(str::to_owned),
             filter_subject,
             filter_subjects,
-            deliver_policy: spec.deliver,
+            deliver_policy: spec.deliver.to_nats(),
             headers_only: spec.headers_only,
             max_batch,
             ..OrderedConfig::default()
