@@ -32,6 +32,7 @@ pub use crate::single::Single;
 pub use crate::spec::{BucketSpec, Storage};
 pub use crate::stream_options::{Placement, Republish};
 pub use crate::topology::Origin;
+pub use crate::transaction::{Atomic, Reads, Transaction};
 
 // ---------------------------------------------------------------------------------------------
 // Bucket fields

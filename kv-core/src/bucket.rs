@@ -563,6 +563,12 @@ impl Bucket {
                 needs: "2.11",
             });
         }
+        if spec.atomic_value() && !actual.allow_atomic_publish {
+            return Err(Error::Unsupported {
+                feature: "atomic batches (transactions)",
+                needs: "2.12",
+            });
+        }
         Ok(())
     }
 }
@@ -637,6 +643,8 @@ pub struct BucketStatus {
     /// buckets without, which natskv reads from the stream's leader and
     /// [`ensure`](Bucket::ensure) turns them on.
     pub allow_direct: bool,
+    /// Whether the bucket allows atomic batches (transactions; the stream's `allow_atomic`).
+    pub atomic: bool,
 }
 
 impl BucketStatus {
@@ -688,6 +696,7 @@ impl BucketStatus {
                 .and_then(|r| Republish::from_nats(r, bucket_of(&config.name).as_str())),
             placement: config.placement.as_ref().map(Placement::from_nats),
             allow_direct: config.allow_direct,
+            atomic: config.allow_atomic_publish,
         })
     }
 }

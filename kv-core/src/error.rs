@@ -32,8 +32,12 @@ pub enum ErrorKind {
     /// valid or does not fit its key type ([`Error::InvalidPattern`]), or a key stored in the
     /// bucket does not parse into the key type ([`Error::ForeignKey`]).
     InvalidKey,
-    /// A compare-and-set lost: the key was not at the expected revision.
+    /// A compare-and-set lost: the key was not at the expected revision. Also a transaction
+    /// whose guard failed: the error names the key.
     WrongRevision,
+    /// A transaction that cannot be committed as built: too many operations, a key written
+    /// twice, a family of another bucket. Nothing was sent.
+    InvalidTransaction,
     /// The revision does not exist, belongs to another key, or is not a value.
     RevisionNotFound,
     /// A value could not be encoded or decoded.
@@ -438,6 +442,14 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A transaction that cannot be committed as built; nothing was sent.
+    #[error("transaction on bucket `{bucket}` refused before any wire call: {reason}")]
+    InvalidTransaction {
+        /// The bucket's name.
+        bucket: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// The server is too old for a requested feature.
     #[error("{feature} needs nats-server {needs} or newer")]
     Unsupported {
@@ -526,6 +538,7 @@ impl Error {
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Connection { .. } => ErrorKind::Connection,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::InvalidTransaction { .. } => ErrorKind::InvalidTransaction,
             Error::Server { .. } => ErrorKind::Server,
         }
     }
@@ -550,6 +563,7 @@ impl Error {
             | Error::Timeout { bucket, .. }
             | Error::Unavailable { bucket, .. }
             | Error::Connection { bucket, .. }
+            | Error::InvalidTransaction { bucket, .. }
             | Error::Server { bucket, .. } => Some(bucket),
             Error::InvalidBucketName { name, .. } => Some(name),
             Error::JetStreamNotEnabled { .. } | Error::Unsupported { .. } => None,

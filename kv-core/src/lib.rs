@@ -21,6 +21,7 @@ mod single;
 mod spec;
 mod stream_options;
 mod topology;
+mod transaction;
 mod untyped;
 mod update;
 mod watch;
@@ -60,6 +61,7 @@ pub use crate::{
     spec::{BucketSpec, SCHEMA_METADATA_KEY, Storage},
     stream_options::{Placement, Republish},
     topology::Origin,
+    transaction::{Atomic, Committed, Reads, Transaction, View},
     untyped::{BucketHistory, BucketKeys},
     update::{ReadModifyWrite, Updated},
     watch::{BucketWatch, BucketWatchEvents, Watch, WatchBuilder, WatchEvent, WatchEvents},

@@ -98,7 +98,15 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
         from_bucket: doc_from_bucket,
         bucket: doc_bucket,
         status: doc_status,
+        transaction: doc_transaction,
+        snapshot: doc_snapshot,
     } = docs(&bucket_name, &decl.attrs, fields);
+    let atomic_impl = decl.attrs.is_atomic().then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #p::Atomic for #ident {}
+        }
+    });
 
     quote! {
         #(#field_checks)*
@@ -162,7 +170,19 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
             #vis async fn status(&self) -> #p::Result<#p::BucketStatus> {
                 #p::Bucket::status(<Self>::bucket(self)).await
             }
+
+            #[doc = #doc_transaction]
+            #vis fn transaction(&self) -> #p::Transaction<'_, Self> {
+                #p::Transaction::new(<Self>::bucket(self))
+            }
+
+            #[doc = #doc_snapshot]
+            #vis fn snapshot(&self) -> #p::Reads<'_> {
+                #p::Bucket::snapshot(<Self>::bucket(self))
+            }
         }
+
+        #atomic_impl
     }
 }
 
@@ -177,6 +197,8 @@ struct Docs {
     from_bucket: String,
     bucket: String,
     status: String,
+    transaction: String,
+    snapshot: String,
 }
 
 fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> Docs {
@@ -262,7 +284,25 @@ fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> D
          `Error::BucketNotFound` when it was deleted."
     );
 
+    let transaction = if attrs.is_atomic() {
+        format!(
+            "A transaction on bucket `{bucket_name}`: writes to any of its families, stored all or \
+             nothing (`natskv::Transaction`)."
+        )
+    } else {
+        format!(
+            "A transaction on bucket `{bucket_name}`, which is not declared `atomic`: its writes \
+             and commit do not compile. Add `atomic` to the bucket's `#[kv(...)]` to use one."
+        )
+    };
+    let snapshot = format!(
+        "Reads many keys of bucket `{bucket_name}`, of any of its families, as of one revision \
+         (`natskv::Reads`)."
+    );
+
     Docs {
+        transaction,
+        snapshot,
         spec,
         create,
         open,
@@ -332,6 +372,9 @@ fn spec_body(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStre
     }
     for origin in attrs.sources.iter().filter_map(|o| origin_expr(o, p)) {
         set("source", origin);
+    }
+    if attrs.is_atomic() {
+        set("atomic", quote!(true));
     }
     if let Some(writable) = &attrs.writable {
         let value = writable.value;

@@ -65,6 +65,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `crate` | the path natskv is reachable at, for a renamed dependency | `::natskv` |
 /// | `mirror(...)` | makes the bucket a read-only mirror of one origin (see below); at most once | none |
 /// | `source(...)` | makes the bucket an aggregate taking the keys of this origin; once per origin | none |
+/// | `atomic` | allows transactions: writes to several keys stored all or nothing (nats-server 2.12+; bare means `true`) | `false` |
 /// | `writable` | lets an aggregate take writes of its own (bare means `true`; only with `source`) | `false` |
 /// | `removed = ["pattern", ...]` | families of earlier declarations this one removes from the stored schema (see `natskv::schema`) | none |
 ///

@@ -23,6 +23,7 @@ pub(crate) const WRITABLE: &str = "writable";
 pub(crate) const REPUBLISH: &str = "republish";
 pub(crate) const PLACEMENT: &str = "placement";
 pub(crate) const REMOVED: &str = "removed";
+pub(crate) const ATOMIC: &str = "atomic";
 
 /// Every bucket option, for "did you mean" and the list in an unknown-option error.
 pub(crate) const BUCKET_OPTIONS: &[&str] = &[
@@ -42,6 +43,7 @@ pub(crate) const BUCKET_OPTIONS: &[&str] = &[
     MIRROR,
     SOURCE,
     WRITABLE,
+    ATOMIC,
     REPUBLISH,
     PLACEMENT,
     REMOVED,

@@ -208,7 +208,7 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     }
 
     /// Turns a raw put into a key's live value (the caller has checked it is no marker).
-    fn decode_current(&self, raw: &RawEntry) -> Result<Current<K, V>> {
+    pub(crate) fn decode_current(&self, raw: &RawEntry) -> Result<Current<K, V>> {
         Ok(Current {
             key: self.parse_stored(raw)?,
             value: self.decode_value(raw)?,

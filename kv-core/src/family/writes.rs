@@ -24,7 +24,7 @@ use crate::update::{ReadModifyWrite, Updated};
 
 impl<K: KvKey, V, C: Codec<V>, M: Writable> Family<K, V, C, M> {
     /// The key rendered and the value encoded, ready for the wire.
-    fn rendered(&self, key: &K, value: &V) -> Result<(String, Bytes)> {
+    pub(crate) fn rendered(&self, key: &K, value: &V) -> Result<(String, Bytes)> {
         let rendered = self.key(key)?;
         let payload = self.encode(&rendered, value)?;
         Ok((rendered, payload))

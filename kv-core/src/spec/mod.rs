@@ -71,6 +71,7 @@ pub struct BucketSpec {
     compression: bool,
     metadata: BTreeMap<String, String>,
     limit_markers: Option<Duration>,
+    atomic: bool,
     schema: Option<Schema>,
     mirror: Option<Origin>,
     sources: Vec<Origin>,
@@ -94,6 +95,7 @@ impl BucketSpec {
             compression: false,
             metadata: BTreeMap::new(),
             limit_markers: None,
+            atomic: false,
             schema: None,
             mirror: None,
             sources: Vec::new(),
@@ -230,6 +232,20 @@ impl BucketSpec {
     pub fn limit_markers(mut self, marker_ttl: Duration) -> Self {
         self.limit_markers = Some(marker_ttl);
         self
+    }
+
+    /// Allows atomic batches (ADR-50): [`Transaction`](crate::Transaction)s, whose writes to
+    /// several keys are stored all or nothing. Needs nats-server 2.12 or newer: `create` and
+    /// `ensure` on an older one fail with [`Error::Unsupported`].
+    #[must_use]
+    pub fn atomic(mut self, on: bool) -> Self {
+        self.atomic = on;
+        self
+    }
+
+    /// Whether the spec allows atomic batches.
+    pub fn atomic_value(&self) -> bool {
+        self.atomic
     }
 
     /// The same spec for a bucket of another name, every other option (and the schema) kept:

@@ -94,6 +94,7 @@ impl BucketSpec {
                 }))
                 .collect(),
             allow_message_ttl: self.limit_markers.is_some(),
+            allow_atomic_publish: self.atomic,
             subject_delete_marker_ttl: self.limit_markers,
             republish: self.republish.as_ref().map(|r| r.to_nats(&self.name)),
             placement: self.placement.as_ref().map(Placement::to_nats),
@@ -206,6 +207,11 @@ impl BucketSpec {
             "writable",
             self.is_writable().to_string(),
             (!actual.subjects.is_empty()).to_string(),
+        );
+        check(
+            "atomic",
+            self.atomic.to_string(),
+            actual.allow_atomic_publish.to_string(),
         );
         check(
             "allow_direct",

@@ -58,6 +58,11 @@ pub(crate) fn supported(bucket: &Bucket) -> bool {
     bucket.allows_direct() && at_least_2_12(&bucket.js().client().server_info().version)
 }
 
+/// Whether the server the bucket's client is connected to is 2.12 or newer.
+pub(crate) fn server_at_least_2_12(bucket: &Bucket) -> bool {
+    at_least_2_12(&bucket.js().client().server_info().version)
+}
+
 /// Whether a server version (`2.12.0`, `v2.14.1`, `2.12.0-beta.1`) is 2.12 or newer.
 fn at_least_2_12(version: &str) -> bool {
     let mut parts = version.trim_start_matches('v').split(['.', '-']);
@@ -305,6 +310,46 @@ pub(crate) async fn last_matching(
         .await?
 }
 
+/// The latest entry (markers included) of each of `subjects` (full subjects) and of every
+/// subject matching each of `filters` (full subject filters), all as of one stream sequence:
+/// one consistent snapshot, however many families it spans. Each entry goes to `found` (an
+/// entry named twice may come twice). Returns the sequence the snapshot is as of: the first
+/// answer's, or the stream's last sequence when nothing matched.
+pub(crate) async fn snapshot(
+    bucket: &Bucket,
+    subjects: &[&str],
+    filters: &[&str],
+    mut found: impl FnMut(RawEntry),
+) -> Result<u64> {
+    let read = async {
+        let mut batch = MultiLast::start(bucket).await?;
+        let mut as_of = 0;
+        let mut listed = Vec::new();
+        for filter in filters {
+            let pinned = match batch.matching_as_of(filter, as_of, &mut found).await? {
+                Some(sequence) => sequence,
+                None => {
+                    let (sequence, subjects) = batch.subjects(filter).await?;
+                    listed.extend(subjects);
+                    sequence
+                }
+            };
+            if as_of == 0 {
+                as_of = pinned;
+            }
+        }
+        let mut named: Vec<&str> = subjects.to_vec();
+        named.extend(listed.iter().map(String::as_str));
+        match batch.latest(&named, as_of, found).await? {
+            0 => last_revision(bucket, GET_MANY).await,
+            sequence => Ok(sequence),
+        }
+    };
+    bucket
+        .guard(&[DIRECT_GET, bucket.stream_name()], read)
+        .await?
+}
+
 /// `multi_last` requests in progress on one reply subscription. Each request has a reply
 /// subject of its own (`<inbox>.<n>`): on a replicated stream every replica answers direct
 /// gets, so the answers to requests in flight together may interleave.
@@ -349,7 +394,17 @@ impl MultiLast {
         filter: &str,
         found: &mut impl FnMut(RawEntry),
     ) -> Result<Option<u64>> {
-        let (mut as_of, mut from) = (0, 0);
+        self.matching_as_of(filter, 0, found).await
+    }
+
+    /// As [`matching`](Self::matching), pinned to `as_of` when it is not 0.
+    async fn matching_as_of(
+        &mut self,
+        filter: &str,
+        mut as_of: u64,
+        found: &mut impl FnMut(RawEntry),
+    ) -> Result<Option<u64>> {
+        let mut from = 0;
         loop {
             let number = self.send(&[filter], from, as_of).await?;
             match self.end(number, found).await? {

@@ -20,6 +20,8 @@
 //! - **Errors decided from facts.** No responders, timeouts and the server's error codes become
 //!   `BucketNotFound`, `Unavailable`, `WrongRevision`, ... only from what the server said
 //!   (`classify`).
+//! - **Transactions.** Atomic batches (ADR-50, `batch`) and `multi_last` reads pinned to one
+//!   revision (`direct`): the store has neither.
 //! - **Speed.** One pass from a message to an entry (`delivery`), pipelined writes (`bulk`), and
 //!   `multi_last` batch reads for `get_many` (`direct`).
 //!
@@ -27,6 +29,7 @@
 //! through async-nats's JetStream context in [`Bucket`](crate::Bucket); everything a family does
 //! with keys and values goes through here.
 
+pub(crate) mod batch;
 pub(crate) mod bulk;
 pub(crate) mod classify;
 pub(crate) mod delivery;

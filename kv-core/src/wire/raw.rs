@@ -27,10 +27,14 @@ use crate::wire::classify::{
 };
 
 const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+const EXPECTED_LAST_SEQUENCE: &str = "Nats-Expected-Last-Sequence";
 const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 const MSG_ID: &str = "Nats-Msg-Id";
 const ROLLUP: &str = "Nats-Rollup";
 const MESSAGE_TTL: &str = "Nats-TTL";
+/// A guard on another subject's latest revision: the subject, beside
+/// `Nats-Expected-Last-Subject-Sequence`.
+const EXPECTED_SUBJECT: &str = "Nats-Expected-Last-Subject-Sequence-Subject";
 /// JetStream error code of a message id whose first copy is still being stored (replicated):
 /// a clustered stream's answer to a resend that overtook its original.
 const DUPLICATE_IN_PROCESS: u64 = 10158;
@@ -100,7 +104,17 @@ pub(crate) struct Outgoing {
 impl Outgoing {
     /// The write's message: ADR-8 headers, its guards and a fresh message id.
     pub(crate) fn new(subject: String, write: Write<'_>, payload: Bytes) -> Self {
-        let mut headers = vec![(MSG_ID, nuid::next().as_str().to_owned())];
+        let mut message = Outgoing::batched(subject, write, payload);
+        message
+            .headers
+            .insert(0, (MSG_ID, nuid::next().as_str().to_owned()));
+        message
+    }
+
+    /// The write's message as one of an atomic batch: the same, without a message id (which
+    /// nats-server 2.12.0 refuses in a batch).
+    pub(crate) fn batched(subject: String, write: Write<'_>, payload: Bytes) -> Self {
+        let mut headers = Vec::new();
         match write.operation {
             Operation::Put => {}
             Operation::Delete => headers.push((KV_OPERATION, "DEL".to_owned())),
@@ -146,6 +160,38 @@ impl Outgoing {
             headers,
             payload: self.payload.clone(),
         }
+    }
+
+    /// Guards the batch this message is part of on another key's latest revision (its full
+    /// subject): a message may carry one such guard, and only if it has none of its own.
+    pub(crate) fn guard_other(&mut self, subject: String, revision: u64) {
+        debug_assert!(!self.is_guarded());
+        self.headers
+            .push((EXPECTED_LAST_SUBJECT_SEQUENCE, revision.to_string()));
+        self.headers.push((EXPECTED_SUBJECT, subject));
+    }
+
+    /// Guards the message on its key's latest revision being `revision`, replacing any guard
+    /// it had.
+    pub(crate) fn set_expected(&mut self, revision: u64) {
+        self.headers
+            .retain(|(name, _)| *name != EXPECTED_LAST_SUBJECT_SEQUENCE);
+        self.headers
+            .push((EXPECTED_LAST_SUBJECT_SEQUENCE, revision.to_string()));
+    }
+
+    /// Guards the message (the first of an atomic batch) on the stream's last sequence being
+    /// `sequence`: nothing written since.
+    pub(crate) fn expect_last_sequence(&mut self, sequence: u64) {
+        self.headers
+            .push((EXPECTED_LAST_SEQUENCE, sequence.to_string()));
+    }
+
+    /// Whether the message carries a guard already.
+    pub(crate) fn is_guarded(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(name, _)| *name == EXPECTED_LAST_SUBJECT_SEQUENCE)
     }
 
     pub(crate) fn header_map(&self) -> HeaderMap {
@@ -250,7 +296,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// A reply read as a JetStream publish reads its acknowledgement: a no-responders status is a
 /// message nobody took.
-fn ack_of(reply: &async_nats::Message) -> Result<PublishAck, PublishError> {
+pub(crate) fn ack_of(reply: &async_nats::Message) -> Result<PublishAck, PublishError> {
     if reply.status == Some(StatusCode::NO_RESPONDERS) {
         return Err(PublishError::new(PublishErrorKind::StreamNotFound));
     }

@@ -9,7 +9,7 @@ use syn::{Attribute, LitStr};
 use crate::ctxt::Ctxt;
 use crate::spans;
 use crate::symbol::{
-    BUCKET, BUCKET_OPTIONS, CODEC, COMPRESSION, CRATE, DESCRIPTION, HISTORY, LIMIT_MARKERS,
+    ATOMIC, BUCKET, BUCKET_OPTIONS, CODEC, COMPRESSION, CRATE, DESCRIPTION, HISTORY, LIMIT_MARKERS,
     MAX_BYTES, MAX_VALUE_SIZE, METADATA, MIRROR, PLACEMENT, REMOVED, REPLICAS, REPUBLISH, SOURCE,
     STORAGE, STORAGE_FILE, STORAGE_MEMORY, TTL, WRITABLE,
 };
@@ -128,6 +128,7 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
     let mut republish_attr = Attr::none(cx, REPUBLISH);
     let mut placement_attr = Attr::none(cx, PLACEMENT);
     let mut removed = Attr::none(cx, REMOVED);
+    let mut atomic = Attr::none(cx, ATOMIC);
 
     for_each_option(cx, attrs, |meta, name| {
         let path = &meta.path;
@@ -170,6 +171,7 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
             }
             Some(SOURCE) => sources.push(origin(cx, meta, SOURCE)?),
             Some(WRITABLE) => writable.set_some(path, flag(cx, meta, WRITABLE)?),
+            Some(ATOMIC) => atomic.set_some(path, flag(cx, meta, ATOMIC)?),
             Some(REPUBLISH) => republish_attr.set_some(path, republish(cx, meta)?),
             Some(PLACEMENT) => placement_attr.set_some(path, placement(cx, meta)?),
             Some(REMOVED) => {
@@ -198,6 +200,7 @@ pub(crate) fn bucket_attrs(cx: &Ctxt, attrs: &[Attribute]) -> BucketAttrs {
         mirror,
         sources,
         writable: writable.get(),
+        atomic: atomic.get(),
         republish: republish_attr.get(),
         placement: placement_attr.get(),
         removed: with_patterns(cx, removed.get().unwrap_or_default()),

@@ -128,6 +128,8 @@ pub(crate) struct BucketAttrs {
     pub(crate) sources: Vec<OriginAttr>,
     /// `writable`: an aggregate that also takes writes.
     pub(crate) writable: Option<Flag>,
+    /// `atomic`: the bucket allows atomic batches (transactions).
+    pub(crate) atomic: Option<Flag>,
     /// `republish(...)`: where writes are also sent.
     pub(crate) republish: Option<RepublishAttr>,
     /// `placement(...)`: where the stream is placed.
@@ -151,6 +153,11 @@ pub(crate) struct PlacementAttr {
 }
 
 impl BucketAttrs {
+    /// Whether the bucket is declared `atomic` (and not `atomic = false`).
+    pub(crate) fn is_atomic(&self) -> bool {
+        self.atomic.as_ref().is_some_and(|a| a.value)
+    }
+
     /// Whether the declaration takes no writes: a mirror, or an aggregate not declared writable.
     pub(crate) fn is_read_only(&self) -> bool {
         self.mirror.is_some()

@@ -1,0 +1,327 @@
+//! Consistent reads: the latest values of many keys, of any families of one bucket, as of one
+//! revision ([`Reads`] builds the read, [`View`] holds what it found).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use crate::bucket::Bucket;
+use crate::codec::Codec;
+use crate::entry::{Current, RawEntry};
+use crate::error::{Error, Result};
+use crate::family::Family;
+use crate::key::{KeyFilter, KvKey};
+use crate::mode::Mode;
+use crate::watch::filters::subject_matches;
+use crate::wire::direct;
+
+/// A read of many keys of one bucket, of any of its families, as of one revision: what it
+/// returns ([`View`]) is a state the bucket was in, never half of a transaction.
+///
+/// Name keys ([`key`](Self::key), [`keys`](Self::keys)), filters
+/// ([`matching`](Self::matching), [`family`](Self::family)) or the whole bucket
+/// ([`all`](Self::all)), then [`fetch`](Self::fetch). An error in a key or filter (a key that
+/// does not render, a family of another bucket) is kept and returned by `fetch`, before any
+/// wire call.
+///
+/// The read uses ADR-31 `multi_last` direct gets pinned to one stream sequence (nats-server
+/// 2.11+, the bucket allowing direct gets): no consumer is created. It needs the bucket to
+/// still hold each key's value as of that revision, which it does for as long as the read
+/// takes unless `history` is 1 and the key is written meanwhile; a key written more than
+/// `history` times during the read comes back as of a later revision than the others.
+///
+/// ```no_run
+/// # async fn demo(bucket: natskv::Bucket, accounts: natskv::Family<String, i64>) -> natskv::Result<()> {
+/// let (alice, bob) = ("alice".to_owned(), "bob".to_owned());
+/// let view = bucket.snapshot().keys(&accounts, [&alice, &bob]).fetch().await?;
+/// let total: i64 = [&alice, &bob]
+///     .into_iter()
+///     .map(|k| Ok(view.get(&accounts, k)?.map_or(0, |c| c.value)))
+///     .sum::<natskv::Result<i64>>()?;
+/// println!("total {total} as of revision {}", view.revision());
+/// # Ok(()) }
+/// ```
+pub struct Reads<'a> {
+    bucket: &'a Bucket,
+    /// Keys named, rendered.
+    keys: Vec<String>,
+    /// Key filters (without the bucket's subject prefix).
+    filters: Vec<String>,
+    /// The first error met while building.
+    error: Option<Error>,
+}
+
+impl fmt::Debug for Reads<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reads")
+            .field("bucket", &self.bucket.name())
+            .field("keys", &self.keys)
+            .field("filters", &self.filters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Reads<'a> {
+    pub(crate) fn new(bucket: &'a Bucket) -> Self {
+        Reads {
+            bucket,
+            keys: Vec::new(),
+            filters: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Keeps the first error.
+    fn fail(&mut self, error: Error) {
+        self.error.get_or_insert(error);
+    }
+
+    fn check_family<K: KvKey, V, C: Codec<V>, M: Mode>(
+        &mut self,
+        family: &Family<K, V, C, M>,
+    ) -> bool {
+        if family.bucket().stream_name() == self.bucket.stream_name() {
+            return true;
+        }
+        let reason = format!(
+            "a read of a family of bucket `{}`: a snapshot reads one bucket",
+            family.bucket().name()
+        );
+        self.fail(Error::InvalidTransaction {
+            bucket: self.bucket.name().to_owned(),
+            reason,
+        });
+        false
+    }
+
+    /// Reads `key` of `family`.
+    #[must_use]
+    pub fn key<K: KvKey, V, C: Codec<V>, M: Mode>(
+        self,
+        family: &Family<K, V, C, M>,
+        key: &K,
+    ) -> Self {
+        self.keys(family, [key])
+    }
+
+    /// Reads each of `keys` of `family`.
+    #[must_use]
+    pub fn keys<'k, K: KvKey + 'k, V, C: Codec<V>, M: Mode>(
+        mut self,
+        family: &Family<K, V, C, M>,
+        keys: impl IntoIterator<Item = &'k K>,
+    ) -> Self {
+        if !self.check_family(family) {
+            return self;
+        }
+        for key in keys {
+            match family.key(key) {
+                Ok(rendered) => self.keys.push(rendered),
+                Err(error) => self.fail(error),
+            }
+        }
+        self
+    }
+
+    /// Reads every key of `family` that `filter` matches.
+    #[must_use]
+    pub fn matching<K: KvKey, V, C: Codec<V>, M: Mode>(
+        mut self,
+        family: &Family<K, V, C, M>,
+        filter: &KeyFilter<K>,
+    ) -> Self {
+        if !self.check_family(family) {
+            return self;
+        }
+        match family.subject_filter(filter) {
+            Ok(subject) => {
+                let key_filter = subject[self.bucket.prefix().len()..].to_owned();
+                self.filters.push(key_filter);
+            }
+            Err(error) => self.fail(error),
+        }
+        self
+    }
+
+    /// Reads every key of `family`.
+    #[must_use]
+    pub fn family<K: KvKey, V, C: Codec<V>, M: Mode>(self, family: &Family<K, V, C, M>) -> Self {
+        self.matching(family, &KeyFilter::any())
+    }
+
+    /// Reads every key of the bucket: a snapshot of all of it.
+    #[must_use]
+    pub fn all(mut self) -> Self {
+        self.filters.push(">".to_owned());
+        self
+    }
+
+    /// Reads what was named, as of one revision.
+    ///
+    /// # Errors
+    /// The first error of a key or filter ([`Error::InvalidKey`],
+    /// [`Error::InvalidTransaction`]) before any wire call; [`Error::BucketNotFound`],
+    /// [`Error::Unavailable`], [`Error::Timeout`] or [`Error::PermissionDenied`] as for
+    /// `get_many`.
+    pub async fn fetch(self) -> Result<View> {
+        self.checked()?.read().await
+    }
+
+    /// The reads, or the first error met building them.
+    pub(crate) fn checked(mut self) -> Result<Self> {
+        match self.error.take() {
+            Some(error) => Err(error),
+            None => Ok(self),
+        }
+    }
+
+    /// Reads what was named (the caller has [`checked`](Self::checked) it).
+    pub(crate) async fn read(&self) -> Result<View> {
+        let prefix = self.bucket.prefix();
+        let subjects: Vec<String> = self.keys.iter().map(|k| format!("{prefix}{k}")).collect();
+        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        let filters: Vec<String> = self
+            .filters
+            .iter()
+            .map(|f| format!("{prefix}{f}"))
+            .collect();
+        let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
+        let mut entries = HashMap::new();
+        let revision = direct::snapshot(self.bucket, &subjects, &filters, |entry: RawEntry| {
+            entries.insert(entry.key.clone(), entry);
+        })
+        .await?;
+        Ok(View {
+            bucket: self.bucket.clone(),
+            revision,
+            entries,
+            keys: self.keys.iter().cloned().collect(),
+            filters: self.filters.clone(),
+        })
+    }
+}
+
+/// What a [`Reads`] found: the latest entry of each key it read, as of one revision.
+#[derive(Clone)]
+pub struct View {
+    bucket: Bucket,
+    revision: u64,
+    /// The latest entry of each key read that has one, markers included.
+    entries: HashMap<String, RawEntry>,
+    /// The keys named.
+    keys: HashSet<String>,
+    /// The key filters read.
+    filters: Vec<String>,
+}
+
+impl fmt::Debug for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("View")
+            .field("bucket", &self.bucket.name())
+            .field("revision", &self.revision)
+            .field("entries", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl View {
+    /// The bucket revision the view is as of: every key read is as it was right after it.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// The number of keys read that had a value (markers left out).
+    pub fn len(&self) -> usize {
+        self.entries
+            .values()
+            .filter(|e| !e.operation.is_marker())
+            .count()
+    }
+
+    /// Whether no key read had a value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of `key` in `family` as of the view's revision; `None` when it had none
+    /// (never written, deleted or purged).
+    ///
+    /// # Errors
+    /// [`Error::InvalidTransaction`] when the read did not cover the key (it was not named and
+    /// matches no filter read), rather than a `None` that would claim it had no value;
+    /// [`Error::InvalidKey`] when the key does not render; [`Error::Codec`] when its value
+    /// does not decode.
+    pub fn get<K: KvKey, V, C: Codec<V>, M: Mode>(
+        &self,
+        family: &Family<K, V, C, M>,
+        key: &K,
+    ) -> Result<Option<Current<K, V>>> {
+        let rendered = family.key(key)?;
+        if !self.covers(&rendered) {
+            return Err(Error::InvalidTransaction {
+                bucket: self.bucket.name().to_owned(),
+                reason: format!(
+                    "key `{rendered}` was not read by this snapshot; add it to its reads"
+                ),
+            });
+        }
+        match self.entries.get(&rendered) {
+            Some(raw) if !raw.operation.is_marker() => family.decode_current(raw).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Every value of `family` the view holds (the keys of it that were read and have a
+    /// value), in no particular order. Read the whole family with [`Reads::family`].
+    ///
+    /// # Errors
+    /// Each item: [`Error::ForeignKey`] for a stored key of the family's filter that does not
+    /// parse, [`Error::Codec`] for a value that does not decode.
+    pub fn values<'v, K: KvKey + 'v, V: 'v, C: Codec<V> + 'v, M: Mode + 'v>(
+        &'v self,
+        family: &'v Family<K, V, C, M>,
+    ) -> impl Iterator<Item = Result<Current<K, V>>> + 'v {
+        let prefix = self.bucket.prefix();
+        let filter = family
+            .subject_filter(&KeyFilter::any())
+            .map(|f| f[prefix.len()..].to_owned())
+            .unwrap_or_default();
+        self.entries
+            .values()
+            .filter(move |raw| !raw.operation.is_marker() && subject_matches(&filter, &raw.key))
+            .map(|raw| family.decode_current(raw))
+    }
+
+    /// Whether the read covered `key` (rendered): named, or matched by a filter read.
+    fn covers(&self, key: &str) -> bool {
+        self.keys.contains(key) || self.filters.iter().any(|f| subject_matches(f, key))
+    }
+
+    /// The revision of `key`'s latest entry (markers included) as of the view, 0 when none.
+    pub(crate) fn latest_revision(&self, key: &str) -> u64 {
+        self.entries.get(key).map_or(0, |e| e.revision)
+    }
+
+    /// Whether `key` had a value (not a marker) as of the view.
+    pub(crate) fn has_value(&self, key: &str) -> bool {
+        self.entries
+            .get(key)
+            .is_some_and(|e| !e.operation.is_marker())
+    }
+
+    /// Every key the view read with the revision found (0: none): the guards of a
+    /// read-modify-write. Keys a filter read are those it found.
+    pub(crate) fn read_revisions(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .keys
+            .iter()
+            .map(|k| (k.clone(), self.latest_revision(k)))
+            .collect();
+        out.extend(
+            self.entries
+                .iter()
+                .filter(|(k, _)| !self.keys.contains(*k))
+                .map(|(k, e)| (k.clone(), e.revision)),
+        );
+        out
+    }
+}
