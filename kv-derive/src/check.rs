@@ -92,7 +92,8 @@ fn topology(cx: &Ctxt, decl: &BucketDecl) {
         if attrs.is_read_only() {
             cx.error_spanned_by(
                 &atomic.path,
-                "`atomic` enables transactions, which write: a mirror or a read-only aggregate                  takes no writes; remove `atomic`, or declare it on the bucket written to",
+                "`atomic` enables transactions, which write: a mirror or a read-only aggregate \
+                 takes no writes; remove `atomic`, or declare it on the bucket written to",
             );
         }
     }
