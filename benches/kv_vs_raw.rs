@@ -349,7 +349,11 @@ const BUCKETS: Buckets = Buckets {
 };
 
 fn spec(name: &str) -> BucketSpec {
-    BucketSpec::new(name).history(1).storage(Storage::Memory)
+    // Atomic batches on, for the transaction workloads; nothing else changes with it.
+    BucketSpec::new(name)
+        .history(1)
+        .storage(Storage::Memory)
+        .atomic(true)
 }
 
 /// Creates the buckets and writes their keys, with raw pipelined publishes.
@@ -505,6 +509,32 @@ async fn suite(url: &str, runtime: &'static str, sizes: Sizes) -> Vec<Row> {
             rounds,
             async || put_many(&devices, &keys, &values).await,
             async || raw_puts_in_flight(&store, &values).await,
+        )
+        .await;
+
+    // A transaction stores its writes all or nothing, as one atomic batch (ADR-50) of up to
+    // 1,000 writes: here 100 per transaction. Against the same writes as sequential raw puts,
+    // and against natskv's own put_many (pipelined, each write on its own).
+    report
+        .compare(
+            "transaction of 100 puts (raw: sequential Store::put)",
+            n,
+            rounds,
+            async || transactions(&devices, &keys, &values).await,
+            async || {
+                for (i, v) in values.iter().enumerate() {
+                    store.put(raw_key(i as u32), encode(v)).await.expect("put");
+                }
+            },
+        )
+        .await;
+    report
+        .compare(
+            "transaction of 100 puts (other side: natskv put_many)",
+            n,
+            rounds,
+            async || transactions(&devices, &keys, &values).await,
+            async || put_many(&devices, &keys, &values).await,
         )
         .await;
 
@@ -777,6 +807,21 @@ async fn puts(
 }
 
 /// natskv's bulk write of every key, each stored.
+/// `keys` and `values` written by transactions of 100 puts each.
+async fn transactions(
+    devices: &Family<DeviceKey, DeviceState>,
+    keys: &[DeviceKey],
+    values: &[DeviceState],
+) {
+    for (keys, values) in keys.chunks(100).zip(values.chunks(100)) {
+        let mut tx = devices.bucket().transaction();
+        for (k, v) in keys.iter().zip(values) {
+            tx.put(devices, k, v).expect("stage");
+        }
+        tx.commit().await.expect("commit");
+    }
+}
+
 async fn put_many(
     devices: &Family<DeviceKey, DeviceState>,
     keys: &[DeviceKey],

@@ -54,6 +54,11 @@ async fn last_revision(bucket: &Bucket) -> u64 {
     bucket.stream_info().await.unwrap().state.last_sequence
 }
 
+/// A number below `n` drawn from `seed`.
+fn below(seed: u64, n: u32) -> u32 {
+    u32::try_from(seed % u64::from(n)).unwrap_or(0)
+}
+
 async fn balance(bank: &Bank, id: u32) -> Option<i64> {
     bank.accounts.get(&acct(id)).await.unwrap().map(|c| c.value)
 }
@@ -437,7 +442,7 @@ async fn run_guards_keys_read_but_not_written() {
 
     // With an unguarded write to carry it, the read-only guard rides on that write.
     let reads = bank.snapshot().key(fee, &());
-    let (_, committed) = bank
+    let ((), committed) = bank
         .transaction()
         .run(reads, |view, tx| {
             let fee = view.get(fee, &())?.unwrap().value;
@@ -488,12 +493,12 @@ async fn money_is_never_created_or_lost_under_load() {
                     seed ^= seed << 13;
                     seed ^= seed >> 7;
                     seed ^= seed << 17;
-                    let from = acct((seed % u64::from(ACCOUNTS)) as u32);
-                    let to = acct(((seed >> 8) % u64::from(ACCOUNTS)) as u32);
+                    let from = acct(below(seed, ACCOUNTS));
+                    let to = acct(below(seed >> 8, ACCOUNTS));
                     if from == to {
                         continue;
                     }
-                    let amount = (seed >> 16) as i64 % 100;
+                    let amount = i64::from(below(seed >> 16, 100));
                     let reads = bank.snapshot().keys(&bank.accounts, [&from, &to]);
                     let calls = AtomicU64::new(0);
                     bank.transaction()
@@ -516,32 +521,7 @@ async fn money_is_never_created_or_lost_under_load() {
     let readers: Vec<_> = (0..2)
         .map(|_| {
             let (bank, done, ids) = (bank.clone(), done.clone(), ids.clone());
-            tokio::spawn(async move {
-                let mut checked = 0_u64;
-                while !done.load(Ordering::Relaxed) || checked == 0 {
-                    let view = bank
-                        .snapshot()
-                        .keys(&bank.accounts, &ids)
-                        .fetch()
-                        .await
-                        .unwrap();
-                    let sum: i64 = ids
-                        .iter()
-                        .map(|id| view.get(&bank.accounts, id).unwrap().unwrap().value)
-                        .sum();
-                    assert_eq!(sum, total, "snapshot as of {}", view.revision());
-                    let whole = bank
-                        .snapshot()
-                        .family(&bank.accounts)
-                        .fetch()
-                        .await
-                        .unwrap();
-                    let sum: i64 = whole.values(&bank.accounts).map(|c| c.unwrap().value).sum();
-                    assert_eq!(sum, total, "family snapshot as of {}", whole.revision());
-                    checked += 2;
-                }
-                checked
-            })
+            tokio::spawn(async move { audit(&bank, &done, &ids, total).await })
         })
         .collect();
     for mover in movers {
@@ -568,4 +548,33 @@ async fn money_is_never_created_or_lost_under_load() {
     // Each move wrote two keys in one batch, after the opening batch of the accounts.
     let last = last_revision(bank.bucket()).await;
     assert_eq!(last, u64::from(ACCOUNTS) + 2 * commits);
+}
+
+/// Sums the accounts from snapshots (named keys, then the whole family) until `done`; returns
+/// how many snapshots it checked.
+async fn audit(bank: &Bank, done: &AtomicBool, ids: &[AccountId], total: i64) -> u64 {
+    let mut checked = 0_u64;
+    while !done.load(Ordering::Relaxed) || checked == 0 {
+        let view = bank
+            .snapshot()
+            .keys(&bank.accounts, ids)
+            .fetch()
+            .await
+            .unwrap();
+        let sum: i64 = ids
+            .iter()
+            .map(|id| view.get(&bank.accounts, id).unwrap().unwrap().value)
+            .sum();
+        assert_eq!(sum, total, "snapshot as of {}", view.revision());
+        let whole = bank
+            .snapshot()
+            .family(&bank.accounts)
+            .fetch()
+            .await
+            .unwrap();
+        let sum: i64 = whole.values(&bank.accounts).map(|c| c.unwrap().value).sum();
+        assert_eq!(sum, total, "family snapshot as of {}", whole.revision());
+        checked += 2;
+    }
+    checked
 }

@@ -88,14 +88,14 @@ fn topology(cx: &Ctxt, decl: &BucketDecl) {
             );
         }
     }
-    if let Some(atomic) = attrs.atomic.as_ref().filter(|a| a.value) {
-        if attrs.is_read_only() {
-            cx.error_spanned_by(
-                &atomic.path,
-                "`atomic` enables transactions, which write: a mirror or a read-only aggregate \
-                 takes no writes; remove `atomic`, or declare it on the bucket written to",
-            );
-        }
+    if let Some(atomic) = attrs.atomic.as_ref().filter(|a| a.value)
+        && attrs.is_read_only()
+    {
+        cx.error_spanned_by(
+            &atomic.path,
+            "`atomic` enables transactions, which write: a mirror or a read-only aggregate \
+             takes no writes; remove `atomic`, or declare it on the bucket written to",
+        );
     }
 }
 

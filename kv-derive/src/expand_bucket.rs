@@ -98,15 +98,8 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
         from_bucket: doc_from_bucket,
         bucket: doc_bucket,
         status: doc_status,
-        transaction: doc_transaction,
-        snapshot: doc_snapshot,
     } = docs(&bucket_name, &decl.attrs, fields);
-    let atomic_impl = decl.attrs.is_atomic().then(|| {
-        quote! {
-            #[automatically_derived]
-            impl #p::Atomic for #ident {}
-        }
-    });
+    let transactions = transactions(decl, &bucket_name, p);
 
     quote! {
         #(#field_checks)*
@@ -170,13 +163,48 @@ fn expand(decl: &BucketDecl, p: &TokenStream) -> TokenStream {
             #vis async fn status(&self) -> #p::Result<#p::BucketStatus> {
                 #p::Bucket::status(<Self>::bucket(self)).await
             }
+        }
 
-            #[doc = #doc_transaction]
+        #transactions
+    }
+}
+
+/// The transaction and snapshot functions of a bucket, and its `Atomic` impl when declared
+/// `atomic`: without it, a transaction's writes do not compile.
+fn transactions(decl: &BucketDecl, bucket_name: &str, p: &TokenStream) -> TokenStream {
+    let ident = decl.ident;
+    let vis = decl.vis;
+    let transaction_doc = if decl.attrs.is_atomic() {
+        format!(
+            "A transaction on bucket `{bucket_name}`: writes to any of its families, stored all or \
+             nothing (`natskv::Transaction`)."
+        )
+    } else {
+        format!(
+            "A transaction on bucket `{bucket_name}`, which is not declared `atomic`: its writes \
+             and commit do not compile. Add `atomic` to the bucket's `#[kv(...)]` to use one."
+        )
+    };
+    let snapshot_doc = format!(
+        "Reads many keys of bucket `{bucket_name}`, of any of its families, as of one revision \
+         (`natskv::Reads`)."
+    );
+    let atomic_impl = decl.attrs.is_atomic().then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #p::Atomic for #ident {}
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        #[allow(dead_code, clippy::all, clippy::pedantic)]
+        impl #ident {
+            #[doc = #transaction_doc]
             #vis fn transaction(&self) -> #p::Transaction<'_, Self> {
                 #p::Transaction::new(<Self>::bucket(self))
             }
 
-            #[doc = #doc_snapshot]
+            #[doc = #snapshot_doc]
             #vis fn snapshot(&self) -> #p::Reads<'_> {
                 #p::Bucket::snapshot(<Self>::bucket(self))
             }
@@ -197,8 +225,6 @@ struct Docs {
     from_bucket: String,
     bucket: String,
     status: String,
-    transaction: String,
-    snapshot: String,
 }
 
 fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> Docs {
@@ -284,25 +310,7 @@ fn docs(bucket_name: &str, attrs: &BucketAttrs, fields: &[BucketFieldDecl]) -> D
          `Error::BucketNotFound` when it was deleted."
     );
 
-    let transaction = if attrs.is_atomic() {
-        format!(
-            "A transaction on bucket `{bucket_name}`: writes to any of its families, stored all or \
-             nothing (`natskv::Transaction`)."
-        )
-    } else {
-        format!(
-            "A transaction on bucket `{bucket_name}`, which is not declared `atomic`: its writes \
-             and commit do not compile. Add `atomic` to the bucket's `#[kv(...)]` to use one."
-        )
-    };
-    let snapshot = format!(
-        "Reads many keys of bucket `{bucket_name}`, of any of its families, as of one revision \
-         (`natskv::Reads`)."
-    );
-
     Docs {
-        transaction,
-        snapshot,
         spec,
         create,
         open,

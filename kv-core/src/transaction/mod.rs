@@ -235,7 +235,7 @@ impl<'a, B: ?Sized> Transaction<'a, B> {
     }
 }
 
-impl<'a, B: ?Sized> Transaction<'a, B> {
+impl<B: ?Sized> Transaction<'_, B> {
     /// Stages a write of `value` to `key` in `family` (a family of this transaction's bucket).
     ///
     /// # Errors

@@ -199,16 +199,13 @@ fn answer(reply: &async_nats::Message, count: usize) -> Sent {
 
 /// The error of a batch the server refused for good.
 fn refused(bucket: &Bucket, error: PublishError) -> Error {
-    match api_code(&error) {
-        Some(NOT_ENABLED) => Error::Unsupported {
+    if api_code(&error) == Some(NOT_ENABLED) {
+        return Error::Unsupported {
             feature: "atomic batches on this bucket (declare it `atomic`, then `ensure` it)",
             needs: "2.12",
-        },
-        _ => {
-            let op = Op::write(bucket.name(), COMMIT);
-            crate::wire::classify::classify(op, error)
-        }
+        };
     }
+    crate::wire::classify::classify(Op::write(bucket.name(), COMMIT), error)
 }
 
 fn unavailable(bucket: &Bucket, source: Option<BoxError>) -> Error {

@@ -326,13 +326,13 @@ pub(crate) async fn snapshot(
         let mut as_of = 0;
         let mut listed = Vec::new();
         for filter in filters {
-            let pinned = match batch.matching_as_of(filter, as_of, &mut found).await? {
-                Some(sequence) => sequence,
-                None => {
-                    let (sequence, subjects) = batch.subjects(filter).await?;
-                    listed.extend(subjects);
-                    sequence
-                }
+            let matched = batch.matching_as_of(filter, as_of, &mut found).await?;
+            let pinned = if let Some(sequence) = matched {
+                sequence
+            } else {
+                let (sequence, subjects) = batch.subjects(filter).await?;
+                listed.extend(subjects);
+                sequence
             };
             if as_of == 0 {
                 as_of = pinned;
