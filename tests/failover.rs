@@ -16,33 +16,9 @@ use futures::StreamExt;
 use natskv::server::Cluster;
 use natskv::{Bucket, BucketSpec, Error, ErrorKind, Family, WriteRetry};
 
-/// A client that knows every node of `cluster`, as an application would be configured.
-async fn connect_all(cluster: &Cluster) -> async_nats::Client {
-    let addrs: Vec<async_nats::ServerAddr> = cluster
-        .urls()
-        .iter()
-        .map(|url| url.parse().expect("a node URL"))
-        .collect();
-    async_nats::connect(addrs)
-        .await
-        .expect("connect to the cluster")
-}
-
 /// How many messages `nats` has sent so far.
 fn sent(nats: &async_nats::Client) -> u64 {
     nats.statistics().out_messages.load(Ordering::Relaxed)
-}
-
-/// The stream's leader and whether every replica is current, as the server reports them;
-/// `None` while the server does not answer.
-async fn stream_cluster(js: &jetstream::Context, stream: &str) -> Option<(String, bool)> {
-    let mut stream = js.get_stream(stream).await.ok()?;
-    let info = stream.info().await.ok()?;
-    let cluster = info.cluster.clone()?;
-    let leader = cluster.leader?;
-    let current =
-        cluster.replicas.len() == 2 && cluster.replicas.iter().all(|r| r.current && !r.offline);
-    Some((leader, current))
 }
 
 #[tokio::test]
@@ -197,13 +173,13 @@ async fn retries_are_bounded_and_say_whether_the_write_may_have_landed() {
 #[tokio::test]
 async fn a_replicated_stream_checks_the_message_id_first_and_flags_copies_in_flight() {
     let cluster = Cluster::start(3).await.unwrap();
-    let nats = connect_all(&cluster).await;
+    let nats = common::connect_all(&cluster).await;
     let spec = BucketSpec::new(common::unique_bucket("order3")).replicas(3);
     let bucket = common::create_on_new_cluster(&nats, &spec).await;
     let js = jetstream::new(nats);
     let stream = format!("KV_{}", bucket.name());
     common::wait_for("the stream's replicas", || async {
-        stream_cluster(&js, &stream)
+        common::stream_cluster(&js, &stream)
             .await
             .filter(|(_, current)| *current)
     })
@@ -383,15 +359,17 @@ async fn fail_over(
     run: &Run,
     fault: Fault,
 ) -> (String, String) {
-    let (leader, _) =
-        common::wait_for("the stream's leader", || stream_cluster(admin, stream)).await;
+    let (leader, _) = common::wait_for("the stream's leader", || {
+        common::stream_cluster(admin, stream)
+    })
+    .await;
     let index = cluster.node_index(&leader).expect("the leader is a node");
     match fault {
         Fault::Stop => cluster.stop_node(index).await.unwrap(),
         Fault::Kill => cluster.kill_node(index),
     }
     let (new_leader, _) = common::wait_for("a new leader", || async {
-        stream_cluster(admin, stream)
+        common::stream_cluster(admin, stream)
             .await
             .filter(|(l, _)| *l != leader)
     })
@@ -399,7 +377,7 @@ async fn fail_over(
     run.progress(100).await;
     cluster.restart_node(index).await.unwrap();
     common::wait_for("every replica current again", || async {
-        stream_cluster(admin, stream)
+        common::stream_cluster(admin, stream)
             .await
             .filter(|(_, current)| *current)
     })
@@ -429,7 +407,7 @@ async fn writes_survive_three_leader_crashes_exactly_once() {
 /// longer.
 async fn writes_survive_three(fault: Fault, bound: Duration) {
     let mut cluster = Cluster::start(3).await.unwrap();
-    let nats = connect_all(&cluster).await;
+    let nats = common::connect_all(&cluster).await;
     let name = common::unique_bucket("failover");
     let spec = BucketSpec::new(&name).replicas(3).history(HISTORY);
     let bucket = common::create_on_new_cluster(&nats, &spec).await;

@@ -221,3 +221,30 @@ pub(crate) async fn create_on_new_cluster(
         }
     }
 }
+
+/// A client that knows every node of `cluster`, as an application would be configured.
+pub(crate) async fn connect_all(cluster: &natskv::server::Cluster) -> async_nats::Client {
+    let addrs: Vec<async_nats::ServerAddr> = cluster
+        .urls()
+        .iter()
+        .map(|url| url.parse().expect("a node URL"))
+        .collect();
+    async_nats::connect(addrs)
+        .await
+        .expect("connect to the cluster")
+}
+
+/// The stream's leader and whether every replica is current, as the server reports them;
+/// `None` while the server does not answer.
+pub(crate) async fn stream_cluster(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+) -> Option<(String, bool)> {
+    let mut stream = js.get_stream(stream).await.ok()?;
+    let info = stream.info().await.ok()?;
+    let cluster = info.cluster.clone()?;
+    let leader = cluster.leader?;
+    let current =
+        cluster.replicas.len() == 2 && cluster.replicas.iter().all(|r| r.current && !r.offline);
+    Some((leader, current))
+}
