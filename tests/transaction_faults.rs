@@ -58,6 +58,10 @@ async fn writer(bucket: Bucket, stop: Arc<AtomicBool>) -> Vec<Outcome> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_are_whole_or_absent_across_a_leader_failover() {
     let mut cluster = Cluster::start(3).await.unwrap();
+    if !cluster.version(0).at_least(2, 12, 0) {
+        eprintln!("skipped: transactions need nats-server 2.12 or newer");
+        return;
+    }
     let nats = common::connect_all(&cluster).await;
     let name = common::unique_bucket("txfail");
     let spec = BucketSpec::new(&name).replicas(3).atomic(true);
@@ -151,6 +155,9 @@ async fn transactions_are_whole_or_absent_across_a_leader_failover() {
 #[tokio::test]
 async fn a_commit_cancelled_midway_stores_all_or_nothing() {
     let server = common::server().await;
+    if !common::needs_server(&server, (2, 12, 0), "transactions") {
+        return;
+    }
     let nats = common::connect(&server).await;
     let spec = BucketSpec::new(common::unique_bucket("cancel")).atomic(true);
     let bucket = Bucket::create(&nats, &spec).await.unwrap();

@@ -191,9 +191,18 @@ pub struct NatsServerBuilder {
     leaf_of: Option<u16>,
     startup_timeout: Duration,
     users: Vec<User>,
+    binary: Option<PathBuf>,
 }
 
 impl NatsServerBuilder {
+    /// Runs this nats-server binary rather than the one [`find_binary`] finds: for testing
+    /// against another server version.
+    #[must_use]
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
+    }
+
     /// Whether JetStream is enabled (default: true).
     #[must_use]
     pub fn jetstream(mut self, enabled: bool) -> Self {
@@ -275,7 +284,10 @@ impl NatsServerBuilder {
     ///
     /// Cancelling kills the half-started process and removes its files.
     pub async fn start(self) -> Result<NatsServer, ServerError> {
-        let binary = find_binary()?;
+        let binary = match self.binary {
+            Some(binary) => binary,
+            None => find_binary()?,
+        };
         let dir = WorkDir::create("server")?;
         let store = match self.store_dir {
             Some(dir) => dir,
@@ -344,6 +356,7 @@ impl NatsServer {
             leaf_of: None,
             startup_timeout: STARTUP_TIMEOUT,
             users: Vec::new(),
+            binary: None,
         }
     }
 
