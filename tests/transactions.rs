@@ -640,3 +640,57 @@ async fn an_older_server_gives_unsupported() {
     assert_eq!(error.kind(), ErrorKind::Unsupported, "{error}");
     assert_eq!(bucket.stream_info().await.unwrap().state.last_sequence, 0);
 }
+
+/// A bucket made without direct gets (as nats-py makes them) is read through an ordered
+/// consumer: snapshots and the reads a commit needs work the same, and leave no consumer.
+#[tokio::test]
+async fn snapshots_and_creates_work_without_direct_gets() {
+    let server = common::server().await;
+    if !common::needs_server(&server, (2, 12, 0), "transactions") {
+        return;
+    }
+    let nats = common::connect(&server).await;
+    let name = common::unique_bucket("nodirect");
+    let js = async_nats::jetstream::new(nats.clone());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 5,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: false,
+        allow_atomic_publish: true,
+        discard: async_nats::jetstream::stream::DiscardPolicy::New,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let bucket = Bucket::open_name(&nats, &name).await.unwrap();
+    let accounts: Family<AccountId, i64> = Family::bind(&bucket, "account.{id}").unwrap();
+    accounts.put(&acct(1), &10).await.unwrap();
+    accounts.put(&acct(2), &20).await.unwrap();
+    accounts.delete(&acct(2)).await.unwrap();
+
+    let mut tx = bucket.transaction();
+    tx.create(&accounts, &acct(2), &2).unwrap(); // over the delete marker
+    tx.create(&accounts, &acct(3), &3).unwrap();
+    tx.commit().await.unwrap();
+    let view = bucket
+        .snapshot()
+        .keys(&accounts, [&acct(1), &acct(4)])
+        .family(&accounts)
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(view.revision(), 5);
+    let mut values: Vec<(u32, i64)> = view
+        .values(&accounts)
+        .map(|c| c.map(|c| (c.key.id, c.value)))
+        .collect::<natskv::Result<_>>()
+        .unwrap();
+    values.sort_unstable();
+    assert_eq!(values, vec![(1, 10), (2, 2), (3, 3)]);
+    assert!(view.get(&accounts, &acct(4)).unwrap().is_none());
+    assert_eq!(common::consumer_count(&nats, &name).await, 0);
+}

@@ -5,8 +5,6 @@
 
 use std::collections::HashMap;
 
-use futures::StreamExt;
-
 use super::Family;
 use crate::codec::Codec;
 use crate::entry::{Current, Entry, Operation, RawEntry};
@@ -18,7 +16,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::key::{KeyFilter, KvKey};
 use crate::mode::Mode;
-use crate::wire::scan::{Deliver, Scan, ScanSpec};
+use crate::wire::scan;
 
 impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// The key's latest value with its revision, as a [`Current`], or `None` when the key has
@@ -193,26 +191,16 @@ impl<K: KvKey, V, C: Codec<V>, M: Mode> Family<K, V, C, M> {
     /// key's latest entry as of its creation, then what was written since, in revision order,
     /// so the last entry of each key is its latest as of the last revision delivered.
     async fn scan_latest(&self, subject: String, latest: &mut Vec<RawEntry>) -> Result<u64> {
-        let spec = ScanSpec {
-            filters: vec![subject],
-            deliver: Deliver::LastPerSubject,
-            headers_only: false,
-            follow: false,
-        };
-        let mut revision = direct::last_revision(&self.bucket, "get matching").await?;
-        let mut scan = Scan::start(&self.bucket, spec).await?;
         let mut slots: HashMap<String, usize> = HashMap::new();
-        while let Some(raw) = scan.next().await {
-            let raw = raw?;
-            revision = revision.max(raw.revision);
+        scan::latest(&self.bucket, vec![subject], |raw| {
             if let Some(&slot) = slots.get(raw.key.as_str()) {
                 latest[slot] = raw;
             } else {
                 slots.insert(raw.key.clone(), latest.len());
                 latest.push(raw);
             }
-        }
-        Ok(revision)
+        })
+        .await
     }
 
     /// The key's latest value alone.

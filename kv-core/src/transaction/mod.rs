@@ -473,17 +473,11 @@ impl<B: ?Sized> Transaction<'_, B> {
     /// The latest revision of each of `keys` that has one, and whether it is a marker: one
     /// consistent read.
     async fn latest(&self, keys: &[String]) -> Result<HashMap<String, (u64, bool)>> {
-        let subjects: Vec<String> = keys
+        let view = Reads::named(self.bucket, keys.to_vec()).read().await?;
+        Ok(keys
             .iter()
-            .map(|k| format!("{}{k}", self.bucket.prefix()))
-            .collect();
-        let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
-        let mut latest = HashMap::new();
-        crate::wire::direct::snapshot(self.bucket, &subjects, &[], |entry| {
-            latest.insert(entry.key, (entry.revision, entry.operation.is_marker()));
-        })
-        .await?;
-        Ok(latest)
+            .filter_map(|k| view.latest(k).map(|(r, marker)| (k.clone(), (r, marker))))
+            .collect())
     }
 
     /// The error of a commit whose guard failed: which key, read after the refusal (the

@@ -12,7 +12,7 @@ use crate::family::Family;
 use crate::key::{KeyFilter, KvKey};
 use crate::mode::Mode;
 use crate::watch::filters::subject_matches;
-use crate::wire::direct;
+use crate::wire::{direct, scan};
 
 /// A read of many keys of one bucket, of any of its families, as of one revision: what it
 /// returns ([`View`]) is a state the bucket was in, never half of a transaction.
@@ -24,10 +24,11 @@ use crate::wire::direct;
 /// wire call.
 ///
 /// The read uses ADR-31 `multi_last` direct gets pinned to one stream sequence (nats-server
-/// 2.11+, the bucket allowing direct gets): no consumer is created. It needs the bucket to
-/// still hold each key's value as of that revision, which it does for as long as the read
-/// takes unless `history` is 1 and the key is written meanwhile; a key written more than
-/// `history` times during the read comes back as of a later revision than the others.
+/// 2.12+, the bucket allowing direct gets), and creates no consumer; it needs the bucket to
+/// still hold each key's value as of that revision, which it does unless the key is written
+/// `history` times or more during the read. On older servers or buckets without direct gets,
+/// it reads through an ordered consumer (deleted before `fetch` returns), as of the last
+/// revision it delivered.
 ///
 /// ```no_run
 /// # async fn demo(bucket: natskv::Bucket, accounts: natskv::Family<String, i64>) -> natskv::Result<()> {
@@ -67,6 +68,14 @@ impl<'a> Reads<'a> {
             keys: Vec::new(),
             filters: Vec::new(),
             error: None,
+        }
+    }
+
+    /// A read of `keys` (rendered).
+    pub(crate) fn named(bucket: &'a Bucket, keys: Vec<String>) -> Self {
+        Reads {
+            keys,
+            ..Reads::new(bucket)
         }
     }
 
@@ -186,10 +195,17 @@ impl<'a> Reads<'a> {
             .collect();
         let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
         let mut entries = HashMap::new();
-        let revision = direct::snapshot(self.bucket, &subjects, &filters, |entry: RawEntry| {
+        let found = |entry: RawEntry| {
             entries.insert(entry.key.clone(), entry);
-        })
-        .await?;
+        };
+        let revision = if direct::supported(self.bucket) {
+            direct::snapshot(self.bucket, &subjects, &filters, found).await?
+        } else if subjects.is_empty() && filters.is_empty() {
+            direct::last_revision(self.bucket, "snapshot").await?
+        } else {
+            let all = subjects.iter().chain(&filters).map(|s| (*s).to_owned());
+            scan::latest(self.bucket, all.collect(), found).await?
+        };
         Ok(View {
             bucket: self.bucket.clone(),
             revision,
@@ -299,6 +315,13 @@ impl View {
     /// The revision of `key`'s latest entry (markers included) as of the view, 0 when none.
     pub(crate) fn latest_revision(&self, key: &str) -> u64 {
         self.entries.get(key).map_or(0, |e| e.revision)
+    }
+
+    /// The revision of `key`'s latest entry and whether it is a marker; `None` when it has none.
+    pub(crate) fn latest(&self, key: &str) -> Option<(u64, bool)> {
+        self.entries
+            .get(key)
+            .map(|e| (e.revision, e.operation.is_marker()))
     }
 
     /// Whether `key` had a value (not a marker) as of the view.

@@ -18,6 +18,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use crate::bucket::Bucket;
 use crate::entry::RawEntry;
 use crate::error::Result;
+use crate::watch::filters::subject_matches;
 use crate::wire::classify::{Op, classify, classify_api, settle};
 use crate::wire::delivery;
 use crate::wire::janitor::{self, Lease};
@@ -307,4 +308,40 @@ fn consumer_name(bucket: &Bucket) -> String {
         bits /= 62;
     }
     name
+}
+
+/// The latest entry (markers included) of every subject matching `filters` (full subject
+/// filters; at least one), through an ordered consumer, for buckets without batch direct gets.
+/// The consumer delivers each subject's latest entry as of its creation, then what was written
+/// since, in revision order: `found` gets them in that order (a later entry of a key replaces
+/// an earlier one), and the state they leave is the bucket's as of the returned revision. The
+/// consumer is deleted before this returns.
+pub(crate) async fn latest(
+    bucket: &Bucket,
+    filters: Vec<String>,
+    mut found: impl FnMut(RawEntry),
+) -> Result<u64> {
+    debug_assert!(!filters.is_empty());
+    // A consumer refuses overlapping filters: give it what covers them, check the rest here.
+    let (filters, exact) = crate::watch::filters::plan(filters);
+    let mut revision = crate::wire::direct::last_revision(bucket, "get matching").await?;
+    let spec = ScanSpec {
+        filters,
+        deliver: Deliver::LastPerSubject,
+        headers_only: false,
+        follow: false,
+    };
+    let mut scan = Scan::start(bucket, spec).await?;
+    while let Some(raw) = scan.next().await {
+        let raw = raw?;
+        revision = revision.max(raw.revision);
+        let wanted = exact.as_ref().is_none_or(|union| {
+            let subject = format!("{}{}", bucket.prefix(), raw.key);
+            union.iter().any(|f| subject_matches(f, &subject))
+        });
+        if wanted {
+            found(raw);
+        }
+    }
+    Ok(revision)
 }
