@@ -15,7 +15,6 @@ pub(crate) mod bucket;
 mod builder;
 mod feed;
 pub(crate) mod filters;
-mod probe;
 
 use std::fmt;
 use std::pin::Pin;

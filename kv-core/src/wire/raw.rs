@@ -17,11 +17,12 @@ use async_nats::jetstream::stream::{DirectGetErrorKind, RawMessageErrorKind};
 use async_nats::{HeaderMap, RequestErrorKind, StatusCode};
 use bytes::Bytes;
 
-use crate::bucket::{Bucket, DIRECT_GET, STREAM_API};
+use crate::bucket::Bucket;
 use crate::entry::{KV_OPERATION, Operation, RawEntry};
 use crate::error::{BoxError, Error, Result};
 #[cfg(doc)]
 use crate::retry::WriteRetry;
+use crate::wire::admin::{DIRECT_GET, STREAM_API};
 use crate::wire::classify::{
     Op, api_code, classify, classify_api, current_revision, is_wrong_revision, settle,
 };
