@@ -122,14 +122,9 @@ fn print_progress(p: &MigrationProgress) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // Connect to NATS_URL, or start a local nats-server kept until the end (dropping it stops it).
     let (nats, server) = natskv::server::connect_or_start(std::env::var("NATS_URL").ok()).await?;
-    if let Some(server) = &server {
-        println!(
-            "started nats-server {} on {}",
-            server.version(),
-            server.url()
-        );
+    if let Some(s) = &server {
+        println!("started nats-server {} at {}", s.version(), s.url());
     }
 
     // Version 1 is in service, with data.

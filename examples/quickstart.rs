@@ -63,14 +63,9 @@ pub struct Fleet {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // Connect to NATS_URL, or start a local nats-server kept until the end (dropping it stops it).
     let (nats, server) = natskv::server::connect_or_start(std::env::var("NATS_URL").ok()).await?;
-    if let Some(server) = &server {
-        println!(
-            "started nats-server {} on {}",
-            server.version(),
-            server.url()
-        );
+    if let Some(s) = &server {
+        println!("started nats-server {} at {}", s.version(), s.url());
     }
 
     // Create the bucket, or bring the server's configuration to the declared one.
@@ -147,10 +142,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             )
             .await?;
     }
-    fleet
-        .configs
-        .put(&key, &DeviceConfig { report_every_s: 30 })
-        .await?;
+    let config = DeviceConfig { report_every_s: 30 };
+    fleet.configs.put(&key, &config).await?;
     fleet.maintenance.put(&false).await?;
     println!("maintenance: {:?}", fleet.maintenance.value().await?);
 

@@ -31,12 +31,11 @@ use crate::permissions::{Guarded, connect};
 pub async fn connect_or_start(
     url: Option<String>,
 ) -> Result<(Guarded, Option<NatsServer>), ServerError> {
-    let (url, server) = match url {
-        Some(url) => (url, None),
-        None => {
-            let server = NatsServer::start().await?;
-            (server.url(), Some(server))
-        }
+    let (url, server) = if let Some(url) = url {
+        (url, None)
+    } else {
+        let server = NatsServer::start().await?;
+        (server.url(), Some(server))
     };
     match connect(url.as_str()).await {
         Ok(nats) => Ok((nats, server)),
