@@ -18,7 +18,6 @@ use std::error::Error;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use natskv::server::NatsServer;
 use natskv::{ErrorKind, Family, KvBucket, KvKey, Single};
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +66,11 @@ const OPENING: i64 = 1_000;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let (nats, _server) = connect().await?;
+    // Keep the local server (if one was started) alive until the end: dropping it stops it.
+    let (nats, server) = natskv::server::connect_or_start(std::env::var("NATS_URL").ok()).await?;
+    if let Some(s) = &server {
+        println!("started nats-server {} at {}", s.version(), s.url());
+    }
     Bank::delete(&nats).await.or_else(|e| match e.kind() {
         ErrorKind::BucketNotFound => Ok(()),
         _ => Err(e),
@@ -210,16 +213,4 @@ async fn audit(bank: &Bank, stop: &AtomicBool) -> natskv::Result<u64> {
         audits += 1;
     }
     Ok(audits)
-}
-
-/// A client for `NATS_URL`, or for a local server started here (returned so it lives on).
-async fn connect() -> Result<(natskv::Guarded, Option<NatsServer>), Box<dyn Error>> {
-    if let Ok(url) = std::env::var("NATS_URL") {
-        println!("connecting to {url}");
-        return Ok((natskv::connect(url).await?, None));
-    }
-    println!("NATS_URL is not set: starting a local nats-server");
-    let server = NatsServer::start().await?;
-    let nats = natskv::connect(server.url()).await?;
-    Ok((nats, Some(server)))
 }

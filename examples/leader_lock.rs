@@ -11,7 +11,6 @@
 use std::error::Error;
 use std::time::Duration;
 
-use natskv::server::NatsServer;
 use natskv::{ErrorKind, KvBucket, MsgPack, PerKeyTtl, Single};
 
 /// Locks live in a bucket declared with limit markers: only there do the per-key TTL methods
@@ -44,14 +43,8 @@ async fn campaign(election: &Election, me: &str) -> natskv::Result<bool> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let (_server, url) = if let Ok(url) = std::env::var("NATS_URL") {
-        (None, url)
-    } else {
-        let server = NatsServer::start().await?;
-        let url = server.url();
-        (Some(server), url)
-    };
-    let nats = natskv::connect(url).await?;
+    // Use the server in NATS_URL, or start one for the length of the example.
+    let (nats, _server) = natskv::server::connect_or_start(std::env::var("NATS_URL").ok()).await?;
     let election = Election::ensure(&nats).await?;
 
     assert!(

@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use natskv::server::NatsServer;
 use natskv::{Bucket, BucketSpec, Family, KeyFilter, WatchEvent};
 use serde::{Deserialize, Serialize};
 
@@ -23,14 +22,7 @@ struct Settings {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Use the server in NATS_URL, or start one for the length of the example.
-    let (_server, url) = if let Ok(url) = std::env::var("NATS_URL") {
-        (None, url)
-    } else {
-        let server = NatsServer::start().await?;
-        let url = server.url();
-        (Some(server), url)
-    };
-    let nats = natskv::connect(url).await?;
+    let (nats, _server) = natskv::server::connect_or_start(std::env::var("NATS_URL").ok()).await?;
     let bucket = Bucket::ensure(&nats, &BucketSpec::new("live_config").history(5)).await?;
     let settings: Family<String, Settings> = Family::bind(&bucket, "service.{name}")?;
 

@@ -12,7 +12,6 @@
 use std::error::Error;
 use std::time::Duration;
 
-use natskv::server::NatsServer;
 use natskv::{Family, Json, KeyFilter, KvBucket, KvKey, Migration, MigrationProgress};
 use serde::{Deserialize, Serialize};
 
@@ -123,8 +122,10 @@ fn print_progress(p: &MigrationProgress) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // Keep the local server (if any) alive until the end: dropping it stops it.
-    let (nats, _server) = connect().await?;
+    let (nats, server) = natskv::server::connect_or_start(std::env::var("NATS_URL").ok()).await?;
+    if let Some(s) = &server {
+        println!("started nats-server {} at {}", s.version(), s.url());
+    }
 
     // Version 1 is in service, with data.
     let v1 = FleetV1::ensure(&nats).await?;
@@ -212,21 +213,4 @@ async fn main() -> Result<(), Box<dyn Error>> {
     FleetV1::delete(&nats).await?;
     FleetV2::delete(&nats).await?;
     Ok(())
-}
-
-/// A client for `NATS_URL`, or for a local server started here (returned so it lives on).
-async fn connect() -> Result<(natskv::Guarded, Option<NatsServer>), Box<dyn Error>> {
-    if let Ok(url) = std::env::var("NATS_URL") {
-        println!("connecting to {url}");
-        return Ok((natskv::connect(url).await?, None));
-    }
-    println!("NATS_URL is not set: starting a local nats-server");
-    let server = NatsServer::start().await?;
-    println!(
-        "nats-server {} listening on {}",
-        server.version(),
-        server.url()
-    );
-    let nats = natskv::connect(server.url()).await?;
-    Ok((nats, Some(server)))
 }

@@ -10,7 +10,6 @@
 use std::error::Error;
 
 use futures::TryStreamExt;
-use natskv::server::NatsServer;
 use natskv::{ErrorKind, Family, KvBucket, KvKey, Single, WatchEvent};
 use serde::{Deserialize, Serialize};
 
@@ -64,8 +63,10 @@ pub struct Fleet {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // Keep the local server (if any) alive until the end: dropping it stops it.
-    let (nats, _server) = connect().await?;
+    let (nats, server) = natskv::server::connect_or_start(std::env::var("NATS_URL").ok()).await?;
+    if let Some(s) = &server {
+        println!("started nats-server {} at {}", s.version(), s.url());
+    }
 
     // Create the bucket, or bring the server's configuration to the declared one.
     let fleet = Fleet::ensure(&nats).await?;
@@ -141,10 +142,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             )
             .await?;
     }
-    fleet
-        .configs
-        .put(&key, &DeviceConfig { report_every_s: 30 })
-        .await?;
+    let config = DeviceConfig { report_every_s: 30 };
+    fleet.configs.put(&key, &config).await?;
     fleet.maintenance.put(&false).await?;
     println!("maintenance: {:?}", fleet.maintenance.value().await?);
 
@@ -182,25 +181,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
         fleet.devices.get(&key).await?
     );
     Ok(())
-}
-
-/// A client for `NATS_URL`, or for a local server started here (returned so it lives on).
-/// `natskv::connect` watches the connection's permission reports, so a denied operation ends
-/// at once with `PermissionDenied` rather than timing out.
-async fn connect() -> Result<(natskv::Guarded, Option<NatsServer>), Box<dyn Error>> {
-    if let Ok(url) = std::env::var("NATS_URL") {
-        println!("connecting to {url}");
-        return Ok((natskv::connect(url).await?, None));
-    }
-    println!("NATS_URL is not set: starting a local nats-server");
-    let server = NatsServer::start().await?;
-    println!(
-        "nats-server {} listening on {}",
-        server.version(),
-        server.url()
-    );
-    let nats = natskv::connect(server.url()).await?;
-    Ok((nats, Some(server)))
 }
 
 /// The declared families with their codecs, as the bucket's stored schema names them.

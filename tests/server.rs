@@ -119,6 +119,61 @@ async fn parallel_servers_get_their_own_ports() {
     connect(&b).await;
 }
 
+/// A bucket made through `nats` is listed by it: the connection reaches a JetStream server.
+async fn round_trip(nats: &natskv::Guarded, prefix: &str) -> String {
+    let name = common::unique_bucket(prefix);
+    natskv::Bucket::create(nats, &natskv::BucketSpec::new(name.as_str()))
+        .await
+        .unwrap();
+    let names = natskv::Bucket::list_names(nats).await.unwrap();
+    assert!(names.contains(&name), "{name} not in {names:?}");
+    name
+}
+
+#[tokio::test]
+async fn connect_or_start_without_a_url_starts_a_server_of_its_own() {
+    let (nats, started) = natskv::server::connect_or_start(None).await.unwrap();
+    let mut started = started.expect("no URL given: a server is started");
+    assert!(started.is_running());
+    assert_eq!(
+        nats.get_ref().server_info().port,
+        started.port(),
+        "the client is connected to the server it started"
+    );
+    round_trip(&nats, "started").await;
+    let url = started.url();
+    drop(started);
+    assert!(std::net::TcpStream::connect(url.trim_start_matches("nats://")).is_err());
+}
+
+#[tokio::test]
+async fn connect_or_start_with_a_url_connects_to_it_and_starts_nothing() {
+    let given = server().await;
+    let (nats, started) = natskv::server::connect_or_start(Some(given.url()))
+        .await
+        .unwrap();
+    assert!(started.is_none(), "a URL was given: no server is started");
+    assert_eq!(nats.get_ref().server_info().port, given.port());
+    let name = round_trip(&nats, "given").await;
+    // The bucket is on the given server, as another client of it sees.
+    let js = jetstream(&given).await;
+    assert!(js.get_stream(format!("KV_{name}")).await.is_ok());
+}
+
+#[tokio::test]
+async fn connect_or_start_reports_a_server_it_cannot_reach() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("nats://127.0.0.1:{port}");
+    match natskv::server::connect_or_start(Some(url.clone())).await {
+        Err(ServerError::Connect { url: reported, .. }) => assert_eq!(reported, url),
+        Err(other) => panic!("expected a connect error, got {other}"),
+        Ok(_) => panic!("connected to a closed port"),
+    }
+}
+
 #[tokio::test]
 async fn drop_stops_the_server_and_removes_its_files() {
     let server = server().await;

@@ -1,23 +1,23 @@
-//! Bucket handles: create, open, ensure, delete, list and status.
+//! Bucket handles: create, open, ensure, delete, list and status, in Key/Value words, and the
+//! [`Connection`]s they are opened through. The requests behind them, to the bucket's backing
+//! stream, are the wire layer's (`wire::admin`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::stream::{Compression, Info, Stream};
 use async_nats::jetstream::{self, Context};
-use futures::TryStreamExt;
 
 use crate::error::{Error, Result};
 use crate::key::{KeyError, KeyErrorReason};
 use crate::names::{validate_bucket_name, validate_filter};
 use crate::permissions::{Guard, Violations, guard};
 use crate::retry::WriteRetry;
-use crate::spec::{BucketSpec, Storage, user_metadata};
+use crate::spec::{BucketSpec, Storage};
 use crate::stream_options::{Placement, Republish};
 use crate::topology::Origin;
-use crate::wire::classify::{Op, classify, classify_api, settle};
+use crate::wire::admin::{self, BucketStream};
 use crate::wire::janitor::Janitor;
 
 /// Anything natskv can reach JetStream through: an `async_nats::Client`, a JetStream
@@ -85,7 +85,7 @@ struct Inner {
     /// Shared with every entry read from the bucket.
     name: Arc<str>,
     js: Context,
-    stream: Stream,
+    stream: BucketStream,
     /// `$KV.<bucket>.`: the subject prefix of keys in the stream (`$KV.<origin>.` in a mirror).
     prefix: String,
     /// Whether the bucket takes writes (not a mirror or a read-only aggregate).
@@ -99,12 +99,6 @@ struct Inner {
     /// Deletes the consumers of dropped readers; ends when the last handle is gone.
     janitor: Janitor,
 }
-
-/// The longest protocol line a nats-server accepts by default (its `max_control_line`); a
-/// longer one makes it close the connection.
-const MAX_CONTROL_LINE: usize = 4096;
-/// What that line holds beside the subject: the verb, a reply inbox and the sizes.
-const LINE_OVERHEAD: usize = 256;
 
 impl fmt::Debug for Bucket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -136,16 +130,8 @@ impl Bucket {
     pub async fn create(conn: impl Connection, spec: &BucketSpec) -> Result<Bucket> {
         spec.validate()?;
         let js = conn.jetstream();
-        let op = Op::write(spec.name(), "create");
         let violations = conn.violations();
-        let created = js.create_stream(spec.to_stream_config());
-        let subject = [STREAM_API, "CREATE.KV_", spec.name()];
-        let created = guard(violations.as_ref(), spec.name(), &subject, false, created).await?;
-        let stream = match created {
-            Ok(stream) => stream,
-            Err(e) => return Err(settle(&js, op, classify_api(op, e)).await),
-        };
-        Self::check_support(spec, &stream.cached_info().config)?;
+        let stream = admin::create(&js, violations.as_ref(), spec).await?;
         Ok(Self::from_stream(spec.name(), js, stream, violations))
     }
 
@@ -167,9 +153,9 @@ impl Bucket {
         spec.validate()?;
         let js = conn.jetstream();
         let violations = conn.violations();
-        let stream = get_stream(&js, violations.as_ref(), spec.name()).await?;
-        spec.check_schema(&stream.cached_info().config)?;
-        let differences = spec.drift(&stream.cached_info().config);
+        let stream = admin::get(&js, violations.as_ref(), spec.name()).await?;
+        spec.check_schema(stream.stored_schema())?;
+        let differences = stream.drift(spec);
         if !differences.is_empty() {
             return Err(Error::ConfigDrift {
                 bucket: spec.name().to_owned(),
@@ -196,7 +182,7 @@ impl Bucket {
         check_name(name)?;
         let js = conn.jetstream();
         let violations = conn.violations();
-        let stream = get_stream(&js, violations.as_ref(), name).await?;
+        let stream = admin::get(&js, violations.as_ref(), name).await?;
         Ok(Self::from_stream(name, js, stream, violations))
     }
 
@@ -221,32 +207,16 @@ impl Bucket {
         spec.validate()?;
         let js = conn.jetstream();
         let violations = conn.violations();
-        let mut stream = match get_stream(&js, violations.as_ref(), spec.name()).await {
+        let mut stream = match admin::get(&js, violations.as_ref(), spec.name()).await {
             Err(Error::BucketNotFound { .. }) => return Self::create(&conn, spec).await,
             other => other?,
         };
-        let current = &stream.cached_info().config;
-        let schema = spec.check_schema(current)?;
-        let stored = current.metadata.get(crate::spec::SCHEMA_METADATA_KEY);
-        let schema_changed = schema.is_some() && schema.as_ref() != stored;
-        if schema_changed || !spec.drift(current).is_empty() {
-            let op = Op::write(spec.name(), "update configuration");
-            let mut config = spec.to_stream_config();
+        let schema = spec.check_schema(stream.stored_schema())?;
+        let schema_changed = schema.is_some() && schema.as_deref() != stream.stored_schema();
+        if schema_changed || !stream.drift(spec).is_empty() {
             // The stored schema widened by this declaration, never this declaration's alone:
             // an older declaration takes nothing away.
-            if let Some(schema) = schema {
-                config
-                    .metadata
-                    .insert(crate::spec::SCHEMA_METADATA_KEY.to_owned(), schema);
-            }
-            let updated = js.update_stream(config);
-            let subject = [STREAM_API, "UPDATE.KV_", spec.name()];
-            let updated = guard(violations.as_ref(), spec.name(), &subject, false, updated).await?;
-            if let Err(e) = updated {
-                return Err(settle(&js, op, classify_api(op, e)).await);
-            }
-            stream = get_stream(&js, violations.as_ref(), spec.name()).await?;
-            Self::check_support(spec, &stream.cached_info().config)?;
+            stream = admin::update(&js, violations.as_ref(), spec, schema).await?;
         }
         Ok(Self::from_stream(spec.name(), js, stream, violations))
     }
@@ -266,15 +236,8 @@ impl Bucket {
     /// Not cancel safe: the bucket may be deleted even if the future is dropped.
     pub async fn delete(conn: impl Connection, name: &str) -> Result<()> {
         check_name(name)?;
-        let js = conn.jetstream();
-        let op = Op::write(name, "delete");
         let violations = conn.violations();
-        let deleted = js.delete_stream(format!("KV_{name}"));
-        let subject = [STREAM_API, "DELETE.KV_", name];
-        match guard(violations.as_ref(), name, &subject, false, deleted).await? {
-            Ok(_) => Ok(()),
-            Err(e) => Err(settle(&js, op, classify_api(op, e)).await),
-        }
+        admin::delete(&conn.jetstream(), violations.as_ref(), name).await
     }
 
     /// The names of every bucket the account can see, sorted.
@@ -291,17 +254,7 @@ impl Bucket {
     /// # Cancel safety
     /// Cancel safe: it only reads.
     pub async fn list_names(conn: impl Connection) -> Result<Vec<String>> {
-        let js = conn.jetstream();
-        let op = Op::read("", "list buckets");
-        let names: Vec<String> = match js.stream_names().try_collect().await {
-            Ok(names) => names,
-            Err(e) => return Err(settle(&js, op, classify(op, e)).await),
-        };
-        let mut out: Vec<String> = names
-            .iter()
-            .filter_map(|n| n.strip_prefix("KV_"))
-            .map(str::to_owned)
-            .collect();
+        let mut out = admin::bucket_names(&conn.jetstream()).await?;
         out.sort();
         Ok(out)
     }
@@ -322,13 +275,7 @@ impl Bucket {
     /// # Cancel safety
     /// Cancel safe: it only reads.
     pub async fn list_statuses(conn: impl Connection) -> Result<Vec<BucketStatus>> {
-        let js = conn.jetstream();
-        let op = Op::read("", "list buckets");
-        let infos: Vec<Info> = match js.streams().try_collect().await {
-            Ok(infos) => infos,
-            Err(e) => return Err(settle(&js, op, classify(op, e)).await),
-        };
-        let mut out: Vec<BucketStatus> = infos.iter().filter_map(BucketStatus::from_info).collect();
+        let mut out = admin::bucket_statuses(&conn.jetstream()).await?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
@@ -348,42 +295,17 @@ impl Bucket {
     /// # Cancel safety
     /// Cancel safe: it only reads.
     pub async fn status(&self) -> Result<BucketStatus> {
-        let info = self.stream_info().await?;
-        BucketStatus::from_info(&info).ok_or_else(|| Error::BucketNotFound {
-            bucket: self.inner.name.to_string(),
-        })
-    }
-
-    /// The configuration and state of the bucket's backing stream, read fresh from the server:
-    /// everything the server says about it, where [`status`](Self::status) gives it in
-    /// Key/Value words (as nats.go's `Status().BackingStore` does).
-    ///
-    /// ```no_run
-    /// # async fn demo(bucket: natskv::Bucket) -> natskv::Result<()> {
-    /// let info = bucket.stream_info().await?;
-    /// println!("{} messages, first sequence {}", info.state.messages, info.state.first_sequence);
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::BucketNotFound`] when it was deleted; [`Error::Unavailable`] or
-    /// [`Error::Timeout`] when the server did not answer.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: it only reads.
-    pub async fn stream_info(&self) -> Result<Info> {
-        let op = Op::read(&self.inner.name, "read status");
-        let subject = [STREAM_API, "INFO.", self.stream_name()];
-        match self.guard(&subject, self.inner.stream.get_info()).await? {
-            Ok(info) => Ok(info),
-            Err(e) => Err(settle(&self.inner.js, op, classify(op, e)).await),
-        }
+        self.read_status()
+            .await?
+            .ok_or_else(|| Error::BucketNotFound {
+                bucket: self.inner.name.to_string(),
+            })
     }
 
     /// Whether the bucket's stream answers direct gets (`allow_direct`), as the handle saw it
     /// when it was opened: single reads then go to any replica, batch reads need them.
     pub(crate) fn allows_direct(&self) -> bool {
-        self.inner.stream.cached_info().config.allow_direct
+        self.inner.stream.allows_direct()
     }
 
     /// The bucket's name.
@@ -432,13 +354,14 @@ impl Bucket {
         &self.inner.js
     }
 
-    pub(crate) fn stream(&self) -> &Stream {
+    /// The bucket's backing stream, as the handle opened it.
+    pub(crate) fn backing(&self) -> &BucketStream {
         &self.inner.stream
     }
 
     /// `KV_<bucket>`: the stream's name.
     pub(crate) fn stream_name(&self) -> &str {
-        &self.inner.stream.cached_info().config.name
+        self.inner.stream.name()
     }
 
     pub(crate) fn janitor(&self) -> &Janitor {
@@ -519,57 +442,24 @@ impl Bucket {
     fn from_stream(
         name: &str,
         js: Context,
-        stream: Stream,
+        stream: BucketStream,
         violations: Option<Violations>,
     ) -> Bucket {
-        let config = &stream.cached_info().config;
         // A mirror keeps its origin's subjects.
-        let keys_of = config
-            .mirror
-            .as_ref()
-            .map_or(name, |m| m.name.strip_prefix("KV_").unwrap_or(&m.name))
-            .to_owned();
-        let writable = !config.subjects.is_empty();
-        let prefix = format!("$KV.{keys_of}.");
-        // The longest subject natskv builds around a key is a direct get's
-        // `$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`.
-        let max_key_len = MAX_CONTROL_LINE
-            .saturating_sub(LINE_OVERHEAD + DIRECT_GET.len() + "KV_".len() + name.len() + 1)
-            .saturating_sub(prefix.len());
+        let prefix = format!("$KV.{}.", stream.keys_of(name));
         Bucket {
             inner: Arc::new(Inner {
                 name: Arc::from(name),
+                max_key_len: admin::max_key_len(name, &prefix),
                 prefix,
-                max_key_len,
-                writable,
-                janitor: Janitor::start(stream.clone()),
+                writable: stream.is_writable(),
+                janitor: stream.janitor(),
                 js,
                 stream,
                 write_retry: WriteRetry::default(),
                 violations,
             }),
         }
-    }
-
-    /// A server that does not know limit markers ignores them: report it rather than run
-    /// without them.
-    fn check_support(
-        spec: &BucketSpec,
-        actual: &async_nats::jetstream::stream::Config,
-    ) -> Result<()> {
-        if spec.limit_markers_value().is_some() && !actual.allow_message_ttl {
-            return Err(Error::Unsupported {
-                feature: "limit markers (per-key TTL)",
-                needs: "2.11",
-            });
-        }
-        if spec.atomic_value() && !actual.allow_atomic_publish {
-            return Err(Error::Unsupported {
-                feature: "atomic batches (transactions)",
-                needs: "2.12",
-            });
-        }
-        Ok(())
     }
 }
 
@@ -578,21 +468,6 @@ fn check_name(name: &str) -> Result<()> {
         name: name.to_owned(),
         source,
     })
-}
-
-/// The stream API's subjects, before the operation (a permission violation names them).
-pub(crate) const STREAM_API: &str = "$JS.API.STREAM.";
-/// The subject of a direct get, before the stream's name (a permission violation names it).
-pub(crate) const DIRECT_GET: &str = "$JS.API.DIRECT.GET.";
-
-async fn get_stream(js: &Context, violations: Option<&Violations>, name: &str) -> Result<Stream> {
-    let op = Op::read(name, "open");
-    let got = js.get_stream(format!("KV_{name}"));
-    let subject = [STREAM_API, "INFO.KV_", name];
-    match guard(violations, name, &subject, false, got).await? {
-        Ok(stream) => Ok(stream),
-        Err(e) => Err(settle(js, op, classify_api(op, e)).await),
-    }
 }
 
 /// A bucket's configuration and contents, as the server reports them.
@@ -645,58 +520,4 @@ pub struct BucketStatus {
     pub allow_direct: bool,
     /// Whether the bucket allows atomic batches (transactions; the stream's `allow_atomic`).
     pub atomic: bool,
-}
-
-impl BucketStatus {
-    fn from_info(info: &Info) -> Option<BucketStatus> {
-        let config = &info.config;
-        let name = config.name.strip_prefix("KV_")?.to_owned();
-        let limit = |v: i64| u64::try_from(v).ok().filter(|v| *v > 0);
-        let bucket_of = |s: &str| s.strip_prefix("KV_").unwrap_or(s).to_owned();
-        Some(BucketStatus {
-            name,
-            description: config.description.clone().filter(|d| !d.is_empty()),
-            values: info.state.messages,
-            bytes: info.state.bytes,
-            history: config.max_messages_per_subject,
-            ttl: Some(config.max_age).filter(|d| !d.is_zero()),
-            max_value_size: limit(i64::from(config.max_message_size)),
-            max_bytes: limit(config.max_bytes),
-            storage: match config.storage {
-                async_nats::jetstream::stream::StorageType::File => Storage::File,
-                async_nats::jetstream::stream::StorageType::Memory => Storage::Memory,
-            },
-            replicas: config.num_replicas.max(1),
-            compression: matches!(config.compression, Some(Compression::S2)),
-            metadata: user_metadata(&config.metadata),
-            limit_markers: config
-                .allow_message_ttl
-                .then_some(config.subject_delete_marker_ttl)
-                .flatten(),
-            mirror_of: config.mirror.as_ref().map(|m| bucket_of(&m.name)),
-            sources: config
-                .sources
-                .iter()
-                .flatten()
-                .map(|s| bucket_of(&s.name))
-                .collect(),
-            mirror: config
-                .mirror
-                .as_ref()
-                .map(|m| Origin::from_source(m, false)),
-            origins: config
-                .sources
-                .iter()
-                .flatten()
-                .map(|s| Origin::from_source(s, true))
-                .collect(),
-            republish: config
-                .republish
-                .as_ref()
-                .and_then(|r| Republish::from_nats(r, bucket_of(&config.name).as_str())),
-            placement: config.placement.as_ref().map(Placement::from_nats),
-            allow_direct: config.allow_direct,
-            atomic: config.allow_atomic_publish,
-        })
-    }
 }

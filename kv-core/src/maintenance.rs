@@ -1,4 +1,5 @@
-//! Bucket housekeeping: purging delete markers, and emptying a bucket.
+//! Bucket housekeeping: purging delete markers, and emptying a bucket. The purge requests are
+//! the wire layer's (`wire::admin`).
 
 use std::time::{Duration, SystemTime};
 
@@ -7,7 +8,7 @@ use futures::TryStreamExt;
 use crate::bucket::Bucket;
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
-use crate::wire::classify::{Op, classify};
+use crate::wire::classify::Op;
 use crate::wire::scan::{Deliver, Scan, ScanSpec};
 
 impl Bucket {
@@ -44,12 +45,7 @@ impl Bucket {
         for marker in &markers {
             let keep = u64::from(limit.is_some_and(|limit| marker.created > limit));
             let subject = format!("{}{}", self.prefix(), marker.key);
-            self.stream()
-                .purge()
-                .filter(subject)
-                .keep(keep)
-                .await
-                .map_err(|e| classify(op, e))?;
+            self.purge_subject(op, subject, keep).await?;
         }
         Ok(markers.len() as u64)
     }
@@ -71,8 +67,7 @@ impl Bucket {
     pub async fn empty(&self) -> Result<u64> {
         self.check_writable("empty the bucket")?;
         let op = Op::write(self.name(), "empty");
-        let response = self.stream().purge().await.map_err(|e| classify(op, e))?;
-        Ok(response.purged)
+        self.purge_all(op).await
     }
 
     fn check_writable(&self, what: &str) -> Result<()> {

@@ -16,8 +16,6 @@ use std::pin::{Pin, pin};
 use self::copier::Copier;
 pub use self::report::{MigrationError, MigrationProgress, MigrationReport, Undecodable};
 use crate::codec::Codec;
-#[cfg(doc)]
-use crate::error::Error;
 use crate::family::Family;
 use crate::key::KvKey;
 use crate::mode::{Mode, Writable};
@@ -274,11 +272,11 @@ impl<K, V, C, M, K2, V2, C2, M2, FK, FV>
         self
     }
 
-    /// Ends the run at the first entry that does not decode (a value that is not a `V`, a key
-    /// that is not a `K`), with that entry's error ([`Error::Codec`] or [`Error::ForeignKey`],
-    /// naming its key and revision). By default such an entry is counted and listed in the
-    /// report, and the run goes on: one bad value does not hold back the migration of the
-    /// others, and the report says which ones to look at.
+    /// Ends the run at the first entry that does not decode (a value that is not a `V`, a key that
+    /// is not a `K`), with that entry's error ([`Error::Codec`](crate::Error::Codec) or
+    /// [`Error::ForeignKey`](crate::Error::ForeignKey), naming its key and revision). By default
+    /// such an entry is counted and listed in the report, and the run goes on: one bad value does
+    /// not hold back the migration of the others, and the report says which ones to look at.
     ///
     /// When the run stops so, the report counts the entry and its revision is past it: resume
     /// from that revision to go on without it, or from the one before to read it again.
@@ -323,13 +321,17 @@ where
     /// ```
     ///
     /// # Errors
-    /// A [`MigrationError`] holding the error that stopped the run and the report so far,
-    /// whose revision is a point to [`resume_from`](Self::resume_from): a write the target
-    /// refused or did not answer ([`Error::ValueTooLarge`], [`Error::Codec`] for a value that
-    /// does not encode, [`Error::InvalidKey`] for a mapped key that does not render,
-    /// [`Error::Timeout`], [`Error::Unavailable`], [`Error::PermissionDenied`] ...), a source
-    /// the watch cannot read ([`Error::BucketNotFound`], [`Error::BucketRecreated`]), or an
-    /// undecodable entry after [`stop_on_undecodable`](Self::stop_on_undecodable).
+    /// A [`MigrationError`] holding the error that stopped the run and the report so far, whose
+    /// revision is a point to [`resume_from`](Self::resume_from): a write the target refused or did
+    /// not answer ([`Error::ValueTooLarge`](crate::Error::ValueTooLarge),
+    /// [`Error::Codec`](crate::Error::Codec) for a value that does not encode,
+    /// [`Error::InvalidKey`](crate::Error::InvalidKey) for a mapped key that does not render,
+    /// [`Error::Timeout`](crate::Error::Timeout),
+    /// [`Error::Unavailable`](crate::Error::Unavailable),
+    /// [`Error::PermissionDenied`](crate::Error::PermissionDenied) ...), a source the watch cannot
+    /// read ([`Error::BucketNotFound`](crate::Error::BucketNotFound),
+    /// [`Error::BucketRecreated`](crate::Error::BucketRecreated)), or an undecodable entry after
+    /// [`stop_on_undecodable`](Self::stop_on_undecodable).
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future stops the migration at once, and writes in flight

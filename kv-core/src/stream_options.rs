@@ -1,9 +1,8 @@
 //! Bucket options about where writes go besides the bucket and where the bucket lives:
-//! [`Republish`] (nats.go's `RePublish`) and [`Placement`].
+//! [`Republish`] (nats.go's `RePublish`) and [`Placement`]. Their stream forms are the wire
+//! layer's (`wire::stream`).
 
 use std::fmt;
-
-use async_nats::jetstream::stream;
 
 use crate::names::{validate_filter, validate_subject};
 
@@ -79,30 +78,6 @@ impl Republish {
         }
         None
     }
-
-    /// The stream option for bucket `bucket`.
-    pub(crate) fn to_nats(&self, bucket: &str) -> stream::Republish {
-        stream::Republish {
-            source: format!("$KV.{bucket}.{}", self.keys),
-            destination: self.destination.clone(),
-            headers_only: self.headers_only,
-        }
-    }
-
-    /// The option as a stream of bucket `bucket` states it (`None` when it is not one of
-    /// the bucket's subjects).
-    pub(crate) fn from_nats(republish: &stream::Republish, bucket: &str) -> Option<Republish> {
-        let keys = republish
-            .source
-            .strip_prefix("$KV.")?
-            .strip_prefix(bucket)?
-            .strip_prefix('.')?;
-        Some(Republish {
-            keys: keys.to_owned(),
-            destination: republish.destination.clone(),
-            headers_only: republish.headers_only,
-        })
-    }
 }
 
 impl fmt::Display for Republish {
@@ -171,20 +146,6 @@ impl Placement {
             return Some("placement: name a cluster, tags, or both".to_owned());
         }
         None
-    }
-
-    pub(crate) fn to_nats(&self) -> stream::Placement {
-        stream::Placement {
-            cluster: self.cluster.clone(),
-            tags: self.tags.clone(),
-        }
-    }
-
-    pub(crate) fn from_nats(placement: &stream::Placement) -> Placement {
-        Placement {
-            cluster: placement.cluster.clone().filter(|c| !c.is_empty()),
-            tags: placement.tags.clone(),
-        }
     }
 }
 

@@ -5,10 +5,11 @@
 //! own, rewriting `$KV.<origin>.<key>` to `$KV.<aggregate>.<key>`; it is read-only unless
 //! declared writable. Either can reach an origin in another JetStream domain or account through
 //! an API prefix.
+//!
+//! [`Origin`] is the declaration; the stream sources it becomes, and reads back from, are the
+//! wire layer's (`wire::source`).
 
 use std::fmt::Write as _;
-
-use async_nats::jetstream::stream::{External, Source, SubjectTransform};
 
 use crate::names::{validate_bucket_name, validate_filter};
 
@@ -95,37 +96,6 @@ impl Origin {
         self.deliver_prefix.as_deref()
     }
 
-    /// The origin a stream source reads, as the server states it: its bucket (`KV_` left out
-    /// of the stream's name), key filters, API and deliver prefixes. An aggregate's catch-all
-    /// `>` is no filter.
-    pub(crate) fn from_source(source: &Source, aggregate: bool) -> Origin {
-        let (bucket, stream) = match source.name.strip_prefix("KV_") {
-            Some(bucket) => (bucket.to_owned(), None),
-            None => (source.name.clone(), Some(source.name.clone())),
-        };
-        let key_of = |subject: &str| {
-            let rest = subject.strip_prefix("$KV.")?;
-            rest.split_once('.').map(|(_, key)| key.to_owned())
-        };
-        let keys = source
-            .subject_transforms
-            .iter()
-            .filter_map(|t| key_of(&t.source))
-            .chain(source.filter_subject.as_deref().and_then(key_of))
-            .filter(|k| !aggregate || k != ">")
-            .collect();
-        Origin {
-            bucket,
-            stream,
-            keys,
-            api_prefix: source.external.as_ref().map(|e| e.api_prefix.clone()),
-            deliver_prefix: source
-                .external
-                .as_ref()
-                .and_then(|e| e.delivery_prefix.clone()),
-        }
-    }
-
     /// What is wrong with this origin, if anything.
     pub(crate) fn problem(&self) -> Option<String> {
         if let Err(e) = validate_bucket_name(&self.bucket) {
@@ -138,53 +108,12 @@ impl Origin {
         })
     }
 
-    fn stream_name(&self) -> String {
+    /// The name of the origin's stream: `KV_<bucket>`, or the one [`stream`](Self::stream)
+    /// named.
+    pub(crate) fn stream_name(&self) -> String {
         self.stream
             .clone()
             .unwrap_or_else(|| format!("KV_{}", self.bucket))
-    }
-
-    /// The stream source reading `filters` of the origin, each written to the subject
-    /// `destination` gives it.
-    fn source<'f>(
-        &self,
-        filters: impl Iterator<Item = &'f str>,
-        destination: impl Fn(&str) -> String,
-    ) -> Source {
-        let subject_transforms = filters
-            .map(|filter| SubjectTransform {
-                source: format!("$KV.{}.{filter}", self.bucket),
-                destination: destination(filter),
-            })
-            .collect();
-        Source {
-            name: self.stream_name(),
-            external: self.api_prefix.as_ref().map(|api| External {
-                api_prefix: api.clone(),
-                delivery_prefix: self.deliver_prefix.clone(),
-            }),
-            subject_transforms,
-            ..Source::default()
-        }
-    }
-
-    /// The stream source of a mirror: the origin's subjects are kept as they are.
-    pub(crate) fn mirror_source(&self) -> Source {
-        self.source(self.keys.iter().map(String::as_str), |k| {
-            format!("$KV.{}.{k}", self.bucket)
-        })
-    }
-
-    /// The stream source of an aggregate: `$KV.<origin>.<key>` becomes `$KV.<into>.<key>`.
-    pub(crate) fn aggregate_source(&self, into: &str) -> Source {
-        let filters: Vec<&str> = if self.keys.is_empty() {
-            vec![">"]
-        } else {
-            self.keys.iter().map(String::as_str).collect()
-        };
-        self.source(filters.into_iter(), |filter| {
-            format!("$KV.{into}.{}", keep_wildcards(filter))
-        })
     }
 
     /// A short description for drift reports.
@@ -198,106 +127,11 @@ impl Origin {
         }
         out
     }
-
-    /// The same description read back from a stream source.
-    pub(crate) fn describe_source(source: &Source, into: Option<&str>) -> String {
-        Origin::from_source(source, into.is_some()).describe()
-    }
-}
-
-/// A filter's tokens with each `*` turned into the transform's reference to it, so a key keeps
-/// every token on its way into the aggregate.
-fn keep_wildcards(filter: &str) -> String {
-    let mut n = 0;
-    filter
-        .split('.')
-        .map(|token| {
-            if token == "*" {
-                n += 1;
-                format!("{{{{wildcard({n})}}}}")
-            } else {
-                token.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origins_read_back_from_stream_sources() {
-        // As natskv writes them: the same origin comes back.
-        let origin = Origin::bucket("orders")
-            .keys(["new.>"])
-            .api_prefix("$JS.hub.API")
-            .deliver_prefix("deliver.hub");
-        assert_eq!(Origin::from_source(&origin.mirror_source(), false), origin);
-        assert_eq!(
-            Origin::from_source(&Origin::bucket("eu").aggregate_source("all"), true),
-            Origin::bucket("eu"),
-            "an aggregate's catch-all is no key filter"
-        );
-        // As other clients write them: a filter subject instead of transforms, and a stream
-        // that is not a bucket's.
-        let source = Source {
-            name: "KV_orders".to_owned(),
-            filter_subject: Some("$KV.orders.eu.>".to_owned()),
-            ..Source::default()
-        };
-        assert_eq!(
-            Origin::from_source(&source, false),
-            Origin::bucket("orders").keys(["eu.>"])
-        );
-        let source = Source {
-            name: "ORDERS".to_owned(),
-            ..Source::default()
-        };
-        let origin = Origin::from_source(&source, false);
-        assert_eq!(
-            (origin.bucket_name(), origin.describe()),
-            ("ORDERS", "ORDERS".to_owned())
-        );
-    }
-
-    #[test]
-    fn aggregate_sources_keep_every_key_token() {
-        let origin = Origin::bucket("orders").keys(["site.*.device.>", "new.>"]);
-        let source = origin.aggregate_source("all");
-        assert_eq!(source.name, "KV_orders");
-        let pairs: Vec<_> = source
-            .subject_transforms
-            .iter()
-            .map(|t| (t.source.as_str(), t.destination.as_str()))
-            .collect();
-        assert_eq!(
-            pairs,
-            [
-                (
-                    "$KV.orders.site.*.device.>",
-                    "$KV.all.site.{{wildcard(1)}}.device.>"
-                ),
-                ("$KV.orders.new.>", "$KV.all.new.>"),
-            ]
-        );
-        let all = Origin::bucket("a").aggregate_source("b");
-        assert_eq!(all.subject_transforms[0].source, "$KV.a.>");
-        assert_eq!(all.subject_transforms[0].destination, "$KV.b.>");
-    }
-
-    #[test]
-    fn origins_across_domains_carry_the_api_prefix() {
-        let source = Origin::bucket("hub")
-            .api_prefix("$JS.hub.API")
-            .mirror_source();
-        assert_eq!(
-            source.external.map(|e| e.api_prefix).as_deref(),
-            Some("$JS.hub.API")
-        );
-        assert!(source.subject_transforms.is_empty());
-    }
 
     #[test]
     fn bad_origins_are_reported() {

@@ -13,8 +13,6 @@ use futures::{Stream, StreamExt};
 
 use crate::bucket::Bucket;
 use crate::entry::{Entry, RawEntry};
-#[cfg(doc)]
-use crate::error::Error;
 use crate::error::Result;
 use crate::key::KeyErrorReason;
 use crate::names::validate_key;
@@ -35,9 +33,10 @@ impl Bucket {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidKey`] before any wire call when a filter is not a valid key filter, or
-    /// when there is none ([`KeyErrorReason::NoFilters`]); [`Error::BucketNotFound`] and the
-    /// server's errors when the listing cannot start.
+    /// [`Error::InvalidKey`](crate::Error::InvalidKey) before any wire call when a filter is not a
+    /// valid key filter, or when there is none ([`KeyErrorReason::NoFilters`]);
+    /// [`Error::BucketNotFound`](crate::Error::BucketNotFound) and the server's errors when the
+    /// listing cannot start.
     ///
     /// # Cancel safety
     /// Cancel safe: it only reads.
@@ -89,9 +88,9 @@ impl Bucket {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidKey`] before any wire call when `key` is not a valid key or is longer
-    /// than [`max_key_len`](Self::max_key_len); [`Error::BucketNotFound`] and the server's
-    /// errors otherwise.
+    /// [`Error::InvalidKey`](crate::Error::InvalidKey) before any wire call when `key` is not a
+    /// valid key or is longer than [`max_key_len`](Self::max_key_len);
+    /// [`Error::BucketNotFound`](crate::Error::BucketNotFound) and the server's errors otherwise.
     ///
     /// # Cancel safety
     /// Cancel safe: it only reads.

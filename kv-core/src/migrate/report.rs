@@ -1,14 +1,13 @@
-//! What a [`Migration`] reports: [`MigrationProgress`] while it runs,
+//! What a [`Migration`](crate::Migration) reports: [`MigrationProgress`] while it runs,
 //! [`MigrationReport`] at the end, [`MigrationError`] when it stops before.
 
 use std::fmt;
 
-#[cfg(doc)]
-use super::Migration;
 use crate::error::{Error, ErrorKind};
 
-/// Where a running [`Migration`] stands: given to its [`progress`](Migration::progress)
-/// callback. The counts are of this run only (a resumed run counts from zero).
+/// Where a running [`Migration`](crate::Migration) stands: given to its
+/// [`progress`](crate::Migration::progress) callback. The counts are of this run only (a resumed
+/// run counts from zero).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MigrationProgress {
@@ -22,15 +21,15 @@ pub struct MigrationProgress {
     /// parse into its key type.
     pub undecodable: u64,
     /// The last source revision applied: every entry of the source family at or below it is
-    /// in the target. A point to [`resume_from`](Migration::resume_from).
+    /// in the target. A point to [`resume_from`](crate::Migration::resume_from).
     pub revision: u64,
     /// Whether the copy has reached the source's end as of the start (a run that follows
     /// applies each change as it comes after that).
     pub caught_up: bool,
 }
 
-/// What a [`Migration`] did: the counts of its [`MigrationProgress`], and the entries that did
-/// not decode.
+/// What a [`Migration`](crate::Migration) did: the counts of its [`MigrationProgress`], and the
+/// entries that did not decode.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct MigrationReport {
@@ -44,12 +43,13 @@ pub struct MigrationReport {
     /// parse into its key type.
     pub undecodable: u64,
     /// The last source revision applied: every entry of the source family at or below it is
-    /// in the target. Give it to [`resume_from`](Migration::resume_from) to go on from here.
+    /// in the target. Give it to [`resume_from`](crate::Migration::resume_from) to go on from here.
     pub revision: u64,
     /// Whether the copy reached the source's end. Always true for a run that returned `Ok`.
     pub caught_up: bool,
-    /// The first thousand entries that did not decode, in revision order (`undecodable` counts
-    /// them all). An entry that stopped the run ([`Migration::stop_on_undecodable`]) is the
+    /// The first thousand entries that did not decode, in revision order (`undecodable` counts them
+    /// all). An entry that stopped the run
+    /// ([`Migration::stop_on_undecodable`](crate::Migration::stop_on_undecodable)) is the
     /// [`MigrationError`]'s error, not listed here.
     pub undecodable_entries: Vec<Undecodable>,
 }
@@ -68,7 +68,7 @@ impl MigrationReport {
     }
 }
 
-/// A source entry a [`Migration`] could not read: listed in
+/// A source entry a [`Migration`](crate::Migration) could not read: listed in
 /// [`MigrationReport::undecodable_entries`].
 #[derive(Debug)]
 #[non_exhaustive]
@@ -82,9 +82,9 @@ pub struct Undecodable {
     pub error: Error,
 }
 
-/// A [`Migration`] that stopped before its end: the error that stopped it, and the report so
-/// far, whose [`revision`](MigrationReport::revision) is a point to
-/// [`resume_from`](Migration::resume_from).
+/// A [`Migration`](crate::Migration) that stopped before its end: the error that stopped it, and
+/// the report so far, whose [`revision`](MigrationReport::revision) is a point to
+/// [`resume_from`](crate::Migration::resume_from).
 ///
 /// `?` turns it into the [`Error`] alone.
 #[derive(Debug)]

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-#[cfg(doc)]
-use super::NatsServerBuilder;
 use super::node::{ClusterConfig, Node, NodeConfig};
 use super::workdir::WorkDir;
 use super::{ServerError, Version, find_binary, free_ports, io_error};
@@ -46,8 +44,8 @@ impl Cluster {
     /// # Errors
     ///
     /// [`ServerError::InvalidClusterSize`] for fewer than two nodes, and otherwise as
-    /// [`NatsServerBuilder::start`]. A port taken by another process between its choice and its
-    /// use is retried with new ports.
+    /// [`NatsServerBuilder::start`](crate::server::NatsServerBuilder::start). A port taken by
+    /// another process between its choice and its use is retried with new ports.
     ///
     /// # Cancel safety
     ///

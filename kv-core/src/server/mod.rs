@@ -17,7 +17,8 @@
 //!
 //! This file owns the public surface: [`NatsServer`] and its builder, [`ServerError`] and
 //! [`Version`]. The rest is one module per concern: `node` (one process, its config, readiness
-//! and stop), `cluster` ([`Cluster`]), `users` ([`User`]), `binary` ([`find_binary`]), `process`
+//! and stop), `cluster` ([`Cluster`]), `users` ([`User`]), `binary` ([`find_binary`]),
+//! `connect` ([`connect_or_start`], a given server or one of its own), `process`
 //! (spawning tied to the program's life, and signals) and `workdir` (the temporary directories
 //! and the sweep of those left behind).
 //!
@@ -33,6 +34,7 @@
 
 mod binary;
 mod cluster;
+mod connect;
 mod node;
 mod process;
 mod users;
@@ -49,6 +51,7 @@ use tokio::time::Instant;
 
 pub use self::binary::find_binary;
 pub use self::cluster::Cluster;
+pub use self::connect::connect_or_start;
 use self::node::{Node, NodeConfig};
 use self::process::Signal;
 pub use self::users::User;
@@ -104,6 +107,15 @@ pub enum ServerError {
         waiting_for: String,
         /// The end of the server's log.
         log_tail: String,
+    },
+    /// No connection could be made to the server [`connect_or_start`] was given or started.
+    #[error("could not connect to {url}")]
+    Connect {
+        /// The server's URL.
+        url: String,
+        /// What async-nats reported.
+        #[source]
+        source: async_nats::ConnectError,
     },
     /// A cluster was asked for fewer than two nodes (one server is a [`NatsServer`]).
     #[error("a cluster needs at least two nodes, {size} were asked for")]

@@ -4,7 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -168,11 +168,10 @@ impl Node {
             .open(&self.log)
             .map_err(io_error("open the server log"))?;
         let log_err = log.try_clone().map_err(io_error("open the server log"))?;
-        let mut command = Command::new(&self.binary);
+        let mut command = process::command(&self.binary);
         command
             .arg("--config")
             .arg(&self.config_file)
-            .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
         let child = process::spawn(command).map_err(io_error("start nats-server"))?;

@@ -1,6 +1,6 @@
-//! How a server process is started and signalled: [`spawn`] ties its life to the program's, so a
-//! program that is killed leaves no server running, and [`signal`] sends it a signal without a
-//! `kill` command (which would complain on stderr about a process that is gone).
+//! How a server process is started and signalled: [`command`] and [`spawn`] tie its life to the
+//! program's, so a program that is killed leaves no server running, and [`signal`] sends it a
+//! signal without a `kill` command (which would complain on stderr about a process that is gone).
 //!
 //! On Linux every server gets a parent-death signal (`PR_SET_PDEATHSIG`, SIGKILL): the kernel
 //! kills it when the program ends, however it ends (SIGKILL, a crash, `std::process::exit`
@@ -11,14 +11,24 @@
 //! kernel clears the setting when the binary run is set-user-ID or has file capabilities: a
 //! nats-server installed so is not tied.
 //!
-//! Elsewhere (macOS, the BSDs, Windows) nothing in the OS ties a child to its parent without a
-//! helper process: a server outlives a program that is killed without running its destructors.
-//! Ctrl-C in a terminal is not such a case: it signals the whole foreground process group, server
-//! included, and nats-server shuts down on SIGINT. On a Unix, the work directory of a server that
-//! outlived its program is removed by the next launch all the same (see `workdir`).
+//! On the other Unix systems (macOS, the BSDs) nothing in the OS ties a child to its parent, so a
+//! small watcher does: the server is started through `/bin/sh`, which starts a watcher shell
+//! reading a pipe whose write end only the program holds (the server's stdin handle in its
+//! `Child`), then `exec`s nats-server, so the server keeps the shell's pid and signals reach it.
+//! When the program ends, however it ends, the pipe reaches end-of-file and the watcher kills
+//! the server, but only while the server is still its parent: a server that already exited (its
+//! pid possibly reused) is left alone. A normal stop needs nothing more: the watcher finds its
+//! parent gone when the handle is dropped. nats-server itself holds no end of the pipe.
+//!
+//! On Windows nothing ties a server to its program: it outlives a program that is killed without
+//! running its destructors. Ctrl-C in a terminal is not such a case anywhere: it signals the
+//! whole foreground process group, server included, and nats-server shuts down on SIGINT. On a
+//! Unix, the work directory of a server that outlived its program is removed by the next launch
+//! all the same (see `workdir`).
 
+use std::ffi::OsStr;
 use std::io;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 
 /// A signal for a server process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +79,48 @@ fn send(_pid: u32, _signal: Signal) -> io::Result<()> {
     ))
 }
 
+/// The command that runs `binary` (its arguments are added to it) as a server tied to the
+/// program's life, once given to [`spawn`]; its stdin is the server's own business here.
+#[cfg(any(target_os = "linux", not(unix)))]
+pub(super) fn command(binary: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(binary);
+    command.stdin(Stdio::null());
+    command
+}
+
+/// The command that runs `binary` (its arguments are added to it) as a server tied to the
+/// program's life: through `/bin/sh` and a watcher of its stdin pipe (see the module header).
+#[cfg(all(unix, not(target_os = "linux")))]
+pub(super) fn command(binary: impl AsRef<OsStr>) -> Command {
+    watched(binary)
+}
+
+/// The shell that starts the watcher on the pipe (saved as fd 3, since a background command's
+/// stdin is otherwise `/dev/null`; its output goes nowhere, so it holds no log open), then
+/// becomes the server: `$1` is the watcher's script, the rest the server's command line.
+#[cfg(unix)]
+const LAUNCHER: &str =
+    r#"exec 3<&0; sh -c "$1" <&3 3<&- >/dev/null 2>&1 & shift; exec "$@" </dev/null 3<&-"#;
+
+/// The watcher: at end-of-file on its stdin (the program is gone), kill its parent (the
+/// server, `$PPID` when it started), but only while that is still its parent: once the server
+/// has exited the watcher has another one, and the pid may be another process's. A line on
+/// the pipe (never sent today) would end it without a kill.
+#[cfg(unix)]
+const WATCHER: &str = r#"read _ || { [ $(ps -o ppid= -p $$) = "$PPID" ] && kill -KILL "$PPID"; }"#;
+
+/// `binary` started through [`LAUNCHER`], its stdin a pipe for the [`WATCHER`].
+#[cfg(unix)]
+#[cfg_attr(target_os = "linux", allow(dead_code))] // Linux uses its parent-death signal
+fn watched(binary: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new("/bin/sh");
+    command
+        .args(["-c", LAUNCHER, "natskv-nats-server", WATCHER])
+        .arg(binary)
+        .stdin(Stdio::piped());
+    command
+}
+
 /// Starts `command` so that it dies with the program on Linux (see the module header).
 #[cfg(target_os = "linux")]
 pub(super) fn spawn(mut command: Command) -> io::Result<Child> {
@@ -94,7 +146,8 @@ pub(super) fn spawn(mut command: Command) -> io::Result<Child> {
     spawner::spawn(command)
 }
 
-/// Starts `command`; nothing ties it to the program here (see the module header).
+/// Starts `command`: a [`command`] whose watcher ties it to the program on a Unix other than
+/// Linux; nothing does on Windows (see the module header).
 #[cfg(not(target_os = "linux"))]
 pub(super) fn spawn(mut command: Command) -> io::Result<Child> {
     command.spawn()
@@ -146,5 +199,53 @@ mod spawner {
 
     fn thread_gone() -> io::Error {
         io::Error::other("the natskv server spawner thread has ended")
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Waits up to ten seconds for `child` to exit.
+    fn exit_of(child: &mut Child) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    #[test]
+    fn the_watched_command_runs_the_binary_and_dies_when_its_pipe_closes() {
+        use std::os::unix::process::ExitStatusExt as _;
+
+        // The binary keeps the shell's pid and gets the arguments.
+        let mut child = watched("sh")
+            .args(["-c", "echo $$ $0", "arg0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // Held until the binary is done: closing it is what kills.
+        let pipe = child.stdin.take();
+        let output = child.wait_with_output().unwrap();
+        drop(pipe);
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            format!("{pid} arg0")
+        );
+
+        // Closing the pipe (the program is gone) kills the binary.
+        let mut child = watched("sleep").arg("30").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(child.try_wait().unwrap().is_none(), "sleep runs");
+        drop(child.stdin.take());
+        let status = exit_of(&mut child).expect("the watcher kills it");
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
     }
 }

@@ -1,16 +1,14 @@
 //! A bucket's declared configuration: [`BucketSpec`], its builder and getters, validated before
-//! any wire call. How it maps to the backing stream's configuration and back (drift) is in
-//! `stream`; how it checks and widens the bucket's stored schema, in `schema`.
+//! any wire call, and the bucket's own metadata as the server reports it. How it checks and
+//! widens the bucket's stored schema is in `schema`; how it maps to the backing stream's
+//! configuration and back (drift) is the wire layer's (`wire::stream`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 mod schema;
-mod stream;
 
 pub use schema::SCHEMA_METADATA_KEY;
-use stream::SERVER_METADATA_PREFIX;
-pub(crate) use stream::user_metadata;
 
 use crate::error::{Error, Result};
 use crate::names::validate_bucket_name;
@@ -18,6 +16,18 @@ use crate::schema::Schema;
 use crate::stream_options::{Placement, Republish};
 use crate::topology::Origin;
 use natskv_grammar::limits::{MAX_HISTORY, MAX_REPLICAS};
+
+/// Metadata keys with this prefix belong to the server and are not compared or written.
+const SERVER_METADATA_PREFIX: &str = "_nats";
+
+/// The metadata entries that are neither the server's own nor the schema.
+pub(crate) fn user_metadata(metadata: &HashMap<String, String>) -> BTreeMap<String, String> {
+    metadata
+        .iter()
+        .filter(|(k, _)| !k.starts_with(SERVER_METADATA_PREFIX) && *k != SCHEMA_METADATA_KEY)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
 
 /// Where a bucket keeps its data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -151,6 +161,16 @@ impl BucketSpec {
     pub fn writable(mut self, writable: bool) -> Self {
         self.writable = writable;
         self
+    }
+
+    /// The origin this bucket mirrors, if it is a mirror.
+    pub(crate) fn mirror_value(&self) -> Option<&Origin> {
+        self.mirror.as_ref()
+    }
+
+    /// The origins this aggregate sources from.
+    pub(crate) fn sources_value(&self) -> &[Origin] {
+        &self.sources
     }
 
     /// Whether the bucket takes writes: not a mirror, and not a read-only aggregate.

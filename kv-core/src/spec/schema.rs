@@ -1,8 +1,6 @@
 //! The bucket's stored schema against the declared one: [`BucketSpec::schema`], the check `open`
 //! and `ensure` make ([`Error::SchemaMismatch`]), and the size the metadata can take.
 
-use async_nats::jetstream::stream;
-
 use super::BucketSpec;
 use crate::error::{Error, Result, SchemaDifference};
 use crate::schema::Schema;
@@ -32,8 +30,8 @@ impl BucketSpec {
         self.schema.as_ref()
     }
 
-    /// Checks the declared schema against the one `actual` (the server's stream
-    /// configuration) stores, and returns the schema text the bucket should hold: the stored
+    /// Checks the declared schema against `stored` (the schema text the bucket's metadata
+    /// holds, if any), and returns the schema text the bucket should hold: the stored
     /// one widened by this declaration (`None` without a declared schema). A bucket without a
     /// stored schema (made by another tool), or with one from a natskv before schema 3, takes
     /// this declaration's.
@@ -41,35 +39,24 @@ impl BucketSpec {
     /// # Errors
     /// [`Error::SchemaMismatch`] naming each family the policy refuses, or when the stored
     /// schema cannot be read.
-    pub(crate) fn check_schema(&self, actual: &stream::Config) -> Result<Option<String>> {
+    pub(crate) fn check_schema(&self, stored: Option<&str>) -> Result<Option<String>> {
         let Some(declared) = &self.schema else {
             return Ok(None);
         };
+        let found = stored.unwrap_or_default().to_owned();
         let mismatch = |differences| Error::SchemaMismatch {
             bucket: self.name.clone(),
             expected: declared.to_text(),
-            found: actual
-                .metadata
-                .get(SCHEMA_METADATA_KEY)
-                .cloned()
-                .unwrap_or_default(),
+            found: found.clone(),
             differences,
         };
-        let stored = match actual
-            .metadata
-            .get(SCHEMA_METADATA_KEY)
-            .map(|t| Schema::parse(t))
-        {
+        let stored = match stored.map(Schema::parse) {
             None | Some(Ok(None)) => Schema::default(),
             Some(Ok(Some(stored))) => stored,
             Some(Err(reason)) => {
                 return Err(mismatch(vec![SchemaDifference::Opaque {
                     declared: declared.to_text(),
-                    stored: actual
-                        .metadata
-                        .get(SCHEMA_METADATA_KEY)
-                        .cloned()
-                        .unwrap_or_default(),
+                    stored: found.clone(),
                     reason,
                 }]));
             }
@@ -114,23 +101,26 @@ mod tests {
         }
         let declared = Schema::new().family::<u32, State, crate::MsgPack>("d.{id}");
         let spec = BucketSpec::new("s").schema(declared.clone());
-        let config = spec.to_stream_config();
+        let config = crate::wire::stream::config(&spec);
         let stored = config.metadata.get(SCHEMA_METADATA_KEY).unwrap();
         assert_eq!(stored, &declared.to_text());
-        assert_eq!(spec.check_schema(&config).unwrap().as_ref(), Some(stored));
+        let check = |config: &crate::wire::stream::Config| {
+            spec.check_schema(crate::wire::stream::stored_schema(config))
+        };
+        assert_eq!(check(&config).unwrap().as_ref(), Some(stored));
 
         let mut other = config.clone();
         let codec = Schema::new().family::<u32, State, crate::Json>("d.{id}");
         other
             .metadata
             .insert(SCHEMA_METADATA_KEY.into(), codec.to_text());
-        let error = spec.check_schema(&other).unwrap_err();
+        let error = check(&other).unwrap_err();
         assert!(error.to_string().contains("codec `json`"), "{error}");
 
         other
             .metadata
             .insert(SCHEMA_METADATA_KEY.into(), "v2;d.{id}=00".into());
-        assert_eq!(spec.check_schema(&other).unwrap().as_ref(), Some(stored));
+        assert_eq!(check(&other).unwrap().as_ref(), Some(stored));
         let huge = (0..1500).fold(Schema::new(), |schema, i| {
             let pattern = format!("family{i}.with.a.long.name.{{id}}");
             schema.family::<u32, State, crate::MsgPack>(&pattern)
@@ -145,7 +135,7 @@ mod tests {
             .metadata
             .insert(SCHEMA_METADATA_KEY.into(), "{not json".into());
         assert!(matches!(
-            spec.check_schema(&other),
+            check(&other),
             Err(Error::SchemaMismatch { differences, .. })
                 if matches!(differences[..], [SchemaDifference::Opaque { .. }])
         ));

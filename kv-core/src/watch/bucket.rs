@@ -8,14 +8,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::Stream;
 
-#[cfg(doc)]
-use super::Watch;
 use super::feed::Core;
 use super::{WatchBuilder, WatchEvent};
 use crate::bucket::Bucket;
 use crate::entry::{Entry, Operation, RawEntry};
-#[cfg(doc)]
-use crate::error::Error;
 use crate::error::Result;
 // Named only in doc links, which the `natskv` facade resolves against this module as
 // compiled: a `#[cfg(doc)]` import would leave them unresolved there.
@@ -25,7 +21,7 @@ use crate::family::Family;
 /// An untyped watch on a bucket, over several families or the whole bucket: a [`Stream`] of
 /// `Result<Entry<String, Bytes>>` (the key without the bucket prefix, the value's bytes) in
 /// revision order. [`Family::try_decode`] types an entry of a family. Made by
-/// [`Bucket::watch_all`] and [`Bucket::watch_with`]; otherwise as [`Watch`].
+/// [`Bucket::watch_all`] and [`Bucket::watch_with`]; otherwise as [`Watch`](crate::Watch).
 pub struct BucketWatch {
     pub(super) core: Core,
 }
@@ -37,22 +33,22 @@ impl fmt::Debug for BucketWatch {
 }
 
 impl BucketWatch {
-    /// See [`Watch::is_initialized`].
+    /// See [`Watch::is_initialized`](crate::Watch::is_initialized).
     pub fn is_initialized(&self) -> bool {
         self.core.initialized
     }
 
-    /// See [`Watch::last_revision`].
+    /// See [`Watch::last_revision`](crate::Watch::last_revision).
     pub fn last_revision(&self) -> u64 {
         self.core.last_revision
     }
 
-    /// See [`Watch::events`].
+    /// See [`Watch::events`](crate::Watch::events).
     pub fn events(self) -> BucketWatchEvents {
         BucketWatchEvents { watch: self }
     }
 
-    /// See [`Watch::stop`].
+    /// See [`Watch::stop`](crate::Watch::stop).
     ///
     /// ```no_run
     /// # async fn demo(watch: natskv::BucketWatch) {
@@ -61,7 +57,7 @@ impl BucketWatch {
     /// ```
     ///
     /// # Cancel safety
-    /// As [`Watch::stop`].
+    /// As [`Watch::stop`](crate::Watch::stop).
     pub async fn stop(self) {
         self.core.stop().await;
     }
@@ -86,14 +82,14 @@ impl Stream for BucketWatch {
     }
 }
 
-/// A [`BucketWatch`] as a stream of [`WatchEvent`]s: see [`Watch::events`].
+/// A [`BucketWatch`] as a stream of [`WatchEvent`]s: see [`Watch::events`](crate::Watch::events).
 #[derive(Debug)]
 pub struct BucketWatchEvents {
     watch: BucketWatch,
 }
 
 impl BucketWatchEvents {
-    /// See [`Watch::stop`].
+    /// See [`Watch::stop`](crate::Watch::stop).
     ///
     /// ```no_run
     /// # async fn demo(events: natskv::BucketWatchEvents) {
@@ -102,7 +98,7 @@ impl BucketWatchEvents {
     /// ```
     ///
     /// # Cancel safety
-    /// As [`Watch::stop`].
+    /// As [`Watch::stop`](crate::Watch::stop).
     pub async fn stop(self) {
         self.watch.stop().await;
     }

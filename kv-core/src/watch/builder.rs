@@ -8,13 +8,13 @@ use super::Watch;
 use super::bucket::BucketWatch;
 use super::feed::{CHECK_EVERY, Core, Options, Role};
 use super::filters::plan;
-use super::probe;
 use crate::bucket::Bucket;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::key::{KeyFilter, KvKey};
 use crate::mode::Mode;
+use crate::wire::probe;
 use crate::wire::scan::{Deliver, Scan, ScanSpec};
 
 /// Where a watch starts.

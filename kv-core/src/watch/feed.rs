@@ -13,10 +13,10 @@ use futures::{FutureExt, StreamExt};
 use tokio::time::{Interval, MissedTickBehavior, Sleep};
 
 use super::filters::subject_matches;
-use super::probe::{self, Facts, Held};
 use crate::bucket::Bucket;
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
+use crate::wire::probe::{self, Facts, Held};
 use crate::wire::scan::{Deliver, Scan, ScanSpec};
 
 /// The part every watch shares: a scan kept alive across failures, the client-side options,

@@ -1,12 +1,12 @@
 //! Typed watches: a family's (or a whole bucket's) entries as they are written, after an
 //! optional replay of what is already there.
 //!
-//! A watch is an async-nats ordered pull consumer underneath ([`Scan`]): it only pulls when it is
-//! polled (at most one batch of a few hundred entries waits in memory), it recreates its consumer
-//! after a disconnect or a server restart and resumes right after the last revision it delivered,
-//! and it drops anything at or below that revision, so a resume has no gap and no duplicate.
-//! A periodic check of the bucket on the server catches what delivers nothing: a bucket recreated
-//! or emptied under the watch, and a consumer that stalled.
+//! A watch is an async-nats ordered pull consumer underneath ([`Scan`](crate::wire::scan::Scan)):
+//! it only pulls when it is polled (at most one batch of a few hundred entries waits in memory), it
+//! recreates its consumer after a disconnect or a server restart and resumes right after the last
+//! revision it delivered, and it drops anything at or below that revision, so a resume has no gap
+//! and no duplicate. A periodic check of the bucket on the server catches what delivers nothing: a
+//! bucket recreated or emptied under the watch, and a consumer that stalled.
 //!
 //! This module owns the watches and their builder. A family's entry points ([`Family::watch`]
 //! and the like) are in `family/streams.rs`; a bucket's, with the untyped watch, in `bucket.rs`.
@@ -15,7 +15,6 @@ pub(crate) mod bucket;
 mod builder;
 mod feed;
 pub(crate) mod filters;
-mod probe;
 
 use std::fmt;
 use std::pin::Pin;
@@ -29,14 +28,10 @@ use self::feed::Core;
 pub(crate) use self::feed::Event;
 use crate::codec::{Codec, MsgPack};
 use crate::entry::{Entry, RawEntry};
-#[cfg(doc)]
-use crate::error::Error;
 use crate::error::Result;
 use crate::family::Family;
 use crate::key::KvKey;
 use crate::mode::{Mode, ReadWrite};
-#[cfg(doc)]
-use crate::wire::scan::Scan;
 
 /// What a live cache's watch delivers: an entry or another event, or an error item.
 pub(crate) type Change<K, V> = Result<Event<Entry<K, V>>>;
@@ -56,18 +51,20 @@ pub enum WatchEvent<T> {
 /// A typed watch on a family: a [`Stream`] of `Result<Entry<K, V>>` in revision order that never
 /// ends on its own. Made by [`Family::watch`] and [`WatchBuilder::start`].
 ///
-/// A value that does not decode ([`Error::Codec`]) or a key that does not parse into `K`
-/// ([`Error::ForeignKey`], a key someone else wrote) is one `Err` item, and the watch goes on.
+/// A value that does not decode ([`Error::Codec`](crate::Error::Codec)) or a key that does not
+/// parse into `K` ([`Error::ForeignKey`](crate::Error::ForeignKey), a key someone else wrote) is
+/// one `Err` item, and the watch goes on.
 ///
-/// It pulls only while polled: a slow reader holds the server back rather than growing memory.
-/// It survives disconnects and server restarts, resuming right after the last revision it
-/// delivered. It never goes silent: it checks the bucket on the server every few seconds
+/// It pulls only while polled: a slow reader holds the server back rather than growing memory. It
+/// survives disconnects and server restarts, resuming right after the last revision it delivered.
+/// It never goes silent: it checks the bucket on the server every few seconds
 /// ([`WatchBuilder::check_every`]), restarts a stalled consumer after the last revision it
-/// delivered, reports a deleted bucket ([`Error::BucketNotFound`] items while it keeps
-/// trying), and when the bucket was deleted and created again (its revisions started over)
-/// delivers one [`Error::BucketRecreated`] item and ends. Dropping it stops its pulls at once,
-/// and its server-side consumer is deleted in the background right away (no runtime is needed
-/// where it is dropped); [`stop`](Self::stop) deletes it before it returns.
+/// delivered, reports a deleted bucket ([`Error::BucketNotFound`](crate::Error::BucketNotFound)
+/// items while it keeps trying), and when the bucket was deleted and created again (its revisions
+/// started over) delivers one [`Error::BucketRecreated`](crate::Error::BucketRecreated) item and
+/// ends. Dropping it stops its pulls at once, and its server-side consumer is deleted in the
+/// background right away (no runtime is needed where it is dropped); [`stop`](Self::stop) deletes
+/// it before it returns.
 pub struct Watch<K, V, C = MsgPack, M = ReadWrite> {
     core: Core,
     family: Family<K, V, C, M>,

@@ -25,9 +25,10 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::bucket::{Bucket, DIRECT_GET};
+use crate::bucket::Bucket;
 use crate::entry::RawEntry;
 use crate::error::{Error, Result};
+use crate::wire::admin::DIRECT_GET;
 use crate::wire::classify::{Op, classify, settle};
 use crate::wire::delivery::{DirectReply, NUM_PENDING};
 

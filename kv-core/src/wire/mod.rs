@@ -1,7 +1,9 @@
 //! The Key/Value protocol on the wire (ADR-8), spoken by natskv itself over async-nats's client
 //! and JetStream context: writes with their headers and acknowledgements, reads by direct get
-//! and batch direct get, ordered consumers for listings and watches, and async-nats's errors
-//! turned into facts about the bucket.
+//! and batch direct get, ordered consumers for listings and watches, the bucket's backing
+//! stream (its configuration, sources and administration), and async-nats's errors turned into
+//! facts about the bucket. This is the one layer that names async-nats's JetStream types;
+//! outside it, kv-core speaks natskv's own (the connection a user hands in aside).
 //!
 //! # Why natskv does not wrap `async_nats::jetstream::kv::Store`
 //!
@@ -25,15 +27,25 @@
 //! - **Speed.** One pass from a message to an entry (`delivery`), pipelined writes (`bulk`), and
 //!   `multi_last` batch reads for `get_many` (`direct`).
 //!
-//! The bucket's own administration (create, update, delete and read the backing stream) goes
-//! through async-nats's JetStream context in [`Bucket`](crate::Bucket); everything a family does
-//! with keys and values goes through here.
+//! # What lives where
+//! - `admin`: the backing stream administered (create, update, read, list, purge, delete) and
+//!   its info as a [`BucketStatus`](crate::BucketStatus).
+//! - `stream`: a [`BucketSpec`](crate::BucketSpec) as the stream's configuration, and drift.
+//! - `source`: an [`Origin`](crate::Origin) as a mirror's or aggregate's stream source.
+//! - `probe`: the stream and consumer facts a watch checks so it never goes silent.
+//! - `raw`, `bulk`, `direct`, `scan`, `delivery`: writes, reads, consumers and their messages.
+//! - `batch`: atomic batches (ADR-50), the commits of transactions.
+//! - `classify`: errors decided from facts; `janitor`: consumers of dropped readers deleted.
 
+pub(crate) mod admin;
 pub(crate) mod batch;
 pub(crate) mod bulk;
 pub(crate) mod classify;
 pub(crate) mod delivery;
 pub(crate) mod direct;
 pub(crate) mod janitor;
+pub(crate) mod probe;
 pub(crate) mod raw;
 pub(crate) mod scan;
+pub(crate) mod source;
+pub(crate) mod stream;

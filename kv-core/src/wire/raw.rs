@@ -1,9 +1,9 @@
 //! The Key/Value operations on the wire (ADR-8), on rendered keys and encoded values.
 //!
-//! Every write carries a unique message id and is resent, as the handle's [`WriteRetry`]
-//! allows, when nobody took it or nobody answered: the server's duplicate window makes a resend
-//! of a stored write harmless, so the caller gets one answer, with the one revision the write
-//! was stored at. Sizes are checked before anything is sent.
+//! Every write carries a unique message id and is resent, as the handle's
+//! [`WriteRetry`](crate::WriteRetry) allows, when nobody took it or nobody answered: the server's
+//! duplicate window makes a resend of a stored write harmless, so the caller gets one answer, with
+//! the one revision the write was stored at. Sizes are checked before anything is sent.
 
 use std::time::Duration;
 
@@ -17,11 +17,10 @@ use async_nats::jetstream::stream::{DirectGetErrorKind, RawMessageErrorKind};
 use async_nats::{HeaderMap, RequestErrorKind, StatusCode};
 use bytes::Bytes;
 
-use crate::bucket::{Bucket, DIRECT_GET, STREAM_API};
+use crate::bucket::Bucket;
 use crate::entry::{KV_OPERATION, Operation, RawEntry};
 use crate::error::{BoxError, Error, Result};
-#[cfg(doc)]
-use crate::retry::WriteRetry;
+use crate::wire::admin::{DIRECT_GET, STREAM_API};
 use crate::wire::classify::{
     Op, api_code, classify, classify_api, current_revision, is_wrong_revision, settle,
 };
@@ -360,9 +359,9 @@ impl Bucket {
         }
     }
 
-    /// Publishes one write exactly once in effect: the new revision, or [`Lost`] when its
-    /// expected revision was not the key's. Checks its size first, then sends it with one
-    /// message id, resending it as the handle's [`WriteRetry`] allows while nobody takes or
+    /// Publishes one write exactly once in effect: the new revision, or [`Lost`] when its expected
+    /// revision was not the key's. Checks its size first, then sends it with one message id,
+    /// resending it as the handle's [`WriteRetry`](crate::WriteRetry) allows while nobody takes or
     /// answers it; a resend the server recognises answers with the first copy's revision.
     async fn publish(&self, write: Write<'_>, payload: Bytes) -> Result<Result<u64, Lost>> {
         let subject = format!("{}{}", self.prefix(), write.key);
