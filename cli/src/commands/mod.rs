@@ -1,0 +1,87 @@
+//! The subcommands, one file per group: bucket status, reads, watch, dump and load, writes.
+
+mod buckets;
+mod read;
+mod transfer;
+mod watch;
+mod write;
+
+use crate::args::{Cli, Command};
+use crate::error::Result;
+use crate::nats::Nats;
+use crate::output::Out;
+
+/// Runs the command `cli` names.
+pub(crate) async fn run(cli: Cli) -> Result<()> {
+    let nats = Nats::connect(&cli.connect).await?;
+    let mut out = Out::stdout();
+    let json = cli.json;
+    match cli.command {
+        Command::Buckets => buckets::list(&nats, json, &mut out).await?,
+        Command::Status { bucket } => buckets::status(&nats, &bucket, json, &mut out).await?,
+        Command::Get {
+            bucket,
+            key,
+            revision,
+            raw,
+        } => {
+            let options = read::GetOptions {
+                revision,
+                raw,
+                json,
+            };
+            read::get(&nats, &bucket, &key, options, &mut out).await?;
+        }
+        Command::History { bucket, key } => {
+            read::history(&nats, &bucket, &key, json, &mut out).await?;
+        }
+        Command::Keys { bucket, filters } => {
+            read::keys(&nats, &bucket, &filters, json, &mut out).await?;
+        }
+        Command::Watch {
+            bucket,
+            filters,
+            history,
+            updates_only,
+            from,
+        } => {
+            let start = watch::start(history, updates_only, from);
+            watch::watch(&nats, &bucket, &filters, start, json, &mut out).await?;
+        }
+        Command::Dump {
+            bucket,
+            filters,
+            output,
+            history,
+            deleted,
+        } => {
+            let options = transfer::DumpOptions {
+                output,
+                history,
+                deleted,
+                json,
+            };
+            transfer::dump(&nats, &bucket, &filters, options, &mut out).await?;
+        }
+        Command::Load {
+            bucket,
+            input,
+            create,
+            history,
+        } => {
+            let create = create.then_some(history);
+            transfer::load(&nats, &bucket, input.as_deref(), create, json, &mut out).await?;
+        }
+        Command::Put {
+            bucket,
+            key,
+            value,
+            raw,
+        } => write::put(&nats, &bucket, &key, &value, raw, json, &mut out).await?,
+        Command::Del { bucket, key } => write::delete(&nats, &bucket, &key, json, &mut out).await?,
+        Command::Purge { bucket, key } => {
+            write::purge(&nats, &bucket, &key, json, &mut out).await?
+        }
+    }
+    out.flush()
+}
