@@ -71,6 +71,12 @@ impl Error {
         }
     }
 
+    /// The error with `note` after its message (`permission denied (the server's words)`).
+    pub(crate) fn with_note(mut self, note: impl AsRef<str>) -> Self {
+        self.message = format!("{} ({})", self.message, note.as_ref().trim());
+        self
+    }
+
     /// Bad arguments or input.
     pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Usage, message)

@@ -121,10 +121,13 @@ pub(crate) fn decode(bytes: &[u8], preferred: Option<Encoding>) -> Decoded {
         let Some(value) = read(bytes, encoding) else {
             continue;
         };
-        if serde_json::to_vec(&value).is_err() {
+        // What a reader of the JSON gets back: an f32 reads as an f64, bytes as a list, an
+        // integer map key as a string.
+        let Ok(json) = serde_json::to_vec(&value) else {
             continue;
-        }
-        let exact = encode(&value, encoding).is_ok_and(|again| again == bytes);
+        };
+        let exact = serde_json::from_slice::<Value>(&json)
+            .is_ok_and(|read| encode(&read, encoding).is_ok_and(|again| again == bytes));
         return Decoded {
             encoding,
             value: Some(value),
@@ -230,6 +233,9 @@ mod tests {
         let spaced = decode(br#"{ "a": 1 }"#, None);
         assert_eq!(spaced.encoding, Encoding::Json);
         assert!(!spaced.exact);
+        let float32 = decode(&[0xca, 0x3f, 0xc0, 0, 0], None);
+        assert_eq!(float32.encoding, Encoding::MsgPack);
+        assert!(!float32.exact);
         let binary = decode(&[0xc1, 0xff, 0x00], None);
         assert_eq!(binary.encoding, Encoding::Bytes);
         assert!(binary.value.is_none());

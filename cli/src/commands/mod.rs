@@ -15,10 +15,15 @@ use crate::output::Out;
 pub(crate) async fn run(cli: Cli) -> Result<()> {
     let nats = Nats::connect(&cli.connect).await?;
     let mut out = Out::stdout();
-    let json = cli.json;
-    match cli.command {
-        Command::Buckets => buckets::list(&nats, json, &mut out).await?,
-        Command::Status { bucket } => buckets::status(&nats, &bucket, json, &mut out).await?,
+    let result = dispatch(&nats, cli.json, cli.command, &mut out).await;
+    result.map_err(|e| nats.explain(e))?;
+    out.flush()
+}
+
+async fn dispatch(nats: &Nats, json: bool, command: Command, out: &mut Out) -> Result<()> {
+    match command {
+        Command::Buckets => buckets::list(&nats, json, out).await?,
+        Command::Status { bucket } => buckets::status(&nats, &bucket, json, out).await?,
         Command::Get {
             bucket,
             key,
@@ -30,13 +35,13 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
                 raw,
                 json,
             };
-            read::get(&nats, &bucket, &key, options, &mut out).await?;
+            read::get(&nats, &bucket, &key, options, out).await?;
         }
         Command::History { bucket, key } => {
-            read::history(&nats, &bucket, &key, json, &mut out).await?;
+            read::history(&nats, &bucket, &key, json, out).await?;
         }
         Command::Keys { bucket, filters } => {
-            read::keys(&nats, &bucket, &filters, json, &mut out).await?;
+            read::keys(&nats, &bucket, &filters, json, out).await?;
         }
         Command::Watch {
             bucket,
@@ -46,7 +51,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             from,
         } => {
             let start = watch::start(history, updates_only, from);
-            watch::watch(&nats, &bucket, &filters, start, json, &mut out).await?;
+            watch::watch(&nats, &bucket, &filters, start, json, out).await?;
         }
         Command::Dump {
             bucket,
@@ -61,7 +66,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
                 deleted,
                 json,
             };
-            transfer::dump(&nats, &bucket, &filters, options, &mut out).await?;
+            transfer::dump(&nats, &bucket, &filters, options, out).await?;
         }
         Command::Load {
             bucket,
@@ -70,18 +75,16 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             history,
         } => {
             let create = create.then_some(history);
-            transfer::load(&nats, &bucket, input.as_deref(), create, json, &mut out).await?;
+            transfer::load(&nats, &bucket, input.as_deref(), create, json, out).await?;
         }
         Command::Put {
             bucket,
             key,
             value,
             raw,
-        } => write::put(&nats, &bucket, &key, &value, raw, json, &mut out).await?,
-        Command::Del { bucket, key } => write::delete(&nats, &bucket, &key, json, &mut out).await?,
-        Command::Purge { bucket, key } => {
-            write::purge(&nats, &bucket, &key, json, &mut out).await?
-        }
+        } => write::put(&nats, &bucket, &key, &value, raw, json, out).await?,
+        Command::Del { bucket, key } => write::delete(&nats, &bucket, &key, json, out).await?,
+        Command::Purge { bucket, key } => write::purge(&nats, &bucket, &key, json, out).await?,
     }
-    out.flush()
+    Ok(())
 }

@@ -4,10 +4,11 @@
 mod bucket;
 mod errors;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, stream};
-use async_nats::{Client, ConnectOptions};
+use async_nats::{Client, ConnectOptions, Event, ServerError};
 use futures::TryStreamExt;
 use natskv_core::SCHEMA_METADATA_KEY;
 use time::OffsetDateTime;
@@ -22,6 +23,9 @@ use crate::error::{Error, ErrorKind, Result};
 pub(crate) struct Nats {
     client: Client,
     jetstream: jetstream::Context,
+    /// The last permission violation the server reported: a refused publish or subscribe
+    /// shows up only as a request that times out, and this says why.
+    refused: Arc<Mutex<Option<String>>>,
 }
 
 /// A bucket's configuration and size, read from its stream.
@@ -110,7 +114,18 @@ impl Nats {
         if args.tlsfirst {
             options = options.tls_first();
         }
+        let refused = Arc::new(Mutex::new(None));
+        let seen = Arc::clone(&refused);
         let client = options
+            .event_callback(move |event| {
+                if let Event::ServerError(ServerError::Other(text)) = event
+                    && text.to_ascii_lowercase().contains("permissions violation")
+                    && let Ok(mut last) = seen.lock()
+                {
+                    *last = Some(text);
+                }
+                async {}
+            })
             .name("natskv-cli")
             .connection_timeout(timeout)
             .request_timeout(Some(timeout))
@@ -118,7 +133,24 @@ impl Nats {
             .await
             .map_err(|e| errors::wire(format!("cannot connect to {}", args.server), e))?;
         let jetstream = jetstream::new(client.clone());
-        Ok(Self { client, jetstream })
+        Ok(Self {
+            client,
+            jetstream,
+            refused,
+        })
+    }
+
+    /// `error` as a refusal when it is a timeout and the server reported a permission
+    /// violation: the operation was not allowed, not lost.
+    pub(crate) fn explain(&self, error: Error) -> Error {
+        if error.kind() != ErrorKind::Connection {
+            return error;
+        }
+        match self.refused.lock().ok().and_then(|last| last.clone()) {
+            Some(text) => Error::with_source(ErrorKind::Permission, "permission denied", error)
+                .with_note(text),
+            None => error,
+        }
     }
 
     /// The bucket `name`.
