@@ -1,6 +1,10 @@
 //! What the command prints: aligned tables and local times for people, JSON for scripts.
 
+use std::fmt::Write as _;
 use std::io::{self, BufWriter, IsTerminal, Write};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -56,15 +60,10 @@ pub(crate) fn local(time: OffsetDateTime) -> String {
 
 /// A decoded value in one line: compact JSON, `base64:...` for bytes.
 pub(crate) fn value_line(decoded: &Decoded, bytes: &[u8]) -> String {
-    match &decoded.value {
-        Some(value) => serde_json::to_string(value).unwrap_or_default(),
-        None => {
-            use base64::Engine;
-            format!(
-                "base64:{}",
-                base64::engine::general_purpose::STANDARD.encode(bytes)
-            )
-        }
+    if let Some(value) = &decoded.value {
+        serde_json::to_string(value).unwrap_or_default()
+    } else {
+        format!("base64:{}", STANDARD.encode(bytes))
     }
 }
 
@@ -157,7 +156,7 @@ impl Table {
                 if c + 1 == row.len() {
                     line.push_str(cell);
                 } else {
-                    line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+                    let _ = write!(line, "{cell:<width$}  ", width = widths[c]);
                 }
             }
             out.line(line.trim_end())?;

@@ -1,6 +1,7 @@
 //! `buckets` and `status`: what a bucket is configured to keep, how much it holds, and the
 //! schema natskv stored on it.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use indicatif::HumanBytes;
@@ -36,7 +37,7 @@ impl<'a> Status<'a> {
             values: info.values,
             bytes: info.bytes,
             history: info.history,
-            ttl_ms: (!info.ttl.is_zero()).then(|| info.ttl.as_millis()),
+            ttl_ms: (!info.ttl.is_zero()).then_some(info.ttl.as_millis()),
             storage: info.storage,
             replicas: info.replicas,
             created: rfc3339(info.created),
@@ -126,7 +127,7 @@ fn ttl(ttl: Duration) -> String {
     let mut out = String::new();
     for (unit, count) in parts {
         if count > 0 {
-            out.push_str(&format!("{count}{unit}"));
+            let _ = write!(out, "{count}{unit}");
         }
     }
     out

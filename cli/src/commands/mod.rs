@@ -22,8 +22,8 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
 
 async fn dispatch(nats: &Nats, json: bool, command: Command, out: &mut Out) -> Result<()> {
     match command {
-        Command::Buckets => buckets::list(&nats, json, out).await?,
-        Command::Status { bucket } => buckets::status(&nats, &bucket, json, out).await?,
+        Command::Buckets => buckets::list(nats, json, out).await?,
+        Command::Status { bucket } => buckets::status(nats, &bucket, json, out).await?,
         Command::Get {
             bucket,
             key,
@@ -35,13 +35,13 @@ async fn dispatch(nats: &Nats, json: bool, command: Command, out: &mut Out) -> R
                 raw,
                 json,
             };
-            read::get(&nats, &bucket, &key, options, out).await?;
+            read::get(nats, &bucket, &key, options, out).await?;
         }
         Command::History { bucket, key } => {
-            read::history(&nats, &bucket, &key, json, out).await?;
+            read::history(nats, &bucket, &key, json, out).await?;
         }
         Command::Keys { bucket, filters } => {
-            read::keys(&nats, &bucket, &filters, json, out).await?;
+            read::keys(nats, &bucket, &filters, json, out).await?;
         }
         Command::Watch {
             bucket,
@@ -51,7 +51,7 @@ async fn dispatch(nats: &Nats, json: bool, command: Command, out: &mut Out) -> R
             from,
         } => {
             let start = watch::start(history, updates_only, from);
-            watch::watch(&nats, &bucket, &filters, start, json, out).await?;
+            watch::watch(nats, &bucket, &filters, start, json, out).await?;
         }
         Command::Dump {
             bucket,
@@ -66,7 +66,7 @@ async fn dispatch(nats: &Nats, json: bool, command: Command, out: &mut Out) -> R
                 deleted,
                 json,
             };
-            transfer::dump(&nats, &bucket, &filters, options, out).await?;
+            transfer::dump(nats, &bucket, &filters, options, out).await?;
         }
         Command::Load {
             bucket,
@@ -75,16 +75,16 @@ async fn dispatch(nats: &Nats, json: bool, command: Command, out: &mut Out) -> R
             history,
         } => {
             let create = create.then_some(history);
-            transfer::load(&nats, &bucket, input.as_deref(), create, json, out).await?;
+            transfer::load(nats, &bucket, input.as_deref(), create, json, out).await?;
         }
         Command::Put {
             bucket,
             key,
             value,
             raw,
-        } => write::put(&nats, &bucket, &key, &value, raw, json, out).await?,
-        Command::Del { bucket, key } => write::delete(&nats, &bucket, &key, json, out).await?,
-        Command::Purge { bucket, key } => write::purge(&nats, &bucket, &key, json, out).await?,
+        } => write::put(nats, &bucket, &key, &value, raw, json, out).await?,
+        Command::Del { bucket, key } => write::delete(nats, &bucket, &key, json, out).await?,
+        Command::Purge { bucket, key } => write::purge(nats, &bucket, &key, json, out).await?,
     }
     Ok(())
 }

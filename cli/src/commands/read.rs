@@ -33,31 +33,30 @@ pub(super) async fn get(
 ) -> Result<()> {
     let bucket = nats.bucket(bucket).await?;
     let name = bucket.name();
-    let entry = match options.revision {
-        Some(revision) => bucket.at_revision(key, revision).await?.ok_or_else(|| {
+    let entry = if let Some(revision) = options.revision {
+        bucket.at_revision(key, revision).await?.ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
                 format!("key `{key}` has no revision {revision} in bucket `{name}`"),
             )
-        })?,
-        None => {
-            let entry = bucket.last(key).await?.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("key `{key}` not found in bucket `{name}`"),
-                )
-            })?;
-            if entry.operation != Operation::Put {
-                return Err(Error::new(
-                    ErrorKind::NotFound,
-                    format!(
-                        "key `{key}` not found in bucket `{name}` (deleted at revision {})",
-                        entry.revision
-                    ),
-                ));
-            }
-            entry
+        })?
+    } else {
+        let entry = bucket.last(key).await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("key `{key}` not found in bucket `{name}`"),
+            )
+        })?;
+        if entry.operation != Operation::Put {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "key `{key}` not found in bucket `{name}` (deleted at revision {})",
+                    entry.revision
+                ),
+            ));
         }
+        entry
     };
     if options.raw {
         return out.bytes(&entry.value);
@@ -74,15 +73,14 @@ pub(super) async fn get(
     if let Some(decoded) = decoded {
         table.row(vec!["encoding".into(), decoded.encoding.as_str().into()]);
         table.print(out)?;
-        match &decoded.value {
-            Some(value) => out.line(&serde_json::to_string_pretty(value).unwrap_or_default())?,
-            None => {
-                out.line(&value_line(&decoded, &entry.value))?;
-                eprintln!(
-                    "natskv: note: the value is neither MessagePack nor JSON: shown as base64 \
-                     (--raw prints the bytes)"
-                );
-            }
+        if let Some(value) = &decoded.value {
+            out.line(&serde_json::to_string_pretty(value).unwrap_or_default())?;
+        } else {
+            out.line(&value_line(&decoded, &entry.value))?;
+            eprintln!(
+                "natskv: note: the value is neither MessagePack nor JSON: shown as base64 \
+                 (--raw prints the bytes)"
+            );
         }
         return Ok(());
     }

@@ -138,7 +138,7 @@ pub(super) async fn load(
         Some(path) => {
             let file = File::open(path)
                 .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
-            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let size = file.metadata().map_or(0, |m| m.len());
             (Box::new(BufReader::new(file)), size)
         }
         None => (Box::new(BufReader::new(io::stdin())), 0),

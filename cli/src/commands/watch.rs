@@ -43,17 +43,15 @@ pub(super) async fn watch(
         if json {
             out.json(&Record::of(&entry, &codecs).0)?;
         } else {
-            out.line(
-                &format!(
-                    "{}  {:<5}  {}  @{}  {}",
-                    local(entry.created),
-                    entry.operation.as_str(),
-                    entry.key,
-                    entry.revision,
-                    super::read::cell(&entry, &codecs),
-                )
-                .trim_end(),
-            )?;
+            let line = format!(
+                "{}  {:<5}  {}  @{}  {}",
+                local(entry.created),
+                entry.operation.as_str(),
+                entry.key,
+                entry.revision,
+                super::read::cell(&entry, &codecs),
+            );
+            out.line(line.trim_end())?;
         }
         out.flush()?;
     }

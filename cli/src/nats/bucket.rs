@@ -85,7 +85,7 @@ impl Bucket {
             .get_last_raw_message_by_subject(&subject)
             .await
         {
-            Ok(message) => Ok(Some(self.entry_of(message)?)),
+            Ok(message) => Ok(Some(self.entry_of(message))),
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(errors::wire(format!("cannot read `{key}`"), e)),
         }
@@ -96,7 +96,7 @@ impl Bucket {
         check_key(key)?;
         match self.store.stream.get_raw_message(revision).await {
             Ok(message) => {
-                let entry = self.entry_of(message)?;
+                let entry = self.entry_of(message);
                 Ok((entry.key == key).then_some(entry))
             }
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
@@ -202,19 +202,19 @@ impl Bucket {
         Ok(ack.sequence)
     }
 
-    fn entry_of(&self, message: StreamMessage) -> Result<Entry> {
+    fn entry_of(&self, message: StreamMessage) -> Entry {
         let key = message
             .subject
             .strip_prefix(self.store.prefix.as_str())
             .unwrap_or(&message.subject)
             .to_owned();
-        Ok(Entry {
+        Entry {
             operation: operation(Some(&message.headers)),
             key,
             revision: message.sequence,
             created: message.time,
             value: message.payload,
-        })
+        }
     }
 }
 
@@ -287,7 +287,10 @@ fn operation(headers: Option<&HeaderMap>) -> Operation {
     if let Some(name) = headers.get(KV_OPERATION) {
         return Operation::parse(name.as_str()).unwrap_or(Operation::Put);
     }
-    match headers.get(header::NATS_MARKER_REASON).map(|r| r.as_str()) {
+    match headers
+        .get(header::NATS_MARKER_REASON)
+        .map(async_nats::HeaderValue::as_str)
+    {
         Some("MaxAge" | "Purge") => Operation::Purge,
         Some("Remove") => Operation::Delete,
         _ => Operation::Put,
