@@ -23,6 +23,7 @@ pub(crate) struct Cli {
 
 /// How to reach the server.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
 pub(crate) struct ConnectArgs {
     /// Server URL(s), comma-separated.
     #[arg(
@@ -40,10 +41,16 @@ pub(crate) struct ConnectArgs {
     #[arg(long, global = true, env = "NATS_USER", requires = "password")]
     pub(crate) user: Option<String>,
     /// Password (with --user).
-    #[arg(long, global = true, env = "NATS_PASSWORD", requires = "user")]
+    #[arg(
+        long,
+        global = true,
+        env = "NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "user"
+    )]
     pub(crate) password: Option<String>,
     /// An authentication token.
-    #[arg(long, global = true, env = "NATS_TOKEN")]
+    #[arg(long, global = true, env = "NATS_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
     /// A file holding an NKey seed.
     #[arg(long, global = true, env = "NATS_NKEY", value_name = "FILE")]
