@@ -177,3 +177,33 @@ async fn a_bad_line_loads_nothing() {
     run(&url, &["dump", "missing"]).fails(2, "bucket `missing` not found");
     drop(js);
 }
+
+#[tokio::test]
+async fn a_thousand_entries_round_trip() {
+    let server = server().await;
+    let url = server.url();
+    let lines: String = (0..1000)
+        .map(|i| format!("{{\"key\":\"k.{i}\",\"value\":{{\"i\":{i}}}}}\n"))
+        .collect();
+    let loaded = run_with_input(
+        &url,
+        &["load", "many", "--create", "--json"],
+        lines.as_bytes(),
+    )
+    .ok()
+    .json();
+    assert_eq!(loaded["puts"], 1000);
+    let dump = run(&url, &["dump", "many"]).ok().json_lines();
+    assert_eq!(dump.len(), 1000);
+    assert_eq!(
+        dump[999],
+        json!({
+            "key": "k.999",
+            "revision": 1000,
+            "operation": "PUT",
+            "created": dump[999]["created"],
+            "encoding": "msgpack",
+            "value": {"i": 999}
+        })
+    );
+}

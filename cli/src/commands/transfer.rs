@@ -154,15 +154,12 @@ pub(super) async fn load(
         deletes: 0,
         purges: 0,
     };
-    for (key, operation, bytes) in writes {
-        match operation {
-            Operation::Put => bucket.put(&key, bytes).await?,
-            Operation::Delete => bucket.delete(&key).await?,
-            Operation::Purge => bucket.purge(&key).await?,
-        };
-        summary.count(operation);
-        bar.inc(1);
-    }
+    bucket
+        .write_all(writes, |operation| {
+            summary.count(operation);
+            bar.inc(1);
+        })
+        .await?;
     bar.finish_and_clear();
     summary.print("loaded", json, out)
 }

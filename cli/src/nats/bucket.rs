@@ -4,12 +4,14 @@
 //! `Store` methods allow, so reads and writes go to the bucket's stream directly, as the Key/Value
 //! protocol lays it out: subject `$KV.<bucket>.<key>`, the operation in a `KV-Operation` header.
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use async_nats::Client;
 use async_nats::header::{self, HeaderMap};
 use async_nats::jetstream::consumer::push::{Ordered, OrderedConfig};
 use async_nats::jetstream::consumer::{DeliverPolicy, ReplayPolicy};
+use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, kv};
@@ -19,6 +21,9 @@ use futures::StreamExt;
 use super::{BucketInfo, errors};
 use crate::entry::{Entry, Operation};
 use crate::error::{Error, Result};
+
+/// How many writes `write_all` keeps unacknowledged.
+const IN_FLIGHT: usize = 256;
 
 /// The header NATS Key/Value writes the operation in.
 const KV_OPERATION: &str = "KV-Operation";
@@ -175,31 +180,60 @@ impl Bucket {
 
     /// Deletes `key`, leaving a delete marker; returns its revision.
     pub(crate) async fn delete(&self, key: &str) -> Result<u64> {
-        let mut headers = HeaderMap::new();
-        headers.insert(KV_OPERATION, Operation::Delete.as_str());
-        self.publish(key, headers, Bytes::new()).await
+        self.publish(key, marker(Operation::Delete), Bytes::new())
+            .await
     }
 
     /// Purges `key`: removes its history, leaving a purge marker; returns its revision.
     pub(crate) async fn purge(&self, key: &str) -> Result<u64> {
-        let mut headers = HeaderMap::new();
-        headers.insert(KV_OPERATION, Operation::Purge.as_str());
-        headers.insert(header::NATS_ROLLUP, "sub");
-        self.publish(key, headers, Bytes::new()).await
+        self.publish(key, marker(Operation::Purge), Bytes::new())
+            .await
+    }
+
+    /// Writes each of `writes` in order, keeping up to [`IN_FLIGHT`] unacknowledged, and calls
+    /// `written` after each acknowledgement. Stops at the first failure (the writes before it
+    /// are stored; the ones in flight may be).
+    pub(crate) async fn write_all(
+        &self,
+        writes: impl IntoIterator<Item = (String, Operation, Bytes)>,
+        mut written: impl FnMut(Operation),
+    ) -> Result<()> {
+        let mut in_flight: VecDeque<(String, Operation, PublishAckFuture)> = VecDeque::new();
+        for (key, operation, value) in writes {
+            if in_flight.len() == IN_FLIGHT
+                && let Some((key, operation, ack)) = in_flight.pop_front()
+            {
+                acknowledged(&key, ack).await?;
+                written(operation);
+            }
+            let (headers, value) = match operation {
+                Operation::Put => (HeaderMap::new(), value),
+                Operation::Delete => (marker(Operation::Delete), Bytes::new()),
+                Operation::Purge => (marker(Operation::Purge), Bytes::new()),
+            };
+            let ack = self.send(&key, headers, value).await?;
+            in_flight.push_back((key, operation, ack));
+        }
+        for (key, operation, ack) in in_flight {
+            acknowledged(&key, ack).await?;
+            written(operation);
+        }
+        Ok(())
     }
 
     async fn publish(&self, key: &str, headers: HeaderMap, value: Bytes) -> Result<u64> {
+        let ack = self.send(key, headers, value).await?;
+        acknowledged(key, ack).await
+    }
+
+    /// Sends a write; the returned future waits for its acknowledgement.
+    async fn send(&self, key: &str, headers: HeaderMap, value: Bytes) -> Result<PublishAckFuture> {
         check_key(key)?;
         let prefix = self.store.put_prefix.as_ref().unwrap_or(&self.store.prefix);
-        let failed = |e| errors::wire(format!("cannot write `{key}`"), e);
-        let ack = self
-            .jetstream
+        self.jetstream
             .publish_with_headers(format!("{prefix}{key}"), headers, value)
             .await
-            .map_err(failed)?
-            .await
-            .map_err(failed)?;
-        Ok(ack.sequence)
+            .map_err(|e| errors::wire(format!("cannot write `{key}`"), e))
     }
 
     fn entry_of(&self, message: StreamMessage) -> Entry {
@@ -295,6 +329,23 @@ fn operation(headers: Option<&HeaderMap>) -> Operation {
         Some("Remove") => Operation::Delete,
         _ => Operation::Put,
     }
+}
+
+/// The headers of a delete or purge marker (a purge also rolls up the key's history).
+fn marker(operation: Operation) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(KV_OPERATION, operation.as_str());
+    if operation == Operation::Purge {
+        headers.insert(header::NATS_ROLLUP, "sub");
+    }
+    headers
+}
+
+/// The revision of a write, once the server acknowledges it.
+async fn acknowledged(key: &str, ack: PublishAckFuture) -> Result<u64> {
+    ack.await
+        .map(|ack| ack.sequence)
+        .map_err(|e| errors::wire(format!("cannot write `{key}`"), e))
 }
 
 fn check_key(key: &str) -> Result<()> {
