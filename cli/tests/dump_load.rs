@@ -182,9 +182,11 @@ async fn a_bad_line_loads_nothing() {
 async fn a_thousand_entries_round_trip() {
     let server = server().await;
     let url = server.url();
-    let lines: String = (0..1000)
-        .map(|i| format!("{{\"key\":\"k.{i}\",\"value\":{{\"i\":{i}}}}}\n"))
-        .collect();
+    let mut lines = String::new();
+    for i in 0..1000 {
+        lines.push_str(&json!({"key": format!("k.{i}"), "value": {"i": i}}).to_string());
+        lines.push('\n');
+    }
     let loaded = run_with_input(
         &url,
         &["load", "many", "--create", "--json"],
