@@ -376,6 +376,16 @@ async fn watch_streams_until_killed() {
     child.kill().expect("kills natskv");
     child.wait().expect("natskv ends");
 
+    // Ctrl-C ends a watch with success.
+    let (mut child, lines) = spawn_watch(&url, &["fleet", "device.2"]);
+    assert!(next_line(&lines).contains("device.2"));
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("runs kill");
+    assert!(interrupted.success());
+    assert_eq!(child.wait().expect("natskv ends").code(), Some(0));
+
     run(&url, &["watch", "nothing"]).fails(2, "bucket `nothing` not found");
     let both = run(&url, &["watch", "fleet", "--history", "--from", "3"]);
     assert_eq!(both.code, 1, "{both:?}");
