@@ -13,6 +13,10 @@
 //! The total never changes.
 //!
 //! It connects to `NATS_URL` when that is set; otherwise it starts a local nats-server.
+//!
+//! It also shows natskv's tracing: `RUST_LOG=natskv=info cargo run --example bank` prints a line
+//! per operation span that ends in an event (resent writes, resumed watches, connection events),
+//! and `RUST_LOG=natskv=debug` adds the rest.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -66,6 +70,13 @@ const OPENING: i64 = 1_000;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
+    // A subscriber for natskv's spans and events, filtered by RUST_LOG (nothing when unset).
+    // Each operation's span carries bucket, op, key, revision, outcome and retries; with
+    // FmtSpan::CLOSE every operation prints one line when it ends.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .init();
     // Keep the local server (if one was started) alive until the end: dropping it stops it.
     let (nats, server) = natskv::server::connect_or_start(std::env::var("NATS_URL").ok()).await?;
     if let Some(s) = &server {

@@ -21,6 +21,7 @@ mod single;
 mod spec;
 mod stream_options;
 mod topology;
+mod trace;
 mod transaction;
 mod untyped;
 mod update;

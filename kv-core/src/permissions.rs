@@ -188,7 +188,11 @@ impl Violations {
     /// Records `event` if it is a permission violation; ignores every other event. Call it
     /// from an event callback of your own when [`callback_with`](Self::callback_with) does not
     /// fit.
+    ///
+    /// Every event is also told to `tracing` (`INFO` `connection event`): disconnects,
+    /// reconnects, slow consumers and what the server said.
     pub fn observe(&self, event: &Event) {
+        tracing::info!(%event, "connection event");
         let Event::ServerError(ServerError::Other(text)) = event else {
             return;
         };

@@ -14,14 +14,20 @@
 //! Spans cost nothing measurable without a subscriber, and their fields are only computed when
 //! one is interested.
 
-use tracing::Span;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
 use tracing::field::Empty;
+use tracing::instrument::Instrumented;
+use tracing::{Instrument, Span};
 
 use crate::error::{Error, Result};
 
 /// The span of one operation on `bucket`.
 pub(crate) fn operation(bucket: &str, op: &'static str, key: Option<&str>) -> Span {
     tracing::info_span!(
+        target: "natskv",
         "natskv",
         bucket,
         op,
@@ -57,8 +63,57 @@ fn record_error(span: &Span, error: &Error) {
 }
 
 /// Records the attempts after the first on the current operation's span.
-pub(crate) fn retries(span: &Span, retries: u32) {
+pub(crate) fn retries(retries: u32) {
     if retries > 0 {
-        span.record("retries", retries);
+        Span::current().record("retries", retries);
+    }
+}
+
+/// Runs `operation` in the span of `op` on `bucket` (and `key`), recording its outcome and the
+/// revision `revision` picks out of a success. A plain future around `operation` (not an
+/// `async fn`, which would keep a second copy of it in its state).
+pub(crate) fn traced<T, F, R>(
+    bucket: &str,
+    op: &'static str,
+    key: Option<&str>,
+    revision: R,
+    operation: F,
+) -> Traced<F, R>
+where
+    F: Future<Output = Result<T>>,
+    R: FnOnce(&T) -> Option<u64>,
+{
+    let span = self::operation(bucket, op, key);
+    Traced {
+        inner: operation.instrument(span.clone()),
+        span,
+        revision: Some(revision),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An operation running in its span; see [`traced`].
+    pub(crate) struct Traced<F, R> {
+        #[pin]
+        inner: Instrumented<F>,
+        span: Span,
+        revision: Option<R>,
+    }
+}
+
+impl<T, F, R> Future for Traced<F, R>
+where
+    F: Future<Output = Result<T>>,
+    R: FnOnce(&T) -> Option<u64>,
+{
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<T>> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Some(revision) = this.revision.take() {
+            finish(this.span, &result, revision);
+        }
+        Poll::Ready(result)
     }
 }

@@ -379,8 +379,19 @@ impl<B: ?Sized> Transaction<'_, B> {
     where
         B: Atomic,
     {
-        self.resolve_creates().await?;
-        self.send(&[], 0).await
+        let bucket = self.bucket.name();
+        let op = async {
+            self.resolve_creates().await?;
+            self.send(&[], 0).await
+        };
+        crate::trace::traced(
+            bucket,
+            "commit",
+            None,
+            |c: &Committed| Some(c.revision()),
+            op,
+        )
+        .await
     }
 
     /// Sends the staged writes, with `reads` (keys read and not written, with the revisions

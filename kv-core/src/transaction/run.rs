@@ -44,7 +44,17 @@ impl<'a, B: ?Sized> Transaction<'a, B> {
     /// What `write` returns (nothing is committed then); [`Error::WrongRevision`] when the
     /// attempts ran out, or at once when `write` creates a key the read found with a value;
     /// otherwise as [`Reads::fetch`] and [`commit`](Self::commit).
-    pub async fn run<T, F>(self, reads: Reads<'_>, mut write: F) -> Result<(T, Committed)>
+    pub async fn run<T, F>(self, reads: Reads<'_>, write: F) -> Result<(T, Committed)>
+    where
+        B: Atomic,
+        F: FnMut(&View, &mut Transaction<'a, B>) -> Result<T>,
+    {
+        let bucket = self.bucket.name();
+        let op = self.run_untraced(reads, write);
+        crate::trace::traced(bucket, "transaction", None, |(_, c)| Some(c.revision()), op).await
+    }
+
+    async fn run_untraced<T, F>(self, reads: Reads<'_>, mut write: F) -> Result<(T, Committed)>
     where
         B: Atomic,
         F: FnMut(&View, &mut Transaction<'a, B>) -> Result<T>,
@@ -66,6 +76,7 @@ impl<'a, B: ?Sized> Transaction<'a, B> {
                         attempt = attempts,
                         "transaction lost a race; reading again"
                     );
+                    crate::trace::retries(attempts);
                     tokio::time::sleep(self.retry.delay(attempts)).await;
                 }
                 Err(error) => return Err(error),

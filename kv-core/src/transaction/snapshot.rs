@@ -172,7 +172,16 @@ impl<'a> Reads<'a> {
     /// [`Error::Unavailable`], [`Error::Timeout`] or [`Error::PermissionDenied`] as for
     /// `get_many`.
     pub async fn fetch(self) -> Result<View> {
-        self.checked()?.read().await
+        let reads = self.checked()?;
+        let op = reads.read();
+        crate::trace::traced(
+            reads.bucket.name(),
+            "snapshot",
+            None,
+            |v| Some(v.revision),
+            op,
+        )
+        .await
     }
 
     /// The reads, or the first error met building them.

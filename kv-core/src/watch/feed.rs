@@ -380,7 +380,12 @@ impl Core {
         if lasting {
             Some(error)
         } else {
-            tracing::debug!(bucket = self.bucket.name(), %error, "watch restarting");
+            tracing::info!(
+                bucket = self.bucket.name(),
+                revision = self.last_revision,
+                %error,
+                "watch resumed after the last revision delivered"
+            );
             None
         }
     }

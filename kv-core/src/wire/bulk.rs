@@ -84,13 +84,16 @@ impl Bucket {
         &self,
         writes: Vec<Result<(String, Bytes)>>,
     ) -> Result<Vec<Result<u64>>> {
-        let mut batch = Batch::new(self, writes);
-        if batch.unsettled > 0 {
-            // A denied write applied nothing; it ends the call (see `guard`).
-            let under = [self.prefix().trim_end_matches('.')];
-            self.guard_under(&under, batch.run()).await??;
-        }
-        Ok(batch.into_results())
+        let op = async {
+            let mut batch = Batch::new(self, writes);
+            if batch.unsettled > 0 {
+                // A denied write applied nothing; it ends the call (see `guard`).
+                let under = [self.prefix().trim_end_matches('.')];
+                self.guard_under(&under, batch.run()).await??;
+            }
+            Ok(batch.into_results())
+        };
+        crate::trace::traced(self.name(), "put_many", None, |_| None, op).await
     }
 }
 

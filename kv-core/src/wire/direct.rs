@@ -279,9 +279,12 @@ pub(crate) async fn last_many(
         let mut batch = MultiLast::start(bucket).await?;
         batch.latest(subjects, 0, found).await
     };
-    bucket
-        .guard(&[DIRECT_GET, bucket.stream_name()], read)
-        .await?
+    let guarded = async {
+        bucket
+            .guard(&[DIRECT_GET, bucket.stream_name()], read)
+            .await?
+    };
+    crate::trace::traced(bucket.name(), "get many", None, |r| Some(*r), guarded).await
 }
 
 /// The latest entry (markers included) of every subject matching `filter` (a full subject
@@ -306,9 +309,12 @@ pub(crate) async fn last_matching(
         let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
         batch.latest(&subjects, as_of, found).await
     };
-    bucket
-        .guard(&[DIRECT_GET, bucket.stream_name()], read)
-        .await?
+    let guarded = async {
+        bucket
+            .guard(&[DIRECT_GET, bucket.stream_name()], read)
+            .await?
+    };
+    crate::trace::traced(bucket.name(), "get matching", None, |r| Some(*r), guarded).await
 }
 
 /// The latest entry (markers included) of each of `subjects` (full subjects) and of every

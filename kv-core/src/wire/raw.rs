@@ -20,6 +20,7 @@ use bytes::Bytes;
 use crate::bucket::Bucket;
 use crate::entry::{KV_OPERATION, Operation, RawEntry};
 use crate::error::{BoxError, Error, Result};
+use crate::trace;
 use crate::wire::admin::{DIRECT_GET, STREAM_API};
 use crate::wire::classify::{
     Op, api_code, classify, classify_api, current_revision, is_wrong_revision, settle,
@@ -314,6 +315,12 @@ pub(crate) fn ack_of(reply: &async_nats::Message) -> Result<PublishAck, PublishE
     }
 }
 
+/// The revision of an entry a read found, for its span.
+#[allow(clippy::ref_option)] // the shape `trace::traced` hands results in
+fn found_revision(entry: &Option<RawEntry>) -> Option<u64> {
+    entry.as_ref().map(|e| e.revision)
+}
+
 /// Why the last attempt of a write that ran out of time did not get through.
 #[derive(Debug)]
 pub(crate) enum Unanswered {
@@ -327,6 +334,11 @@ impl Bucket {
     /// key's current revision (it does for a wrong last sequence, code 10071); otherwise the
     /// key is read once to fill it in.
     pub(crate) async fn write(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
+        let op = self.write_untraced(write, payload);
+        trace::traced(self.name(), write.name, Some(write.key), |r| Some(*r), op).await
+    }
+
+    async fn write_untraced(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
         let lost = match self.publish(write, payload).await? {
             Ok(revision) => return Ok(revision),
             Err(lost) => lost,
@@ -346,14 +358,19 @@ impl Bucket {
     /// Writes a value only if the key has no live value: first writer wins, also over a delete
     /// or purge marker (whose revision becomes the expected one, keeping any per-key TTL).
     pub(crate) async fn write_create(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
+        let op = self.create_untraced(write, payload);
+        trace::traced(self.name(), write.name, Some(write.key), |r| Some(*r), op).await
+    }
+
+    async fn create_untraced(&self, write: Write<'_>, payload: Bytes) -> Result<u64> {
         let first = write.expect(Expect::Revision(0));
         if let Ok(revision) = self.publish(first, payload.clone()).await? {
             return Ok(revision);
         }
         match self.last(write.key).await? {
             Some(last) if last.operation.is_marker() => {
-                self.write(write.expect(Expect::Revision(last.revision)), payload)
-                    .await
+                let write = write.expect(Expect::Revision(last.revision));
+                self.write_untraced(write, payload).await
             }
             last => Err(self.wrong_revision(first, last.map(|l| l.revision))),
         }
@@ -422,13 +439,14 @@ impl Bucket {
                     Unanswered::NoAnswer(error)
                 }
             };
-            tracing::debug!(
+            tracing::info!(
                 bucket = self.name(),
                 key = write.key,
                 attempt = resend.attempts(),
                 reason = ?unanswered,
-                "write not answered; resending"
+                "write resent"
             );
+            trace::retries(resend.attempts());
             if !resend.pause().await {
                 tracing::debug!(
                     bucket = self.name(),
@@ -628,7 +646,8 @@ impl Bucket {
 
     /// The key's latest entry, markers included.
     pub(crate) async fn last(&self, key: &str) -> Result<Option<RawEntry>> {
-        self.read_one(Wanted::Last(key), "get").await
+        let op = self.read_one(Wanted::Last(key), "get");
+        trace::traced(self.name(), "get", Some(key), found_revision, op).await
     }
 
     /// The entry at `revision`, if it exists and belongs to `key`.
@@ -636,8 +655,11 @@ impl Bucket {
         if revision == 0 {
             return Ok(None);
         }
-        let entry = self.read_one(Wanted::At(revision), "get revision").await?;
-        Ok(entry.filter(|e| e.key == key))
+        let op = async {
+            let entry = self.read_one(Wanted::At(revision), "get revision").await?;
+            Ok(entry.filter(|e| e.key == key))
+        };
+        trace::traced(self.name(), "get revision", Some(key), found_revision, op).await
     }
 
     /// One message of the bucket's stream: by a direct get where the stream allows them (any

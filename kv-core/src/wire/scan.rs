@@ -119,6 +119,12 @@ impl Scan {
     }
 
     async fn start_inner(bucket: &Bucket, spec: ScanSpec, max_batch: i64) -> Result<Scan> {
+        let name = if spec.follow { "watch" } else { "scan" };
+        let start = Self::start_untraced(bucket, spec, max_batch);
+        crate::trace::traced(bucket.name(), name, None, |_| None, start).await
+    }
+
+    async fn start_untraced(bucket: &Bucket, spec: ScanSpec, max_batch: i64) -> Result<Scan> {
         let op = Op::read(bucket.name(), if spec.follow { "watch" } else { "scan" });
         let mut filters = spec.filters;
         if filters.is_empty() {
