@@ -7,6 +7,7 @@
 //! - `INFO` `write resent`: a write nobody answered, sent again with its message id;
 //! - `INFO` `watch resumed`: a watch's consumer stopped and was recreated after the last
 //!   revision delivered;
+//! - `INFO` `consumer recreated`: async-nats recreated an ordered consumer (after a reconnect);
 //! - `INFO` `connection event`: the client disconnected, reconnected, or was told something by
 //!   the server (with `natskv::connect`);
 //! - `WARN` when a watch or cache loses something it cannot get back, `DEBUG` for the rest.

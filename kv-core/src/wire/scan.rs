@@ -281,6 +281,12 @@ impl Stream for Scan {
                 return Poll::Ready(Some(Err(classify(op, e))));
             };
             if let Some(consumer) = renamed {
+                tracing::info!(
+                    bucket = self.bucket.name(),
+                    %consumer,
+                    revision = self.last_revision,
+                    "consumer recreated; delivery resumes after the last revision delivered"
+                );
                 self.lease.rename(&consumer);
             }
             if entry.revision <= self.last_revision {
