@@ -15,7 +15,11 @@
 //! applied. A batch abandoned midway (the caller dropped the commit) is dropped by the server
 //! after 10 seconds without a message, storing none of it.
 //!
-//! Messages carry no message id: nats-server 2.12.0 refuses them in a batch.
+//! The guards a batch takes (the project's `tests/batch_headers.rs` finds them on the server):
+//! a key's last revision (`Nats-Expected-Last-Subject-Sequence`, also on another key with
+//! `...-Subject`) on any message, the stream's last sequence (`Nats-Expected-Last-Sequence`)
+//! only on the first, and no guard on a message id (refused as an unsupported header).
+//! Messages carry no message id: the batch id already tells a resend from the original.
 
 use std::time::Duration;
 

@@ -1,0 +1,251 @@
+//! Which headers nats-server checks inside an ADR-50 atomic batch, found against a real server
+//! with the raw protocol (no natskv in between). natskv's transactions rest on these facts:
+//! per-key guards (`Nats-Expected-Last-Subject-Sequence`), guards on another key
+//! (`...-Subject`), a whole-stream guard (`Nats-Expected-Last-Sequence`) on the first message
+//! only, the expected stream name, and no guard on a message id. When a server release changes
+//! one of them, this test says which.
+
+mod common;
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::stream::Config;
+use serde_json::Value;
+
+/// How a batch ended: stored (the last message's sequence and the count), or refused with the
+/// server's error code and description.
+#[derive(Debug, PartialEq)]
+enum Ended {
+    Stored { last: u64, count: u64 },
+    Refused { code: u64, description: String },
+}
+
+struct Probe {
+    client: async_nats::Client,
+    js: async_nats::jetstream::Context,
+    stream: String,
+}
+
+impl Probe {
+    async fn new(server: &natskv::server::NatsServer) -> Probe {
+        let client = common::connect(server).await;
+        let js = async_nats::jetstream::new(client.clone());
+        let stream = common::unique_bucket("batch");
+        js.create_stream(Config {
+            name: stream.clone(),
+            subjects: vec![format!("{stream}.>")],
+            allow_atomic_publish: true,
+            allow_direct: true,
+            ..Config::default()
+        })
+        .await
+        .expect("create the stream");
+        Probe { client, js, stream }
+    }
+
+    fn subject(&self, key: &str) -> String {
+        format!("{}.{key}", self.stream)
+    }
+
+    /// The stream's last sequence.
+    async fn last(&self) -> u64 {
+        let mut stream = self.js.get_stream(&self.stream).await.unwrap();
+        stream.info().await.unwrap().state.last_sequence
+    }
+
+    /// One plain publish to `key`, acknowledged; its sequence.
+    async fn put(&self, key: &str) -> u64 {
+        let ack = self
+            .js
+            .publish(self.subject(key), "v".into())
+            .await
+            .unwrap();
+        ack.await.unwrap().sequence
+    }
+
+    /// Sends one batch: message n carries the batch headers and `headers[n]`. The first and
+    /// the last are requests (the first is answered empty when the server takes the batch on,
+    /// or with an error), the middle ones plain publishes.
+    async fn batch(&self, messages: &[(&str, &[(&str, String)])]) -> Ended {
+        let id = nuid::next();
+        let count = messages.len();
+        for (n, (key, extra)) in messages.iter().enumerate() {
+            let sequence = n + 1;
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Batch-Id", id.as_str());
+            headers.insert("Nats-Batch-Sequence", sequence.to_string());
+            if sequence == count {
+                headers.insert("Nats-Batch-Commit", "1");
+            }
+            for (name, value) in *extra {
+                headers.insert(*name, value.as_str());
+            }
+            let subject = self.subject(key);
+            if sequence == 1 || sequence == count {
+                let request = async_nats::Request::new()
+                    .headers(headers)
+                    .payload("v".into())
+                    .timeout(Some(Duration::from_secs(5)));
+                let reply = self.client.send_request(subject, request).await.unwrap();
+                if sequence < count && reply.payload.is_empty() {
+                    continue;
+                }
+                return ended(&reply.payload);
+            }
+            self.client
+                .publish_with_headers(subject, headers, "v".into())
+                .await
+                .unwrap();
+        }
+        unreachable!("a batch has at least one message")
+    }
+}
+
+fn ended(payload: &[u8]) -> Ended {
+    let answer: Value = serde_json::from_slice(payload).expect("a JSON answer");
+    if let Some(error) = answer.get("error") {
+        return Ended::Refused {
+            code: error["err_code"].as_u64().unwrap_or(0),
+            description: error["description"].as_str().unwrap_or("").to_owned(),
+        };
+    }
+    Ended::Stored {
+        last: answer["seq"].as_u64().expect("a sequence"),
+        count: answer["count"].as_u64().unwrap_or(0),
+    }
+}
+
+fn code_of(ended: &Ended) -> u64 {
+    match ended {
+        Ended::Refused { code, .. } => *code,
+        Ended::Stored { .. } => 0,
+    }
+}
+
+const SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+const SUBJECT_SEQUENCE_SUBJECT: &str = "Nats-Expected-Last-Subject-Sequence-Subject";
+const LAST_SEQUENCE: &str = "Nats-Expected-Last-Sequence";
+const EXPECTED_STREAM: &str = "Nats-Expected-Stream";
+const MSG_ID: &str = "Nats-Msg-Id";
+const LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
+
+#[tokio::test]
+async fn which_guards_a_batch_checks() {
+    let server = common::server().await;
+    if !common::needs_server(&server, (2, 12, 0), "atomic batches") {
+        return;
+    }
+    let probe = Probe::new(&server).await;
+    let a = probe.put("a").await;
+    let none: &[(&str, String)] = &[];
+
+    // The per-subject guard, on any message: checked, a wrong one stores nothing.
+    let good = [(SUBJECT_SEQUENCE, a.to_string())];
+    let stored = probe.batch(&[("b", none), ("a", &good)]).await;
+    assert_eq!(
+        stored,
+        Ended::Stored {
+            last: a + 2,
+            count: 2
+        }
+    );
+    let a = probe.last().await;
+    let before = a;
+    let stale = [(SUBJECT_SEQUENCE, (a - 1).to_string())];
+    let lost = probe.batch(&[("b", none), ("a", &stale)]).await;
+    assert_eq!(code_of(&lost), 10071, "{lost:?}");
+    assert_eq!(probe.last().await, before, "a lost guard stores nothing");
+
+    // The guard on another subject: checked.
+    let other = [
+        (SUBJECT_SEQUENCE, a.to_string()),
+        (SUBJECT_SEQUENCE_SUBJECT, probe.subject("a")),
+    ];
+    let stored = probe.batch(&[("c", &other), ("d", none)]).await;
+    assert_eq!(
+        stored,
+        Ended::Stored {
+            last: a + 2,
+            count: 2
+        }
+    );
+    let before = probe.last().await;
+    let stale_other = [
+        (SUBJECT_SEQUENCE, (a - 1).to_string()),
+        (SUBJECT_SEQUENCE_SUBJECT, probe.subject("a")),
+    ];
+    let lost = probe.batch(&[("c", &stale_other), ("d", none)]).await;
+    assert_eq!(code_of(&lost), 10071, "{lost:?}");
+    assert_eq!(probe.last().await, before);
+
+    // A guard on a subject an earlier message of the same batch writes: refused as such.
+    let before = probe.last().await;
+    let after_write = [(SUBJECT_SEQUENCE, before.to_string())];
+    let refused = probe.batch(&[("e", none), ("e", &after_write)]).await;
+    assert_eq!(code_of(&refused), 10164, "{refused:?}");
+    assert_eq!(probe.last().await, before);
+
+    // The whole-stream guard on the first message: checked.
+    let current = [(LAST_SEQUENCE, before.to_string())];
+    let stored = probe.batch(&[("f", &current), ("g", none)]).await;
+    assert_eq!(
+        stored,
+        Ended::Stored {
+            last: before + 2,
+            count: 2
+        }
+    );
+    let before = probe.last().await;
+    let behind = [(LAST_SEQUENCE, (before - 1).to_string())];
+    let lost = probe.batch(&[("f", &behind), ("g", none)]).await;
+    assert_eq!(code_of(&lost), 10071, "{lost:?}");
+    assert_eq!(probe.last().await, before);
+
+    // On a later message it cannot pass: the stream's current last sequence is wrong (an
+    // earlier message is ahead of it), and the one after is a guard after a write.
+    let later = [(LAST_SEQUENCE, before.to_string())];
+    let lost = probe.batch(&[("f", none), ("g", &later)]).await;
+    assert_eq!(code_of(&lost), 10071, "{lost:?}");
+    let ahead = [(LAST_SEQUENCE, (before + 1).to_string())];
+    let lost = probe.batch(&[("f", none), ("g", &ahead)]).await;
+    assert_eq!(code_of(&lost), 10164, "{lost:?}");
+    assert_eq!(probe.last().await, before);
+
+    // The expected stream name: checked.
+    let right = [(EXPECTED_STREAM, probe.stream.clone())];
+    let stored = probe.batch(&[("h", &right)]).await;
+    assert_eq!(
+        stored,
+        Ended::Stored {
+            last: before + 1,
+            count: 1
+        }
+    );
+    let before = probe.last().await;
+    let wrong = [(EXPECTED_STREAM, "another".to_owned())];
+    let refused = probe.batch(&[("h", &wrong)]).await;
+    assert_eq!(code_of(&refused), 10060, "{refused:?}");
+    assert_eq!(probe.last().await, before);
+
+    // A message id is taken (natskv sends none: the batch id tells a resend apart); a guard on
+    // the last message id is refused as a header a batch does not support.
+    let id = [(MSG_ID, nuid::next().to_string())];
+    let stored = probe.batch(&[("i", &id), ("j", none)]).await;
+    assert_eq!(
+        stored,
+        Ended::Stored {
+            last: before + 2,
+            count: 2
+        }
+    );
+    let before = probe.last().await;
+    let last_id = [(LAST_MSG_ID, "one".to_owned())];
+    let refused = probe.batch(&[("i", &last_id), ("j", none)]).await;
+    let Ended::Refused { code, description } = refused else {
+        panic!("a guard on the last message id was taken: {refused:?}");
+    };
+    assert_eq!(code, 10177, "{description}");
+    assert!(description.contains(LAST_MSG_ID), "{description}");
+    assert_eq!(probe.last().await, before);
+}
