@@ -2,7 +2,8 @@
 //! with the raw protocol (no natskv in between). natskv's transactions rest on these facts:
 //! per-key guards (`Nats-Expected-Last-Subject-Sequence`), guards on another key
 //! (`...-Subject`), a whole-stream guard (`Nats-Expected-Last-Sequence`) on the first message
-//! only, the expected stream name, and no guard on a message id. When a server release changes
+//! only, a guard on a filter (a wildcard subject), the expected stream name, and no guard on a
+//! message id. When a server release changes
 //! one of them, this test says which.
 
 mod common;
@@ -248,4 +249,47 @@ async fn which_guards_a_batch_checks() {
     assert_eq!(code, 10177, "{description}");
     assert!(description.contains(LAST_MSG_ID), "{description}");
     assert_eq!(probe.last().await, before);
+
+    // A guard on a filter (a wildcard in `...-Subject`): the last sequence of any subject it
+    // matches, checked against the stream as it was before the batch, wherever the guard is
+    // and whatever the batch writes under the filter. A key created under it moves it on.
+    let w1 = probe.put("w.1").await;
+    probe.put("elsewhere").await;
+    let filter = |at: u64| {
+        [
+            (SUBJECT_SEQUENCE, at.to_string()),
+            (SUBJECT_SEQUENCE_SUBJECT, probe.subject("w.*")),
+        ]
+    };
+    let before = probe.last().await;
+    assert_eq!(
+        code_of(&probe.batch(&[("k", &filter(w1 - 1))]).await),
+        10071
+    );
+    assert_eq!(
+        code_of(&probe.batch(&[("k", &filter(w1 + 1))]).await),
+        10071
+    );
+    let empty = [
+        (SUBJECT_SEQUENCE, "0".to_owned()),
+        (SUBJECT_SEQUENCE_SUBJECT, probe.subject("nothing.>")),
+    ];
+    assert_eq!(code_of(&probe.batch(&[("k", &empty)]).await), 0);
+    assert_eq!(code_of(&probe.batch(&[("k", &filter(w1))]).await), 0);
+    let w2 = probe.put("w.2").await;
+    assert_eq!(code_of(&probe.batch(&[("k", &filter(w1))]).await), 10071);
+    assert_eq!(probe.last().await, before + 3);
+    let stored = probe.batch(&[("w.3", none), ("k", &filter(w2))]).await;
+    assert_eq!(code_of(&stored), 0, "{stored:?}");
+    let Ended::Stored { last, .. } = stored else {
+        unreachable!()
+    };
+    let lost = probe
+        .batch(&[("w.4", none), ("k", &filter(last - 2))])
+        .await;
+    assert_eq!(code_of(&lost), 10071, "{lost:?}");
+    let stored = probe
+        .batch(&[("w.4", &filter(last - 1)), ("w.5", &filter(last - 1))])
+        .await;
+    assert_eq!(code_of(&stored), 0, "{stored:?}");
 }
