@@ -441,18 +441,12 @@ async fn run_guards_keys_read_but_not_written() {
             let balance = view.get(&bank.accounts, &acct(1))?.unwrap().value;
             let fee = view.get(fee, &())?.unwrap().value;
             if n == 0 {
-                // Another writer (its own connection and runtime) changes the fee after this
-                // attempt's read.
-                let (url, name) = (server.url(), bank.bucket().name().to_owned());
-                std::thread::spawn(move || {
-                    tokio::runtime::Runtime::new().unwrap().block_on(async {
-                        let nats = common::connect_url(&url).await;
-                        let other = Bank::open_named(&nats, &name).await.unwrap();
+                // Another writer changes the fee after this attempt's read.
+                another_writer(&server, &bank, |other| {
+                    Box::pin(async move {
                         other.fee.put(&5).await.unwrap();
-                    });
-                })
-                .join()
-                .unwrap();
+                    })
+                });
             }
             tx.put(&bank.accounts, &acct(1), &(balance - fee))?;
             Ok(fee)
@@ -484,6 +478,132 @@ async fn run_guards_keys_read_but_not_written() {
         .await
         .unwrap();
     assert_eq!(committed.revisions().len(), 1);
+}
+
+/// Runs `write` once on another connection and runtime, as another writer would.
+fn another_writer(server: &natskv::server::NatsServer, bank: &Bank, write: fn(Bank) -> BoxWrite) {
+    let (url, name) = (server.url(), bank.bucket().name().to_owned());
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let nats = common::connect_url(&url).await;
+            write(Bank::open_named(&nats, &name).await.unwrap()).await;
+        });
+    })
+    .join()
+    .unwrap();
+}
+
+type BoxWrite = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Writes the total of every account to the ledger (`ledger.0`), reading the whole accounts
+/// family; `meanwhile` runs as another writer between the first attempt's read and its commit.
+/// Returns the total written, the commit and the number of attempts.
+async fn ledger_total(
+    server: &natskv::server::NatsServer,
+    bank: &Bank,
+    retry: natskv::RetryPolicy,
+    meanwhile: fn(Bank) -> BoxWrite,
+) -> natskv::Result<(i64, natskv::Committed, u64)> {
+    let calls = AtomicU64::new(0);
+    let reads = bank.snapshot().family(&bank.accounts);
+    let (total, committed) = bank
+        .transaction()
+        .retry(retry)
+        .run(reads, |view, tx| {
+            let total: i64 = view
+                .values(&bank.accounts)
+                .map(|c| c.map(|c| c.value))
+                .sum::<natskv::Result<i64>>()?;
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                another_writer(server, bank, meanwhile);
+            }
+            let movement = Movement {
+                from: 0,
+                to: 0,
+                amount: total,
+            };
+            tx.put(&bank.ledger, &acct(0), &movement)?;
+            Ok(total)
+        })
+        .await?;
+    Ok((total, committed, calls.load(Ordering::SeqCst)))
+}
+
+#[tokio::test]
+async fn run_guards_a_filter_read_against_keys_created_under_it() {
+    let server = common::server().await;
+    if !common::needs_server(&server, (2, 12, 0), "transactions") {
+        return;
+    }
+    let bank = bank(&server).await;
+    for id in 1..=3 {
+        bank.accounts.put(&acct(id), &100).await.unwrap();
+    }
+    let ledger = |bank: &Bank| {
+        let ledger = bank.ledger.clone();
+        async move { ledger.get(&acct(0)).await.unwrap().map(|c| c.value.amount) }
+    };
+    let retry = natskv::RetryPolicy::default();
+
+    // A write outside the family read (the fee) is no conflict: one attempt.
+    let (total, committed, calls) = ledger_total(&server, &bank, retry.clone(), |other| {
+        Box::pin(async move {
+            other.fee.put(&2).await.unwrap();
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!((total, calls), (300, 1));
+    assert_eq!(ledger(&bank).await, Some(300));
+    assert_eq!(committed.revisions().len(), 1);
+
+    // An account opened after the read is: the closure runs again and counts it.
+    let (total, _, calls) = ledger_total(&server, &bank, retry.clone(), |other| {
+        Box::pin(async move {
+            other.accounts.create(&acct(4), &50).await.unwrap();
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!((total, calls), (350, 2));
+    assert_eq!(ledger(&bank).await, Some(350));
+
+    // So is one deleted.
+    let (total, _, calls) = ledger_total(&server, &bank, retry.clone(), |other| {
+        Box::pin(async move {
+            other.accounts.delete(&acct(1)).await.unwrap();
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!((total, calls), (250, 2));
+
+    // With one attempt, the conflict is the error, naming the key created under the filter
+    // and the revision it was created at; nothing is stored.
+    let before = last_revision(bank.bucket()).await;
+    let error = ledger_total(&server, &bank, retry.attempts(1), |other| {
+        Box::pin(async move {
+            other.accounts.create(&acct(5), &7).await.unwrap();
+        })
+    })
+    .await
+    .unwrap_err();
+    let created = bank.accounts.get(&acct(5)).await.unwrap().unwrap().revision;
+    assert_eq!(created, before + 1);
+    match error {
+        natskv::Error::WrongRevision {
+            key,
+            expected,
+            current,
+            ..
+        } => {
+            assert_eq!(key, "account.5");
+            assert_eq!((expected, current), (0, Some(created)));
+        }
+        other => panic!("expected WrongRevision, got {other}"),
+    }
+    assert_eq!(last_revision(bank.bucket()).await, created);
+    assert_eq!(ledger(&bank).await, Some(250));
 }
 
 /// N accounts, several tasks moving random amounts between random accounts by transaction,

@@ -382,7 +382,7 @@ impl<B: ?Sized> Transaction<'_, B> {
         let bucket = self.bucket.name();
         let op = async {
             self.resolve_creates().await?;
-            self.send(&[], 0).await
+            self.send(&[], None).await
         };
         crate::trace::traced(
             bucket,
@@ -394,10 +394,10 @@ impl<B: ?Sized> Transaction<'_, B> {
         .await
     }
 
-    /// Sends the staged writes, with `reads` (keys read and not written, with the revisions
-    /// read) guarded on the writes that carry no guard of their own; when those run out, on
-    /// the bucket's last revision still being `as_of`, the revision they were read at.
-    async fn send(&self, reads: &[(String, u64)], as_of: u64) -> Result<Committed> {
+    /// Sends the staged writes, with `reads` (keys and filters read and not written, with the
+    /// revisions read in `view`) guarded on the writes that carry no guard of their own; when
+    /// those run out, on the bucket's last revision still being the view's.
+    async fn send(&self, reads: &[(String, u64)], view: Option<&View>) -> Result<Committed> {
         if self.writes.is_empty() {
             return Ok(Committed {
                 revisions: Vec::new(),
@@ -419,8 +419,8 @@ impl<B: ?Sized> Transaction<'_, B> {
                 unguarded -= 1;
             }
         }
-        if whole_bucket {
-            messages[0].expect_last_sequence(as_of);
+        if let Some(view) = view.filter(|_| whole_bucket) {
+            messages[0].expect_last_sequence(view.revision());
         }
         match batch::commit(self.bucket, &messages).await? {
             Outcome::Stored { first, last } => {
@@ -440,7 +440,7 @@ impl<B: ?Sized> Transaction<'_, B> {
                 }
                 Ok(Committed { revisions })
             }
-            Outcome::Lost(found) => Err(self.lost(reads, found).await),
+            Outcome::Lost(found) => Err(self.lost(reads, found, view).await),
         }
     }
 
@@ -492,8 +492,14 @@ impl<B: ?Sized> Transaction<'_, B> {
     }
 
     /// The error of a commit whose guard failed: which key, read after the refusal (the
-    /// server's refusal gives the revision it found, not the key).
-    async fn lost(&self, reads: &[(String, u64)], found: Option<u64>) -> Error {
+    /// server's refusal gives the revision it found, not the key). A filter's guard names
+    /// the newest key under it, with the revision `view` read it at (0: created since).
+    async fn lost(
+        &self,
+        reads: &[(String, u64)],
+        found: Option<u64>,
+        view: Option<&View>,
+    ) -> Error {
         let guards: Vec<(String, u64)> = self
             .writes
             .iter()
@@ -503,25 +509,43 @@ impl<B: ?Sized> Transaction<'_, B> {
             })
             .chain(reads.iter().cloned())
             .collect();
-        let keys: Vec<String> = guards.iter().map(|(k, _)| k.clone()).collect();
-        let latest = self.latest(&keys).await.unwrap_or_default();
-        let current = |key: &str| latest.get(key).map_or(0, |(revision, _)| *revision);
-        // The key whose revision the server named, else the first whose revision moved.
-        let culprit = guards
+        let (filters, keys): (Vec<String>, Vec<String>) = guards
             .iter()
-            .find(|(key, expected)| found == Some(current(key)) && current(key) != *expected)
-            .or_else(|| {
-                guards
-                    .iter()
-                    .find(|(key, expected)| current(key) != *expected)
-            })
-            .or(guards.first());
+            .map(|(k, _)| k.clone())
+            .partition(|k| is_filter(k));
+        let now = Reads::of(self.bucket, keys, filters).read().await.ok();
+        let known = now.is_some();
+        // What a guard's key or filter is at now: the key (for a filter, its newest key) and
+        // its revision.
+        let current = |guarded: &str| -> (String, u64) {
+            let newest = now.as_ref().and_then(|now| {
+                if is_filter(guarded) {
+                    now.newest_under(guarded).map(|(k, r)| (k.to_owned(), r))
+                } else {
+                    Some((guarded.to_owned(), now.latest_revision(guarded)))
+                }
+            });
+            newest.unwrap_or_else(|| (guarded.to_owned(), 0))
+        };
+        let moved: Vec<(&String, u64, (String, u64))> = guards
+            .iter()
+            .map(|(guarded, expected)| (guarded, *expected, current(guarded)))
+            .collect();
+        // The guard whose revision the server named, else the first that moved.
+        let culprit = moved
+            .iter()
+            .find(|(_, expected, (_, now))| found == Some(*now) && now != expected)
+            .or_else(|| moved.iter().find(|(_, expected, (_, now))| now != expected))
+            .or(moved.first());
         match culprit {
-            Some((key, expected)) => Error::WrongRevision {
+            Some((guarded, expected, (key, now))) => Error::WrongRevision {
                 bucket: self.bucket.name().to_owned(),
+                expected: match view {
+                    Some(view) if is_filter(guarded) => view.latest_revision(key),
+                    _ => *expected,
+                },
                 key: key.clone(),
-                expected: *expected,
-                current: Some(current(key)).or(found),
+                current: if known { Some(*now) } else { found },
             },
             None => Error::Server {
                 bucket: self.bucket.name().to_owned(),
@@ -532,6 +556,11 @@ impl<B: ?Sized> Transaction<'_, B> {
             },
         }
     }
+}
+
+/// Whether a read guard is on a filter (a key has no wildcard token).
+fn is_filter(guarded: &str) -> bool {
+    guarded.split('.').any(|token| token == "*" || token == ">")
 }
 
 fn unsupported() -> Error {

@@ -18,8 +18,9 @@ impl<'a, B: ?Sized> Transaction<'a, B> {
     /// before `run` are kept in each). A key read but not written is guarded by a write that
     /// has no guard of its own; when there are not enough of those, the commit is guarded on
     /// nothing in the bucket having changed since the read (correct, but it conflicts with any
-    /// write to the bucket). Keys found by a filter read are guarded; a key created since
-    /// under that filter is not a conflict.
+    /// write to the bucket). A filter read ([`Reads::matching`], [`Reads::family`],
+    /// [`Reads::all`]) is guarded as a whole, by one guard: a key written, deleted, purged or
+    /// created under it since the read is a conflict.
     ///
     /// ```no_run
     /// # async fn demo(bucket: natskv::Bucket, accounts: natskv::Family<String, i64>) -> natskv::Result<()> {
@@ -68,7 +69,7 @@ impl<'a, B: ?Sized> Transaction<'a, B> {
             let out = write(&view, &mut tx)?;
             let unwritten = tx.guard_reads(&view)?;
             tx.resolve_creates().await?;
-            match tx.send(&unwritten, view.revision()).await {
+            match tx.send(&unwritten, Some(&view)).await {
                 Ok(committed) => return Ok((out, committed)),
                 Err(Error::WrongRevision { .. }) if attempts < self.retry.max_attempts() => {
                     tracing::debug!(
@@ -84,22 +85,21 @@ impl<'a, B: ?Sized> Transaction<'a, B> {
         }
     }
 
-    /// Guards each staged write of a key the view read on the revision read, and returns the
-    /// keys read but not written with their revisions.
+    /// Guards each staged write of a key the view covers on the revision read (0: it had
+    /// none), and returns the guards of the rest of what was read: keys named and not
+    /// written, and filters read ([`View::read_guards`]).
     fn guard_reads(&mut self, view: &View) -> Result<Vec<(String, u64)>> {
-        let mut unwritten = Vec::new();
-        for (key, revision) in view.read_revisions() {
-            let Some(&at) = self.index.get(&key) else {
-                unwritten.push((key, revision));
+        for staged in &mut self.writes {
+            if !view.covers(&staged.key) {
                 continue;
-            };
-            let staged = &mut self.writes[at];
+            }
+            let revision = view.latest_revision(&staged.key);
             match staged.guard {
                 Guard::Revision(_) => {}
-                Guard::Create if view.has_value(&key) => {
+                Guard::Create if view.has_value(&staged.key) => {
                     return Err(Error::WrongRevision {
                         bucket: self.bucket.name().to_owned(),
-                        key,
+                        key: staged.key.clone(),
                         expected: 0,
                         current: Some(revision),
                     });
@@ -110,6 +110,8 @@ impl<'a, B: ?Sized> Transaction<'a, B> {
                 }
             }
         }
-        Ok(unwritten)
+        let mut reads = view.read_guards();
+        reads.retain(|(key, _)| !self.index.contains_key(key));
+        Ok(reads)
     }
 }

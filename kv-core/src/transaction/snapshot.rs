@@ -73,8 +73,14 @@ impl<'a> Reads<'a> {
 
     /// A read of `keys` (rendered).
     pub(crate) fn named(bucket: &'a Bucket, keys: Vec<String>) -> Self {
+        Reads::of(bucket, keys, Vec::new())
+    }
+
+    /// A read of `keys` (rendered) and key `filters` (without the bucket's prefix).
+    pub(crate) fn of(bucket: &'a Bucket, keys: Vec<String>, filters: Vec<String>) -> Self {
         Reads {
             keys,
+            filters,
             ..Reads::new(bucket)
         }
     }
@@ -317,7 +323,7 @@ impl View {
     }
 
     /// Whether the read covered `key` (rendered): named, or matched by a filter read.
-    fn covers(&self, key: &str) -> bool {
+    pub(crate) fn covers(&self, key: &str) -> bool {
         self.keys.contains(key) || self.filters.iter().any(|f| subject_matches(f, key))
     }
 
@@ -340,20 +346,33 @@ impl View {
             .is_some_and(|e| !e.operation.is_marker())
     }
 
-    /// Every key the view read with the revision found (0: none): the guards of a
-    /// read-modify-write. Keys a filter read are those it found.
-    pub(crate) fn read_revisions(&self) -> Vec<(String, u64)> {
-        let mut out: Vec<(String, u64)> = self
+    /// The guards of a read-modify-write: each key named and not under a filter read, with
+    /// the revision found (0: none), and each filter read, with the last revision of any key
+    /// it matches (0: none). A filter's revision moves on when a key under it is written,
+    /// deleted, purged or created, so a guard on it is a guard on everything it found and on
+    /// what it did not.
+    pub(crate) fn read_guards(&self) -> Vec<(String, u64)> {
+        let named = self
             .keys
             .iter()
-            .map(|k| (k.clone(), self.latest_revision(k)))
-            .collect();
-        out.extend(
-            self.entries
-                .iter()
-                .filter(|(k, _)| !self.keys.contains(*k))
-                .map(|(k, e)| (k.clone(), e.revision)),
-        );
-        out
+            .filter(|k| !self.filters.iter().any(|f| subject_matches(f, k)))
+            .map(|k| (k.clone(), self.latest_revision(k)));
+        let filters = self.filters.iter().map(|f| (f.clone(), self.last_under(f)));
+        named.chain(filters).collect()
+    }
+
+    /// The latest entry of a key `filter` matches, as of the view: its key and revision.
+    pub(crate) fn newest_under(&self, filter: &str) -> Option<(&str, u64)> {
+        self.entries
+            .values()
+            .filter(|e| subject_matches(filter, &e.key))
+            .max_by_key(|e| e.revision)
+            .map(|e| (e.key.as_str(), e.revision))
+    }
+
+    /// The last revision of any key `filter` matches, as of the view; 0 when none.
+    fn last_under(&self, filter: &str) -> u64 {
+        self.newest_under(filter)
+            .map_or(0, |(_, revision)| revision)
     }
 }
