@@ -132,7 +132,7 @@ const MSG_ID: &str = "Nats-Msg-Id";
 const LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 
 #[tokio::test]
-async fn which_guards_a_batch_checks() {
+async fn which_key_and_stream_guards_a_batch_checks() {
     let server = common::server().await;
     if !common::needs_server(&server, (2, 12, 0), "atomic batches") {
         return;
@@ -212,6 +212,17 @@ async fn which_guards_a_batch_checks() {
     let lost = probe.batch(&[("f", none), ("g", &ahead)]).await;
     assert_eq!(code_of(&lost), 10164, "{lost:?}");
     assert_eq!(probe.last().await, before);
+}
+
+#[tokio::test]
+async fn which_other_headers_a_batch_takes() {
+    let server = common::server().await;
+    if !common::needs_server(&server, (2, 12, 0), "atomic batches") {
+        return;
+    }
+    let probe = Probe::new(&server).await;
+    let none: &[(&str, String)] = &[];
+    let before = probe.put("a").await;
 
     // The expected stream name: checked.
     let right = [(EXPECTED_STREAM, probe.stream.clone())];
@@ -249,6 +260,16 @@ async fn which_guards_a_batch_checks() {
     assert_eq!(code, 10177, "{description}");
     assert!(description.contains(LAST_MSG_ID), "{description}");
     assert_eq!(probe.last().await, before);
+}
+
+#[tokio::test]
+async fn a_batch_checks_a_guard_on_a_filter() {
+    let server = common::server().await;
+    if !common::needs_server(&server, (2, 12, 0), "atomic batches") {
+        return;
+    }
+    let probe = Probe::new(&server).await;
+    let none: &[(&str, String)] = &[];
 
     // A guard on a filter (a wildcard in `...-Subject`): the last sequence of any subject it
     // matches, checked against the stream as it was before the batch, wherever the guard is

@@ -1,5 +1,6 @@
 //! What natskv tells `tracing`, against a real nats-server: one `natskv` span per operation with
-//! its bucket, key, operation, revision, outcome and retries, and an event for a resent write.
+//! its bucket, key, operation, revision, outcome and retries, an event for a resent write, and
+//! a commit whose answer was lost found stored by its batch id.
 
 mod common;
 
@@ -174,4 +175,44 @@ async fn a_resent_write_is_an_event_and_counted_on_its_span() {
         .collect();
     assert_eq!(resent.len(), retries as usize, "{events:?}");
     assert_eq!(field(resent[0], "key"), Some("c.a"));
+}
+
+#[tokio::test]
+async fn an_unanswered_commit_found_stored_is_a_success_and_an_event() {
+    let capture = Capture::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let mut server = common::server().await;
+    if !common::needs_server(&server, (2, 12, 0), "transactions") {
+        return;
+    }
+    let nats = common::connect(&server).await;
+    let spec = BucketSpec::new(common::unique_bucket("unanswered")).atomic(true);
+    let bucket = Bucket::create(&nats, &spec)
+        .await
+        .unwrap()
+        .with_write_retry(WriteRetry::default().ack_wait(Duration::from_millis(300)));
+    let counters: Family<String, u32> = Family::bind(&bucket, "c.{name}").unwrap();
+
+    // The server stops answering past the commit's wait and takes it on when it resumes: the
+    // commit went unanswered, but the key's latest message carries its batch id.
+    server.freeze().unwrap();
+    let thaw = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        server.thaw().unwrap();
+        server
+    });
+    let mut tx = bucket.transaction();
+    tx.put(&counters, &"a".to_owned(), &1).unwrap();
+    let committed = tx.commit().await;
+    let _server = thaw.await.unwrap();
+    let committed = committed.unwrap();
+    let stored = counters.get(&"a".to_owned()).await.unwrap().unwrap();
+    assert_eq!(committed.revisions(), &[stored.revision]);
+    let events = capture.events.lock().unwrap();
+    let found: Vec<_> = events
+        .iter()
+        .filter(|e| field(e, "message") == Some("unanswered commit found stored"))
+        .collect();
+    assert_eq!(found.len(), 1, "{events:?}");
 }

@@ -546,7 +546,7 @@ async fn run_guards_a_filter_read_against_keys_created_under_it() {
     let retry = natskv::RetryPolicy::default();
 
     // A write outside the family read (the fee) is no conflict: one attempt.
-    let (total, committed, calls) = ledger_total(&server, &bank, retry.clone(), |other| {
+    let (total, committed, calls) = ledger_total(&server, &bank, retry, |other| {
         Box::pin(async move {
             other.fee.put(&2).await.unwrap();
         })
@@ -558,7 +558,7 @@ async fn run_guards_a_filter_read_against_keys_created_under_it() {
     assert_eq!(committed.revisions().len(), 1);
 
     // An account opened after the read is: the closure runs again and counts it.
-    let (total, _, calls) = ledger_total(&server, &bank, retry.clone(), |other| {
+    let (total, _, calls) = ledger_total(&server, &bank, retry, |other| {
         Box::pin(async move {
             other.accounts.create(&acct(4), &50).await.unwrap();
         })
@@ -569,7 +569,7 @@ async fn run_guards_a_filter_read_against_keys_created_under_it() {
     assert_eq!(ledger(&bank).await, Some(350));
 
     // So is one deleted.
-    let (total, _, calls) = ledger_total(&server, &bank, retry.clone(), |other| {
+    let (total, _, calls) = ledger_total(&server, &bank, retry, |other| {
         Box::pin(async move {
             other.accounts.delete(&acct(1)).await.unwrap();
         })

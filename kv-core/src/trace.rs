@@ -5,6 +5,8 @@
 //! `put`, `update`, `commit`, ...), `key` (when there is one), and, once it ends, `revision`,
 //! `outcome` (`ok` or the error's kind) and `retries` (attempts after the first). Events:
 //! - `INFO` `write resent`: a write nobody answered, sent again with its message id;
+//! - `INFO` `unanswered commit found stored`: a transaction's commit went unanswered, and its
+//!   batch id was then found stored (the commit succeeds);
 //! - `INFO` `watch resumed`: a watch's consumer stopped and was recreated after the last
 //!   revision delivered;
 //! - `INFO` `consumer recreated`: async-nats recreated an ordered consumer (after a reconnect);

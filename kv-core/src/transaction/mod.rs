@@ -368,8 +368,9 @@ impl<B: ?Sized> Transaction<'_, B> {
     ///   key and the revision found.
     /// - [`Error::Unsupported`] when the bucket does not allow atomic batches or the server is
     ///   older than 2.12.
-    /// - [`Error::Timeout`] (`may_have_applied`) when the commit went unanswered,
-    ///   [`Error::Unavailable`] when nobody took it; [`Error::PermissionDenied`],
+    /// - [`Error::Timeout`] (`may_have_applied`) when the commit went unanswered and its
+    ///   writes could not be found stored (a commit whose answer was lost but whose writes
+    ///   are found, by their batch id, succeeds), [`Error::Unavailable`] when nobody took it; [`Error::PermissionDenied`],
     ///   [`Error::BucketNotFound`] as for a single write.
     ///
     /// # Cancel safety

@@ -10,10 +10,14 @@
 //!
 //! A batch the server received with a message missing (one lost on the way) is refused as
 //! incomplete, and a batch sent to nobody was not received: nothing was stored either way, so
-//! it is sent again under a new id as the bucket's `WriteRetry` allows. A commit that was not
-//! answered may have been stored: it is never resent, but reported as a timeout that may have
-//! applied. A batch abandoned midway (the caller dropped the commit) is dropped by the server
-//! after 10 seconds without a message, storing none of it.
+//! it is sent again under a new id as the bucket's `WriteRetry` allows; so is one whose first
+//! message went unanswered (its commit was never sent). A commit that was not answered may have
+//! been stored: it is never resent. The server keeps the batch id on what it stores, so the
+//! latest message of the commit's key is read (a few times over a second: a server slow to
+//! answer may still be storing it): when it carries the id the batch was stored, and its
+//! revisions are returned; otherwise it is reported as a timeout that may have applied.
+//! A batch abandoned midway (the caller dropped the commit) is dropped by the server after 10
+//! seconds without a message, storing none of it.
 //!
 //! The guards a batch takes (the project's `tests/batch_headers.rs` finds them on the server):
 //! a key's last revision (`Nats-Expected-Last-Subject-Sequence`, also on another key with
@@ -64,7 +68,8 @@ pub(crate) async fn commit(bucket: &Bucket, messages: &[Outgoing]) -> Result<Out
     let mut resend = bucket.write_retry().start(bucket.duplicate_window());
     let mut settled = false;
     loop {
-        let attempt = send(bucket, messages, resend.next_ack_wait());
+        let id = nuid::next();
+        let attempt = send(bucket, messages, id.as_str(), resend.next_ack_wait());
         let answer = bucket.guard(&[bucket.prefix()], attempt).await?;
         let error = match answer {
             Sent::Committed(ack) => return Ok(ack),
@@ -81,6 +86,15 @@ pub(crate) async fn commit(bucket: &Bucket, messages: &[Outgoing]) -> Result<Out
                 error
             }
             Sent::Unanswered(error) => {
+                if let Some(outcome) = stored(bucket, messages, id.as_str()).await {
+                    tracing::info!(
+                        target: "natskv",
+                        bucket = bucket.name(),
+                        revision = outcome_revision(&outcome),
+                        "unanswered commit found stored"
+                    );
+                    return Ok(outcome);
+                }
                 return Err(Error::Timeout {
                     bucket: bucket.name().to_owned(),
                     operation: COMMIT,
@@ -113,15 +127,14 @@ enum Sent {
     Refused(PublishError),
 }
 
-/// One attempt: the messages under a fresh batch id.
-async fn send(bucket: &Bucket, messages: &[Outgoing], ack_wait: Duration) -> Sent {
-    let id = nuid::next();
+/// One attempt: the messages under batch id `id`, fresh for each attempt.
+async fn send(bucket: &Bucket, messages: &[Outgoing], id: &str, ack_wait: Duration) -> Sent {
     let client = bucket.js().client();
     let last = messages.len();
     for (n, message) in messages.iter().enumerate() {
         let sequence = n + 1;
         let mut headers = message.header_map();
-        headers.insert(BATCH_ID, id.as_str());
+        headers.insert(BATCH_ID, id);
         headers.insert(BATCH_SEQUENCE, sequence.to_string());
         if sequence == last {
             headers.insert(BATCH_COMMIT, "1");
@@ -130,6 +143,9 @@ async fn send(bucket: &Bucket, messages: &[Outgoing], ack_wait: Duration) -> Sen
             match request(&client, message, headers, ack_wait).await {
                 Ok(reply) if sequence < last && reply.payload.is_empty() => {}
                 Ok(reply) => return answer(&reply, last),
+                // Before the commit was sent, nothing can have been stored: the server drops
+                // a batch left without its commit.
+                Err(Sent::Unanswered(error)) if sequence < last => return Sent::NotStored(error),
                 Err(error) => return error,
             }
         } else if let Err(error) = client
@@ -198,6 +214,51 @@ fn answer(reply: &async_nats::Message, count: usize) -> Sent {
             }
             _ => Sent::Refused(error),
         },
+    }
+}
+
+/// Whether batch `id`, whose commit went unanswered, was stored after all: the server keeps
+/// the batch id on the messages it stores, so the latest message of the commit's key tells.
+/// A server that was slow to answer may still be storing it, so the key is read a few times
+/// over a second. `None` when that cannot be told: a read failed, or the key's latest
+/// message stayed another (the batch was not stored, is not yet, or a later write followed).
+async fn stored(bucket: &Bucket, messages: &[Outgoing], id: &str) -> Option<Outcome> {
+    let commit = messages.last()?;
+    let key = commit.subject.strip_prefix(bucket.prefix())?;
+    let count = messages.len() as u64;
+    for pause in STORED_PAUSES {
+        let message = bucket.last_message(key, COMMIT).await.ok()?;
+        let ours = message.as_ref().filter(|m| {
+            m.headers
+                .get(BATCH_ID)
+                .is_some_and(|value| value.as_str() == id)
+                && m.sequence >= count
+        });
+        if let Some(message) = ours {
+            return Some(Outcome::Stored {
+                first: message.sequence + 1 - count,
+                last: message.sequence,
+            });
+        }
+        tokio::time::sleep(pause).await;
+    }
+    None
+}
+
+/// The pauses between the reads of [`stored`].
+const STORED_PAUSES: [Duration; 6] = [
+    Duration::from_millis(5),
+    Duration::from_millis(20),
+    Duration::from_millis(50),
+    Duration::from_millis(125),
+    Duration::from_millis(300),
+    Duration::from_millis(500),
+];
+
+fn outcome_revision(outcome: &Outcome) -> u64 {
+    match outcome {
+        Outcome::Stored { last, .. } => *last,
+        Outcome::Lost(_) => 0,
     }
 }
 

@@ -671,6 +671,25 @@ impl Bucket {
         wanted: Wanted<'_>,
         operation: &'static str,
     ) -> Result<Option<RawEntry>> {
+        let message = self.read_message(wanted, operation).await?;
+        Ok(message.map(|m| self.raw_entry(m)))
+    }
+
+    /// The latest message of `key`, headers and all.
+    pub(crate) async fn last_message(
+        &self,
+        key: &str,
+        operation: &'static str,
+    ) -> Result<Option<StreamMessage>> {
+        self.read_message(Wanted::Last(key), operation).await
+    }
+
+    /// One message of the bucket's stream, as [`read_one`](Self::read_one) reads it.
+    async fn read_message(
+        &self,
+        wanted: Wanted<'_>,
+        operation: &'static str,
+    ) -> Result<Option<StreamMessage>> {
         let op = Op::read(self.name(), operation);
         let got = if self.allows_direct() {
             let get = self.stream().direct_get_builder();
@@ -705,7 +724,7 @@ impl Bucket {
             }
         };
         match got {
-            Ok(message) => Ok(message.map(|m| self.raw_entry(m))),
+            Ok(message) => Ok(message),
             Err(e) => Err(settle(self.js(), op, e).await),
         }
     }
