@@ -98,7 +98,16 @@ impl Nats {
         if let Some(path) = &args.nkey {
             let seed = std::fs::read_to_string(path)
                 .map_err(|e| Error::io(format!("cannot read nkey {}", path.display()), e))?;
-            options = options.nkey(seed.trim().to_owned());
+            let seed = seed.trim();
+            // Checked here: async-nats would only fail at the server's challenge, as a refusal.
+            if let Err(error) = nkeys::KeyPair::from_seed(seed) {
+                let message = format!(
+                    "cannot read nkey {}: not an NKey seed ({error})",
+                    path.display()
+                );
+                return Err(Error::new(ErrorKind::Io, message));
+            }
+            options = options.nkey(seed.to_owned());
         }
         if let Some(ca) = &args.tlsca {
             options = options.add_root_certificates(ca.clone()).require_tls(true);

@@ -86,6 +86,7 @@ impl Cluster {
                 leafnode_port: None,
                 leaf_remote: None,
                 users: Vec::new(),
+                extra: Vec::new(),
                 cluster: Some(ClusterConfig {
                     port,
                     routes: cluster_ports

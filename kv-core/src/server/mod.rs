@@ -203,6 +203,7 @@ pub struct NatsServerBuilder {
     leaf_of: Option<u16>,
     startup_timeout: Duration,
     users: Vec<User>,
+    extra: Vec<String>,
     binary: Option<PathBuf>,
 }
 
@@ -270,6 +271,27 @@ impl NatsServerBuilder {
         self
     }
 
+    /// Adds `text` to the server's configuration file as it is, after what the builder
+    /// writes: for what the builder has no method for, such as TLS or token and NKey
+    /// authentication. The server reads it, not natskv: a configuration it refuses makes
+    /// [`start`](Self::start) fail with [`ServerError::Exited`] and the log's tail. Readiness
+    /// is checked on the monitoring port, which such settings do not change.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), natskv::server::ServerError> {
+    /// let server = natskv::server::NatsServer::builder()
+    ///     .extra_config(r#"authorization { token: "s3cret" }"#)
+    ///     .start()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn extra_config(mut self, text: impl Into<String>) -> Self {
+        self.extra.push(text.into());
+        self
+    }
+
     /// How long the server may take to become ready (default: 10 s).
     #[must_use]
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
@@ -321,6 +343,7 @@ impl NatsServerBuilder {
             leaf_remote: self.leaf_of,
             cluster: None,
             users: self.users,
+            extra: self.extra,
         };
         let mut node = Node::new(binary, dir.path(), config);
         node.start(Instant::now() + self.startup_timeout, self.startup_timeout)
@@ -368,6 +391,7 @@ impl NatsServer {
             leaf_of: None,
             startup_timeout: STARTUP_TIMEOUT,
             users: Vec::new(),
+            extra: Vec::new(),
             binary: None,
         }
     }

@@ -44,6 +44,8 @@ pub(super) struct NodeConfig {
     pub(super) cluster: Option<ClusterConfig>,
     /// The users the server accepts; anyone, when empty.
     pub(super) users: Vec<User>,
+    /// Configuration written as it is, after the rest.
+    pub(super) extra: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -106,6 +108,7 @@ impl NodeConfig {
             ));
         }
         lines.extend(render_authorization(&self.users));
+        lines.extend(self.extra.iter().cloned());
         lines.push(String::new());
         lines.join("\n")
     }
@@ -417,6 +420,7 @@ mod tests {
                 routes: vec![6223, 6224],
             }),
             users: vec![super::User::new("admin", "pw")],
+            extra: vec!["tls {\n  verify: true\n}".into()],
         };
         let text = config.render(Path::new("/tmp/ports"));
         assert!(text.contains("port: 4222\n"), "{text}");
@@ -425,6 +429,7 @@ mod tests {
         assert!(text.contains("max_payload: 2048\n"), "{text}");
         assert!(text.contains("domain: \"hub\""), "{text}");
         assert!(text.contains("authorization {\n  users: ["), "{text}");
+        assert!(text.ends_with("]\n}\ntls {\n  verify: true\n}\n"), "{text}");
         assert!(text.contains("listen: \"127.0.0.1:7422\""), "{text}");
         assert!(
             text.contains("url: \"nats-leaf://127.0.0.1:7423\""),
