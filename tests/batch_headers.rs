@@ -29,6 +29,17 @@ struct Probe {
 }
 
 impl Probe {
+    /// A server and a probe on it; `None` (the test passes, saying why) on a server older
+    /// than 2.12, which has no atomic batches.
+    async fn start() -> Option<(natskv::server::NatsServer, Probe)> {
+        let server = common::server().await;
+        if !common::needs_server(&server, (2, 12, 0), "atomic batches") {
+            return None;
+        }
+        let probe = Probe::new(&server).await;
+        Some((server, probe))
+    }
+
     async fn new(server: &natskv::server::NatsServer) -> Probe {
         let client = common::connect(server).await;
         let js = async_nats::jetstream::new(client.clone());
@@ -117,12 +128,19 @@ fn ended(payload: &[u8]) -> Ended {
     }
 }
 
+fn stored_at(last: u64, count: u64) -> Ended {
+    Ended::Stored { last, count }
+}
+
 fn code_of(ended: &Ended) -> u64 {
     match ended {
         Ended::Refused { code, .. } => *code,
         Ended::Stored { .. } => 0,
     }
 }
+
+/// No headers but the batch's own.
+const NONE: &[(&str, String)] = &[];
 
 const SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 const SUBJECT_SEQUENCE_SUBJECT: &str = "Nats-Expected-Last-Subject-Sequence-Subject";
@@ -133,28 +151,19 @@ const LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
 
 #[tokio::test]
 async fn which_key_and_stream_guards_a_batch_checks() {
-    let server = common::server().await;
-    if !common::needs_server(&server, (2, 12, 0), "atomic batches") {
+    let Some((_server, probe)) = Probe::start().await else {
         return;
-    }
-    let probe = Probe::new(&server).await;
+    };
     let a = probe.put("a").await;
-    let none: &[(&str, String)] = &[];
 
     // The per-subject guard, on any message: checked, a wrong one stores nothing.
     let good = [(SUBJECT_SEQUENCE, a.to_string())];
-    let stored = probe.batch(&[("b", none), ("a", &good)]).await;
-    assert_eq!(
-        stored,
-        Ended::Stored {
-            last: a + 2,
-            count: 2
-        }
-    );
+    let stored = probe.batch(&[("b", NONE), ("a", &good)]).await;
+    assert_eq!(stored, stored_at(a + 2, 2));
     let a = probe.last().await;
     let before = a;
     let stale = [(SUBJECT_SEQUENCE, (a - 1).to_string())];
-    let lost = probe.batch(&[("b", none), ("a", &stale)]).await;
+    let lost = probe.batch(&[("b", NONE), ("a", &stale)]).await;
     assert_eq!(code_of(&lost), 10071, "{lost:?}");
     assert_eq!(probe.last().await, before, "a lost guard stores nothing");
 
@@ -163,77 +172,56 @@ async fn which_key_and_stream_guards_a_batch_checks() {
         (SUBJECT_SEQUENCE, a.to_string()),
         (SUBJECT_SEQUENCE_SUBJECT, probe.subject("a")),
     ];
-    let stored = probe.batch(&[("c", &other), ("d", none)]).await;
-    assert_eq!(
-        stored,
-        Ended::Stored {
-            last: a + 2,
-            count: 2
-        }
-    );
+    let stored = probe.batch(&[("c", &other), ("d", NONE)]).await;
+    assert_eq!(stored, stored_at(a + 2, 2));
     let before = probe.last().await;
     let stale_other = [
         (SUBJECT_SEQUENCE, (a - 1).to_string()),
         (SUBJECT_SEQUENCE_SUBJECT, probe.subject("a")),
     ];
-    let lost = probe.batch(&[("c", &stale_other), ("d", none)]).await;
+    let lost = probe.batch(&[("c", &stale_other), ("d", NONE)]).await;
     assert_eq!(code_of(&lost), 10071, "{lost:?}");
     assert_eq!(probe.last().await, before);
 
     // A guard on a subject an earlier message of the same batch writes: refused as such.
     let before = probe.last().await;
     let after_write = [(SUBJECT_SEQUENCE, before.to_string())];
-    let refused = probe.batch(&[("e", none), ("e", &after_write)]).await;
+    let refused = probe.batch(&[("e", NONE), ("e", &after_write)]).await;
     assert_eq!(code_of(&refused), 10164, "{refused:?}");
     assert_eq!(probe.last().await, before);
 
     // The whole-stream guard on the first message: checked.
     let current = [(LAST_SEQUENCE, before.to_string())];
-    let stored = probe.batch(&[("f", &current), ("g", none)]).await;
-    assert_eq!(
-        stored,
-        Ended::Stored {
-            last: before + 2,
-            count: 2
-        }
-    );
+    let stored = probe.batch(&[("f", &current), ("g", NONE)]).await;
+    assert_eq!(stored, stored_at(before + 2, 2));
     let before = probe.last().await;
     let behind = [(LAST_SEQUENCE, (before - 1).to_string())];
-    let lost = probe.batch(&[("f", &behind), ("g", none)]).await;
+    let lost = probe.batch(&[("f", &behind), ("g", NONE)]).await;
     assert_eq!(code_of(&lost), 10071, "{lost:?}");
     assert_eq!(probe.last().await, before);
 
     // On a later message it cannot pass: the stream's current last sequence is wrong (an
     // earlier message is ahead of it), and the one after is a guard after a write.
     let later = [(LAST_SEQUENCE, before.to_string())];
-    let lost = probe.batch(&[("f", none), ("g", &later)]).await;
+    let lost = probe.batch(&[("f", NONE), ("g", &later)]).await;
     assert_eq!(code_of(&lost), 10071, "{lost:?}");
     let ahead = [(LAST_SEQUENCE, (before + 1).to_string())];
-    let lost = probe.batch(&[("f", none), ("g", &ahead)]).await;
+    let lost = probe.batch(&[("f", NONE), ("g", &ahead)]).await;
     assert_eq!(code_of(&lost), 10164, "{lost:?}");
     assert_eq!(probe.last().await, before);
 }
 
 #[tokio::test]
 async fn which_other_headers_a_batch_takes() {
-    let server = common::server().await;
-    if !common::needs_server(&server, (2, 12, 0), "atomic batches") {
+    let Some((_server, probe)) = Probe::start().await else {
         return;
-    }
-    let probe = Probe::new(&server).await;
-    let none: &[(&str, String)] = &[];
+    };
     let before = probe.put("a").await;
 
     // The expected stream name: checked.
     let right = [(EXPECTED_STREAM, probe.stream.clone())];
     let stored = probe.batch(&[("h", &right)]).await;
-    assert_eq!(
-        stored,
-        Ended::Stored {
-            last: before + 1,
-            count: 1
-        }
-    );
+    assert_eq!(stored, stored_at(before + 1, 1));
     let before = probe.last().await;
     let wrong = [(EXPECTED_STREAM, "another".to_owned())];
     let refused = probe.batch(&[("h", &wrong)]).await;
@@ -243,17 +231,11 @@ async fn which_other_headers_a_batch_takes() {
     // A message id is taken (natskv sends none: the batch id tells a resend apart); a guard on
     // the last message id is refused as a header a batch does not support.
     let id = [(MSG_ID, nuid::next().to_string())];
-    let stored = probe.batch(&[("i", &id), ("j", none)]).await;
-    assert_eq!(
-        stored,
-        Ended::Stored {
-            last: before + 2,
-            count: 2
-        }
-    );
+    let stored = probe.batch(&[("i", &id), ("j", NONE)]).await;
+    assert_eq!(stored, stored_at(before + 2, 2));
     let before = probe.last().await;
     let last_id = [(LAST_MSG_ID, "one".to_owned())];
-    let refused = probe.batch(&[("i", &last_id), ("j", none)]).await;
+    let refused = probe.batch(&[("i", &last_id), ("j", NONE)]).await;
     let Ended::Refused { code, description } = refused else {
         panic!("a guard on the last message id was taken: {refused:?}");
     };
@@ -264,12 +246,9 @@ async fn which_other_headers_a_batch_takes() {
 
 #[tokio::test]
 async fn a_batch_checks_a_guard_on_a_filter() {
-    let server = common::server().await;
-    if !common::needs_server(&server, (2, 12, 0), "atomic batches") {
+    let Some((_server, probe)) = Probe::start().await else {
         return;
-    }
-    let probe = Probe::new(&server).await;
-    let none: &[(&str, String)] = &[];
+    };
 
     // A guard on a filter (a wildcard in `...-Subject`): the last sequence of any subject it
     // matches, checked against the stream as it was before the batch, wherever the guard is
@@ -300,13 +279,13 @@ async fn a_batch_checks_a_guard_on_a_filter() {
     let w2 = probe.put("w.2").await;
     assert_eq!(code_of(&probe.batch(&[("k", &filter(w1))]).await), 10071);
     assert_eq!(probe.last().await, before + 3);
-    let stored = probe.batch(&[("w.3", none), ("k", &filter(w2))]).await;
+    let stored = probe.batch(&[("w.3", NONE), ("k", &filter(w2))]).await;
     assert_eq!(code_of(&stored), 0, "{stored:?}");
     let Ended::Stored { last, .. } = stored else {
         unreachable!()
     };
     let lost = probe
-        .batch(&[("w.4", none), ("k", &filter(last - 2))])
+        .batch(&[("w.4", NONE), ("k", &filter(last - 2))])
         .await;
     assert_eq!(code_of(&lost), 10071, "{lost:?}");
     let stored = probe

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use natskv::server::NatsServer;
 use natskv::{Bucket, BucketSpec, ErrorKind, Family, WriteRetry};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -71,6 +72,16 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
 }
 
 impl Capture {
+    /// The events whose message is `message`.
+    fn events(&self, message: &str) -> Vec<Fields> {
+        let events = self.events.lock().unwrap();
+        events
+            .iter()
+            .filter(|e| field(e, "message") == Some(message))
+            .cloned()
+            .collect()
+    }
+
     /// The closed spans of operation `op`.
     fn spans(&self, op: &str) -> Vec<Fields> {
         let spans = self.spans.lock().unwrap();
@@ -80,6 +91,27 @@ impl Capture {
             .cloned()
             .collect()
     }
+}
+
+/// Freezes `server` (it stops answering) and thaws it a second later; the handle gives it back.
+fn freeze_for_a_second(mut server: NatsServer) -> tokio::task::JoinHandle<NatsServer> {
+    server.freeze().unwrap();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        server.thaw().unwrap();
+        server
+    })
+}
+
+/// Creates the bucket `spec` declares, whose writes wait 300 ms for each answer, and its
+/// family `c.{name}`.
+async fn counters(nats: &async_nats::Client, spec: &BucketSpec) -> (Bucket, Family<String, u32>) {
+    let bucket = Bucket::create(nats, spec)
+        .await
+        .unwrap()
+        .with_write_retry(WriteRetry::default().ack_wait(Duration::from_millis(300)));
+    let counters = Family::bind(&bucket, "c.{name}").unwrap();
+    (bucket, counters)
 }
 
 fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
@@ -143,21 +175,13 @@ async fn a_resent_write_is_an_event_and_counted_on_its_span() {
     let capture = Capture::default();
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
-    let mut server = common::server().await;
+    let server = common::server().await;
     let nats = common::connect(&server).await;
-    let bucket = Bucket::create(&nats, &BucketSpec::new(common::unique_bucket("resent")))
-        .await
-        .unwrap()
-        .with_write_retry(WriteRetry::default().ack_wait(Duration::from_millis(300)));
-    let counters: Family<String, u32> = Family::bind(&bucket, "c.{name}").unwrap();
+    let spec = BucketSpec::new(common::unique_bucket("resent"));
+    let (_, counters) = counters(&nats, &spec).await;
 
     // The server stops answering for a while: the put is resent until it is answered.
-    server.freeze().unwrap();
-    let thaw = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        server.thaw().unwrap();
-        server
-    });
+    let thaw = freeze_for_a_second(server);
     let revision = counters.put(&"a".to_owned(), &1).await.unwrap();
     let _server = thaw.await.unwrap();
 
@@ -168,13 +192,9 @@ async fn a_resent_write_is_an_event_and_counted_on_its_span() {
         field(&put[0], "revision"),
         Some(revision.to_string().as_str())
     );
-    let events = capture.events.lock().unwrap();
-    let resent: Vec<_> = events
-        .iter()
-        .filter(|e| field(e, "message") == Some("write resent"))
-        .collect();
-    assert_eq!(resent.len(), retries as usize, "{events:?}");
-    assert_eq!(field(resent[0], "key"), Some("c.a"));
+    let resent = capture.events("write resent");
+    assert_eq!(resent.len(), retries as usize, "{resent:?}");
+    assert_eq!(field(&resent[0], "key"), Some("c.a"));
 }
 
 #[tokio::test]
@@ -182,26 +202,17 @@ async fn an_unanswered_commit_found_stored_is_a_success_and_an_event() {
     let capture = Capture::default();
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
-    let mut server = common::server().await;
+    let server = common::server().await;
     if !common::needs_server(&server, (2, 12, 0), "transactions") {
         return;
     }
     let nats = common::connect(&server).await;
     let spec = BucketSpec::new(common::unique_bucket("unanswered")).atomic(true);
-    let bucket = Bucket::create(&nats, &spec)
-        .await
-        .unwrap()
-        .with_write_retry(WriteRetry::default().ack_wait(Duration::from_millis(300)));
-    let counters: Family<String, u32> = Family::bind(&bucket, "c.{name}").unwrap();
+    let (bucket, counters) = counters(&nats, &spec).await;
 
     // The server stops answering past the commit's wait and takes it on when it resumes: the
     // commit went unanswered, but the key's latest message carries its batch id.
-    server.freeze().unwrap();
-    let thaw = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        server.thaw().unwrap();
-        server
-    });
+    let thaw = freeze_for_a_second(server);
     let mut tx = bucket.transaction();
     tx.put(&counters, &"a".to_owned(), &1).unwrap();
     let committed = tx.commit().await;
@@ -209,10 +220,10 @@ async fn an_unanswered_commit_found_stored_is_a_success_and_an_event() {
     let committed = committed.unwrap();
     let stored = counters.get(&"a".to_owned()).await.unwrap().unwrap();
     assert_eq!(committed.revisions(), &[stored.revision]);
-    let events = capture.events.lock().unwrap();
-    let found: Vec<_> = events
-        .iter()
-        .filter(|e| field(e, "message") == Some("unanswered commit found stored"))
-        .collect();
-    assert_eq!(found.len(), 1, "{events:?}");
+    let found = capture.events("unanswered commit found stored");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        field(&found[0], "revision"),
+        Some(stored.revision.to_string().as_str())
+    );
 }
