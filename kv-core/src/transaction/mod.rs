@@ -370,8 +370,8 @@ impl<B: ?Sized> Transaction<'_, B> {
     ///   older than 2.12.
     /// - [`Error::Timeout`] (`may_have_applied`) when the commit went unanswered and its
     ///   writes could not be found stored (a commit whose answer was lost but whose writes
-    ///   are found, by their batch id, succeeds), [`Error::Unavailable`] when nobody took it; [`Error::PermissionDenied`],
-    ///   [`Error::BucketNotFound`] as for a single write.
+    ///   are found, by their batch id, succeeds); [`Error::Unavailable`] when nobody took it;
+    ///   [`Error::PermissionDenied`], [`Error::BucketNotFound`] as for a single write.
     ///
     /// # Cancel safety
     /// Not cancel safe: the transaction may be stored even if the future is dropped; when it is
